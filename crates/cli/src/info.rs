@@ -1,0 +1,116 @@
+//! `dumpscan info`: what is in the file.
+
+use std::io::Write;
+use std::path::Path;
+
+use dumpscan_hprof::{record_name, sub_record_name, Dump, Frame, Summary};
+use serde_json::{json, Map, Value};
+
+use crate::table::{human_bytes, new_table, thousands};
+use crate::{dump_json, Format};
+
+pub fn render(
+    out: &mut dyn Write,
+    path: &Path,
+    dump: &Dump,
+    summary: &Summary,
+    format: Format,
+    with_threads: bool,
+) -> std::io::Result<()> {
+    let records: Vec<(&str, u64)> = summary.record_counts.iter().map(|(&t, &n)| (record_name(t), n)).collect();
+    let subs: Vec<(&str, u64)> = summary.sub_record_counts.iter().map(|(&t, &n)| (sub_record_name(t), n)).collect();
+    match format {
+        Format::Json => {
+            let counts = |pairs: &[(&str, u64)]| -> Value {
+                Value::Object(pairs.iter().map(|&(k, v)| (k.to_string(), json!(v))).collect::<Map<_, _>>())
+            };
+            let roots: Vec<(&str, u64)> = summary.root_counts.iter().map(|(&k, &v)| (k, v)).collect();
+            let threads: Vec<Value> = summary
+                .threads
+                .iter()
+                .map(|t| {
+                    json!({
+                        "serial": t.serial,
+                        "object_id": format!("0x{:x}", t.object_id),
+                        "name": t.name,
+                        "frames": t.frames.iter().map(|f| json!({
+                            "class": f.class, "method": f.method, "source_file": f.source_file, "line": f.line,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "schema": "dumpscan.info.v1",
+                "dump": dump_json::dump_object(path, dump, summary),
+                "truncated": summary.truncation.is_some(),
+                "records": counts(&records),
+                "sub_records": counts(&subs),
+                "gc_roots": counts(&roots),
+                "classes": summary.classes.len(),
+                "threads": threads,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Table => {
+            let header = dump.header();
+            let mut about = new_table(&["dump", ""], &[]);
+            about.add_row(vec!["file".to_string(), path.display().to_string()]);
+            about.add_row(vec!["format".to_string(), format!("JAVA PROFILE {}", header.version)]);
+            about.add_row(vec!["id size".to_string(), format!("{} bytes", dump.id_size().bytes())]);
+            about.add_row(vec!["dumped at".to_string(), dump_json::dump_time(header.timestamp_ms)]);
+            about.add_row(vec![
+                "size".to_string(),
+                format!("{} bytes ({})", thousands(dump.bytes().len() as u64), human_bytes(dump.bytes().len() as u64)),
+            ]);
+            about.add_row(vec!["compression".to_string(), format!("{:?}", dump.compression())]);
+            about.add_row(vec!["classes".to_string(), thousands(summary.classes.len() as u64)]);
+            if let Some(t) = summary.truncation {
+                about.add_row(vec![
+                    "TRUNCATED".to_string(),
+                    format!(
+                        "inside {} at byte {}; complete up to byte {}",
+                        record_name(t.record_tag),
+                        t.record_offset,
+                        t.complete_until
+                    ),
+                ]);
+            }
+            writeln!(out, "{about}\n")?;
+            let counts_table = |title: &str, rows: &[(&str, u64)]| {
+                let mut t = new_table(&[title, "count"], &[1]);
+                for &(name, n) in rows {
+                    t.add_row(vec![name.to_string(), thousands(n)]);
+                }
+                t
+            };
+            writeln!(out, "{}\n", counts_table("record", &records))?;
+            writeln!(out, "{}\n", counts_table("heap-dump sub-record", &subs))?;
+            let roots: Vec<(&str, u64)> = summary.root_counts.iter().map(|(&k, &v)| (k, v)).collect();
+            writeln!(out, "{}\n", counts_table("GC root kind", &roots))?;
+            writeln!(out, "Threads: {}", summary.threads.len())?;
+            if with_threads {
+                for t in &summary.threads {
+                    let name = t.name.as_deref().unwrap_or("<unnamed>");
+                    writeln!(out, "\n\"{name}\" (serial {}, object 0x{:x})", t.serial, t.object_id)?;
+                    for f in &t.frames {
+                        writeln!(out, "    at {}", frame_text(f))?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A frame as `jstack` prints it: `java.lang.Thread.sleep(Native Method)`.
+fn frame_text(f: &Frame) -> String {
+    let place = match f.line {
+        -3 => "Native Method".to_string(),
+        -2 => "Compiled Code".to_string(),
+        n if n > 0 && !f.source_file.is_empty() => format!("{}:{n}", f.source_file),
+        _ if !f.source_file.is_empty() => f.source_file.clone(),
+        _ => "Unknown Source".to_string(),
+    };
+    format!("{}.{}({place})", f.class, f.method)
+}

@@ -1,0 +1,156 @@
+//! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
+
+mod dump_json;
+mod histogram;
+mod info;
+mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dumpscan_hprof::{Dump, ErrorKind, Metadata};
+
+/// Exit status when the input is not a readable HPROF dump.
+pub const EXIT_BAD_DUMP: i32 = 3;
+/// Exit status when the file cannot be read or output cannot be written.
+pub const EXIT_IO: i32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "dumpscan", version, about = "Who holds a JVM's memory: reads HPROF heap dumps (plain or gzip)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
+    Info {
+        /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or gzip).
+        dump: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Do not list thread stacks (tables only).
+        #[arg(long)]
+        no_threads: bool,
+    },
+    /// Instances and shallow bytes per class, largest first.
+    Histogram {
+        /// The heap dump (.hprof or .hprof.gz).
+        dump: PathBuf,
+        /// How many classes to show; 0 shows all.
+        #[arg(long, default_value_t = 30)]
+        top: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Whether the JVM used 4-byte compressed references; `auto` decides from the span of
+        /// object addresses (under 32 GiB: compressed), which matches HotSpot's default.
+        #[arg(long, value_enum, default_value_t = CompressedOops::Auto)]
+        compressed_oops: CompressedOops,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CompressedOops {
+    Auto,
+    On,
+    Off,
+}
+
+impl CompressedOops {
+    fn choice(self) -> Option<bool> {
+        match self {
+            CompressedOops::Auto => None,
+            CompressedOops::On => Some(true),
+            CompressedOops::Off => Some(false),
+        }
+    }
+}
+
+/// A failure, with the exit status it maps to.
+struct Failure {
+    status: i32,
+    message: String,
+}
+
+impl From<dumpscan_hprof::Error> for Failure {
+    fn from(e: dumpscan_hprof::Error) -> Self {
+        let status = match e.kind {
+            ErrorKind::Io(_) => EXIT_IO,
+            _ => EXIT_BAD_DUMP,
+        };
+        let message = match e.kind {
+            ErrorKind::Io(_) | ErrorKind::NotHprof => e.kind.to_string(),
+            _ => e.to_string(),
+        };
+        Failure { status, message }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure { status: EXIT_IO, message: format!("cannot write output: {e}") }
+    }
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let path = match &cli.command {
+        Command::Info { dump, .. } | Command::Histogram { dump, .. } => dump.clone(),
+    };
+    match execute(cli) {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("dumpscan: {}: {}", path.display(), f.message);
+            f.status
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Info { dump, format, no_threads } => {
+            let opened = open(&dump)?;
+            let meta = Metadata::read(&opened)?;
+            let summary = dumpscan_hprof::Summary::compute(&meta, None)?;
+            warn_truncation(&summary);
+            info::render(&mut out, &dump, &opened, &summary, format, !no_threads)?;
+        }
+        Command::Histogram { dump, top, format, compressed_oops } => {
+            let opened = open(&dump)?;
+            let meta = Metadata::read(&opened)?;
+            let summary = dumpscan_hprof::Summary::compute(&meta, compressed_oops.choice())?;
+            warn_truncation(&summary);
+            histogram::render(&mut out, &dump, &opened, &summary, top, format)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn open(path: &std::path::Path) -> Result<Dump, Failure> {
+    let log = |msg: &str| eprintln!("dumpscan: {msg}");
+    Ok(Dump::open_with_log(path, &log)?)
+}
+
+fn warn_truncation(summary: &dumpscan_hprof::Summary) {
+    if let Some(t) = summary.truncation {
+        eprintln!(
+            "dumpscan: warning: the dump is cut short inside the {} record at byte offset {}; \
+             reporting what was read (complete up to byte {})",
+            dumpscan_hprof::record_name(t.record_tag),
+            t.record_offset,
+            t.complete_until
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Classes of a dump: names, super classes, field layouts, and estimated object sizes.
+
+use rustc_hash::FxHashMap;
+
+use crate::heap::{ClassDump, InstanceDump};
+use crate::metadata::Metadata;
+use crate::names::{decode_utf8, java_class_name};
+use crate::types::{BasicType, IdSize, Value};
+
+/// A class as the dump describes it, with names resolved.
+#[derive(Debug, Clone)]
+pub struct ClassInfo {
+    pub id: u64,
+    /// Java source name, e.g. `java.util.HashMap$Node` or `java.lang.Object[]`.
+    pub name: String,
+    pub super_id: u64,
+    pub loader_id: u64,
+    /// This class's own instance fields, in dump order (super classes' fields not included).
+    pub fields: Vec<(Box<str>, BasicType)>,
+    pub statics: Vec<(Box<str>, Value)>,
+}
+
+impl ClassInfo {
+    pub(crate) fn from_dump(class: &ClassDump<'_>, meta: &Metadata<'_>) -> ClassInfo {
+        let name_of =
+            |id: u64| -> Box<str> { meta.strings.get(&id).map(|b| decode_utf8(b)).unwrap_or_default().into() };
+        let name = meta
+            .class_name_ids
+            .get(&class.id)
+            .and_then(|name_id| meta.strings.get(name_id))
+            .map(|b| java_class_name(&decode_utf8(b)))
+            .unwrap_or_else(|| format!("<class 0x{:x}>", class.id));
+        ClassInfo {
+            id: class.id,
+            name,
+            super_id: class.super_id,
+            loader_id: class.loader_id,
+            fields: class.fields.iter().map(|(n, t)| (name_of(n), t)).collect(),
+            statics: class.statics.iter().map(|(n, v)| (name_of(n), v)).collect(),
+        }
+    }
+
+    /// A static field's value by name.
+    pub fn static_value(&self, name: &str) -> Option<Value> {
+        self.statics.iter().find(|(n, _)| &**n == name).map(|&(_, v)| v)
+    }
+}
+
+/// How big objects really are in the JVM that wrote the dump. The file has no object headers
+/// or padding and writes every reference at the id size, so sizes are estimated from the
+/// HotSpot layout: a header, fields packed (references at `reference` bytes), rounded up to
+/// `alignment`; arrays have a longer header holding the length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeModel {
+    pub object_header: u64,
+    pub array_header: u64,
+    pub reference: u64,
+    pub alignment: u64,
+}
+
+impl SizeModel {
+    /// HotSpot's 64-bit layout with compressed class pointers (the default since JDK 8 for
+    /// heaps under 32 GiB, and for any heap since JDK 15), with or without compressed oops;
+    /// 4-byte ids mean a 32-bit JVM.
+    pub fn hotspot(id_size: IdSize, compressed_oops: bool) -> SizeModel {
+        match id_size {
+            IdSize::Four => SizeModel { object_header: 8, array_header: 12, reference: 4, alignment: 8 },
+            IdSize::Eight => SizeModel {
+                object_header: 12,
+                array_header: 16,
+                reference: if compressed_oops { 4 } else { 8 },
+                alignment: 8,
+            },
+        }
+    }
+
+    pub fn align(&self, bytes: u64) -> u64 {
+        bytes.div_ceil(self.alignment) * self.alignment
+    }
+
+    /// Size of a value of `ty` inside an object.
+    pub fn value_size(&self, ty: BasicType) -> u64 {
+        match ty {
+            BasicType::Object => self.reference,
+            other => other.size_in_file(IdSize::Eight) as u64,
+        }
+    }
+
+    /// Size of an array of `length` elements of `element_bytes` each.
+    pub fn array(&self, length: u64, element_bytes: u64) -> u64 {
+        self.align(self.array_header + length * element_bytes)
+    }
+}
+
+/// All classes of a dump, by class object id.
+#[derive(Debug, Clone, Default)]
+pub struct ClassTable {
+    classes: FxHashMap<u64, ClassInfo>,
+}
+
+impl ClassTable {
+    pub(crate) fn insert(&mut self, class: ClassInfo) {
+        self.classes.insert(class.id, class);
+    }
+
+    pub fn get(&self, id: u64) -> Option<&ClassInfo> {
+        self.classes.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.classes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ClassInfo> {
+        self.classes.values()
+    }
+
+    /// The first class named `name` (a Java source name). Several loaders may define one name.
+    pub fn by_name(&self, name: &str) -> Option<&ClassInfo> {
+        self.classes.values().find(|c| c.name == name)
+    }
+
+    /// The class and its super classes, nearest first. A cycle in a corrupt dump ends the walk.
+    pub fn ancestry(&self, id: u64) -> impl Iterator<Item = &ClassInfo> {
+        let mut next = self.classes.get(&id);
+        let mut budget = self.classes.len();
+        std::iter::from_fn(move || {
+            let class = next.take()?;
+            budget = budget.checked_sub(1)?;
+            next = self.classes.get(&class.super_id);
+            Some(class)
+        })
+    }
+
+    /// Whether `id` is `ancestor_name` or inherits from it.
+    pub fn is_subclass_of(&self, id: u64, ancestor_name: &str) -> bool {
+        self.ancestry(id).any(|c| c.name == ancestor_name)
+    }
+
+    /// Estimated shallow size of an instance of class `id`.
+    pub fn instance_size(&self, id: u64, model: &SizeModel) -> u64 {
+        let fields: u64 = self.ancestry(id).flat_map(|c| c.fields.iter()).map(|&(_, ty)| model.value_size(ty)).sum();
+        model.align(model.object_header + fields)
+    }
+
+    /// Reads field `name` of an instance: the nearest declaration wins, as in Java.
+    /// `None` when no class in its ancestry declares it, or the data is too short.
+    pub fn field(&self, instance: &InstanceDump<'_>, name: &str, id_size: IdSize) -> Option<Value> {
+        let mut offset = 0usize;
+        for class in self.ancestry(instance.class_id) {
+            for (field, ty) in &class.fields {
+                let len = ty.size_in_file(id_size);
+                if &**field == name {
+                    let bytes = instance.fields.get(offset..offset + len)?;
+                    return Some(Value::read(*ty, bytes, id_size));
+                }
+                offset += len;
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,98 @@
+//! A zero-copy, parallel reader for JVM heap dumps in the HPROF format.
+//!
+//! [`Dump::open`] maps the file (inflating a gzip-compressed dump first), [`Dump::records`]
+//! walks the top-level records lazily, [`Metadata`] gathers the small records (strings,
+//! classes, stack traces) in one pass, and a [`HeapPlan`] parses the heap-dump sub-records in
+//! parallel. Everything borrows from the mapped bytes; errors carry the offset where the dump
+//! went wrong, and a dump cut short is read up to the cut.
+//!
+//! ```no_run
+//! use dumpscan_hprof::{Dump, Metadata, SubRecord};
+//!
+//! let dump = Dump::open("heap.hprof")?;
+//! let meta = Metadata::read(&dump)?;
+//! let (per_unit, _truncation) = meta.heap_plan().map_units(dump.id_size(), || 0u64, |n, _, sub| {
+//!     if let SubRecord::Instance(_) = sub {
+//!         *n += 1;
+//!     }
+//! })?;
+//! println!("{} instances", per_unit.iter().sum::<u64>());
+//! # Ok::<(), dumpscan_hprof::Error>(())
+//! ```
+
+mod classes;
+mod error;
+mod heap;
+mod input;
+mod metadata;
+mod names;
+mod parallel;
+mod record;
+mod summary;
+mod types;
+
+use std::path::Path;
+
+pub use classes::{ClassInfo, ClassTable, SizeModel};
+pub use error::{Error, ErrorKind, Result};
+pub use heap::{
+    is_sub_record_tag, sub_record_name, tag as sub_tag, ClassDump, FieldDescriptors, GcRoot, InstanceDump,
+    ObjectArrayDump, PrimitiveArrayDump, RootKind, StaticFields, SubRecord, SubRecords,
+};
+pub use input::Compression;
+pub use metadata::{Metadata, ThreadTrace};
+pub use names::{decode_utf8, java_class_name};
+pub use parallel::{HeapPlan, Truncation};
+pub use record::{record_name, tag as record_tag, Header, Ids, Record, RecordKind, Records, StackFrame};
+pub use summary::{ArrayTotals, Frame, HistogramRow, Summary, ThreadSummary};
+pub use types::{BasicType, IdSize, Value};
+
+/// A heap dump, mapped (or inflated) and with its header checked.
+pub struct Dump {
+    bytes: input::Bytes,
+    header: Header,
+    compression: Compression,
+}
+
+impl Dump {
+    /// Opens a dump file, plain or gzip-compressed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Dump> {
+        Dump::open_with_log(path, &|_| {})
+    }
+
+    /// Like [`Dump::open`], telling `log` about slow steps such as inflating a compressed dump.
+    pub fn open_with_log(path: impl AsRef<Path>, log: &dyn Fn(&str)) -> Result<Dump> {
+        let (bytes, compression) = input::open(path.as_ref(), log)?;
+        let header = Header::parse(bytes.as_slice())?;
+        Ok(Dump { bytes, header, compression })
+    }
+
+    /// A dump held in memory (tests, or bytes from elsewhere).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Dump> {
+        let header = Header::parse(&bytes)?;
+        Ok(Dump { bytes: input::Bytes::Owned(bytes), header, compression: Compression::None })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn id_size(&self) -> IdSize {
+        self.header.id_size
+    }
+
+    /// How the file was stored on disk.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The uncompressed dump.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
+    /// The top-level records, lazily.
+    pub fn records(&self) -> Records<'_> {
+        Records::new(self.bytes(), self.header.len)
+    }
+}
