@@ -143,8 +143,27 @@ impl ClassTable {
 
     /// Estimated shallow size of an instance of class `id`.
     pub fn instance_size(&self, id: u64, model: &SizeModel) -> u64 {
-        let fields: u64 = self.ancestry(id).flat_map(|c| c.fields.iter()).map(|&(_, ty)| model.value_size(ty)).sum();
-        model.align(model.object_header + fields)
+        model.align(self.unpadded_size(id, model))
+    }
+
+    /// Header and fields of an instance of class `id`, before alignment.
+    fn unpadded_size(&self, id: u64, model: &SizeModel) -> u64 {
+        let fields: u64 = self
+            .ancestry(id)
+            .map(|c| c.fields.iter().map(|&(_, ty)| model.value_size(ty)).sum::<u64>() + hidden_bytes(c, model))
+            .sum();
+        model.object_header + fields
+    }
+
+    /// Estimated size of the `java.lang.Class` object of `class`: HotSpot keeps a class's
+    /// static fields inside it.
+    pub fn mirror_size(&self, class: &ClassInfo, model: &SizeModel) -> u64 {
+        let base = match self.by_name("java.lang.Class") {
+            Some(mirror) => self.unpadded_size(mirror.id, model),
+            None => model.object_header,
+        };
+        let statics: u64 = class.statics.iter().map(|(_, v)| model.value_size(v.basic_type())).sum();
+        model.align(base + statics)
     }
 
     /// Reads field `name` of an instance: the nearest declaration wins, as in Java.
@@ -162,5 +181,23 @@ impl ClassTable {
             }
         }
         None
+    }
+}
+
+/// Bytes HotSpot adds to instances of a class that the dump does not show: fields the VM
+/// injects into a few `java.lang` classes (native pointers and bookkeeping), and the padding
+/// around `@Contended` fields of `Thread` (128 bytes on each side of the group).
+fn hidden_bytes(class: &ClassInfo, model: &SizeModel) -> u64 {
+    const POINTER: u64 = 8;
+    let r = model.reference;
+    match class.name.as_str() {
+        // klass, array_klass, oop_size, static_oop_field_count, protection_domain, signers, source_file
+        "java.lang.Class" => 2 * POINTER + 2 * 4 + 3 * r,
+        "java.lang.ClassLoader" | "java.lang.Module" | "java.lang.invoke.MemberName" => POINTER,
+        "java.lang.invoke.ResolvedMethodName" => POINTER + r,
+        "java.lang.invoke.MethodHandleNatives$CallSiteContext" => POINTER + 8,
+        "java.lang.StackTraceElement" => r,
+        "java.lang.Thread" if class.fields.iter().any(|(name, _)| &**name == "threadLocalRandomSeed") => 2 * 128,
+        _ => 0,
     }
 }

@@ -245,15 +245,7 @@ impl Summary {
             add(format!("{}[]", ty.java_name()), totals.count, totals.bytes_narrow);
         }
         if !self.classes.is_empty() {
-            let mirror = self.classes.by_name("java.lang.Class").map(|c| c.id);
-            let base = mirror.map(|id| self.classes.instance_size(id, model)).unwrap_or(model.object_header);
-            let bytes: u64 = self
-                .classes
-                .iter()
-                .map(|c| {
-                    model.align(base + c.statics.iter().map(|(_, v)| model.value_size(value_type(v))).sum::<u64>())
-                })
-                .sum();
+            let bytes: u64 = self.classes.iter().map(|c| self.classes.mirror_size(c, model)).sum();
             add("java.lang.Class".to_string(), self.classes.len() as u64, bytes);
         }
         let mut rows: Vec<HistogramRow> = rows.into_values().collect();
@@ -275,20 +267,6 @@ pub struct HistogramRow {
     pub name: String,
     pub instances: u64,
     pub shallow_bytes: u64,
-}
-
-fn value_type(v: &Value) -> BasicType {
-    match v {
-        Value::Object(_) => BasicType::Object,
-        Value::Boolean(_) => BasicType::Boolean,
-        Value::Char(_) => BasicType::Char,
-        Value::Float(_) => BasicType::Float,
-        Value::Double(_) => BasicType::Double,
-        Value::Byte(_) => BasicType::Byte,
-        Value::Short(_) => BasicType::Short,
-        Value::Int(_) => BasicType::Int,
-        Value::Long(_) => BasicType::Long,
-    }
 }
 
 /// Threads with their names (read from the heap) and stack traces.

@@ -129,6 +129,20 @@ impl Value {
         }
     }
 
+    pub fn basic_type(self) -> BasicType {
+        match self {
+            Value::Object(_) => BasicType::Object,
+            Value::Boolean(_) => BasicType::Boolean,
+            Value::Char(_) => BasicType::Char,
+            Value::Float(_) => BasicType::Float,
+            Value::Double(_) => BasicType::Double,
+            Value::Byte(_) => BasicType::Byte,
+            Value::Short(_) => BasicType::Short,
+            Value::Int(_) => BasicType::Int,
+            Value::Long(_) => BasicType::Long,
+        }
+    }
+
     pub fn as_object(self) -> Option<u64> {
         match self {
             Value::Object(id) => Some(id),
