@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use dumpscan_hprof::{record_name, sub_record_name, Dump, Frame, Summary};
+use dumpscan_hprof::{record_name, sub_record_name, Dump, Frame, Summary, ThreadSummary};
 use serde_json::{json, Map, Value};
 
 use crate::table::{human_bytes, new_table, thousands};
@@ -14,6 +14,7 @@ pub fn render(
     path: &Path,
     dump: &Dump,
     summary: &Summary,
+    threads: &[ThreadSummary],
     format: Format,
     with_threads: bool,
 ) -> std::io::Result<()> {
@@ -25,8 +26,7 @@ pub fn render(
                 Value::Object(pairs.iter().map(|&(k, v)| (k.to_string(), json!(v))).collect::<Map<_, _>>())
             };
             let roots: Vec<(&str, u64)> = summary.root_counts.iter().map(|(&k, &v)| (k, v)).collect();
-            let threads: Vec<Value> = summary
-                .threads
+            let threads: Vec<Value> = threads
                 .iter()
                 .map(|t| {
                     json!({
@@ -88,9 +88,9 @@ pub fn render(
             writeln!(out, "{}\n", counts_table("heap-dump sub-record", &subs))?;
             let roots: Vec<(&str, u64)> = summary.root_counts.iter().map(|(&k, &v)| (k, v)).collect();
             writeln!(out, "{}\n", counts_table("GC root kind", &roots))?;
-            writeln!(out, "Threads: {}", summary.threads.len())?;
+            writeln!(out, "Threads: {}", threads.len())?;
             if with_threads {
-                for t in &summary.threads {
+                for t in threads {
                     let name = t.name.as_deref().unwrap_or("<unnamed>");
                     writeln!(out, "\n\"{name}\" (serial {}, object 0x{:x})", t.serial, t.object_id)?;
                     for f in &t.frames {

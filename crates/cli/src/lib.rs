@@ -124,7 +124,8 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let meta = Metadata::read(&opened)?;
             let summary = dumpscan_hprof::Summary::compute(&meta, None)?;
             warn_truncation(&summary);
-            info::render(&mut out, &dump, &opened, &summary, format, !no_threads)?;
+            let threads = summary.threads(&meta)?;
+            info::render(&mut out, &dump, &opened, &summary, &threads, format, !no_threads)?;
         }
         Command::Histogram { dump, top, format, compressed_oops } => {
             let opened = open(&dump)?;

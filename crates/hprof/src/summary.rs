@@ -71,7 +71,8 @@ pub struct Summary {
     pub object_arrays: FxHashMap<u64, ArrayTotals>,
     /// Primitive arrays per element type.
     pub primitive_arrays: BTreeMap<BasicType, ArrayTotals>,
-    pub threads: Vec<ThreadSummary>,
+    /// Thread objects from ROOT THREAD OBJECT: (object id, thread serial, stack trace serial).
+    pub thread_roots: Vec<(u64, u32, u32)>,
     /// Lowest and highest object id: their span tells whether references were compressed.
     pub id_span: Option<(u64, u64)>,
     pub size_model: SizeModel,
@@ -176,12 +177,11 @@ impl Summary {
             instances: FxHashMap::default(),
             object_arrays: FxHashMap::default(),
             primitive_arrays: BTreeMap::new(),
-            threads: Vec::new(),
+            thread_roots: Vec::new(),
             id_span: None,
             size_model: narrow,
             truncation: meta.truncation.or(truncation),
         };
-        let mut thread_roots = Vec::new();
         let (mut min_id, mut max_id) = (u64::MAX, 0);
         for mut t in tallies {
             t.flush_run();
@@ -210,7 +210,7 @@ impl Summary {
             for class in t.classes {
                 summary.classes.insert(class);
             }
-            thread_roots.extend(t.threads);
+            summary.thread_roots.extend(t.threads);
             min_id = min_id.min(t.min_id);
             max_id = max_id.max(t.max_id);
         }
@@ -219,7 +219,6 @@ impl Summary {
         }
         let compressed = compressed_oops.unwrap_or_else(|| summary.id_span.is_none_or(|(lo, hi)| hi - lo < 32 << 30));
         summary.size_model = SizeModel::hotspot(id_size, compressed);
-        summary.threads = threads(meta, &summary.classes, &thread_roots)?;
         Ok(summary)
     }
 
@@ -253,6 +252,24 @@ impl Summary {
         rows
     }
 
+    /// Threads alive at dump time, with their names (read from the heap: a few more passes)
+    /// and stack traces.
+    pub fn threads(&self, meta: &Metadata<'_>) -> Result<Vec<ThreadSummary>> {
+        let names = thread_names(meta, &self.classes, self.thread_roots.iter().map(|r| r.0).collect())?;
+        let mut threads: Vec<ThreadSummary> = self
+            .thread_roots
+            .iter()
+            .map(|&(object_id, serial, trace_serial)| ThreadSummary {
+                serial,
+                object_id,
+                name: names.get(&object_id).cloned(),
+                frames: frames(meta, trace_serial),
+            })
+            .collect();
+        threads.sort_by_key(|t| t.serial);
+        Ok(threads)
+    }
+
     fn class_name(&self, id: u64) -> String {
         match self.classes.get(id) {
             Some(c) => c.name.clone(),
@@ -267,22 +284,6 @@ pub struct HistogramRow {
     pub name: String,
     pub instances: u64,
     pub shallow_bytes: u64,
-}
-
-/// Threads with their names (read from the heap) and stack traces.
-fn threads(meta: &Metadata<'_>, classes: &ClassTable, roots: &[(u64, u32, u32)]) -> Result<Vec<ThreadSummary>> {
-    let names = thread_names(meta, classes, roots.iter().map(|r| r.0).collect())?;
-    let mut threads: Vec<ThreadSummary> = roots
-        .iter()
-        .map(|&(object_id, serial, trace_serial)| ThreadSummary {
-            serial,
-            object_id,
-            name: names.get(&object_id).cloned(),
-            frames: frames(meta, trace_serial),
-        })
-        .collect();
-    threads.sort_by_key(|t| t.serial);
-    Ok(threads)
 }
 
 fn frames(meta: &Metadata<'_>, trace_serial: u32) -> Vec<Frame> {
