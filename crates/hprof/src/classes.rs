@@ -21,7 +21,8 @@ pub struct ClassInfo {
 }
 
 impl ClassInfo {
-    pub(crate) fn from_dump(class: &ClassDump<'_>, meta: &Metadata<'_>) -> ClassInfo {
+    /// Resolves the names of a CLASS DUMP.
+    pub fn from_dump(class: &ClassDump<'_>, meta: &Metadata<'_>) -> ClassInfo {
         let name_of =
             |id: u64| -> Box<str> { meta.strings.get(&id).map(|b| decode_utf8(b)).unwrap_or_default().into() };
         let name = meta
@@ -99,7 +100,7 @@ pub struct ClassTable {
 }
 
 impl ClassTable {
-    pub(crate) fn insert(&mut self, class: ClassInfo) {
+    pub fn insert(&mut self, class: ClassInfo) {
         self.classes.insert(class.id, class);
     }
 

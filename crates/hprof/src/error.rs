@@ -11,7 +11,7 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind, offset: u64) -> Self {
+    pub fn new(kind: ErrorKind, offset: u64) -> Self {
         Error { kind, offset }
     }
 }

@@ -95,4 +95,13 @@ impl Dump {
     pub fn records(&self) -> Records<'_> {
         Records::new(self.bytes(), self.header.len)
     }
+
+    /// The sub-record starting at `offset`, as a heap walk reported it.
+    pub fn sub_record_at(&self, offset: u64) -> Result<SubRecord<'_>> {
+        let rest = usize::try_from(offset).ok().and_then(|o| self.bytes().get(o..)).unwrap_or_default();
+        match SubRecords::new(rest, offset, self.id_size()).next() {
+            Some(result) => result.map(|(_, sub)| sub),
+            None => Err(Error::new(ErrorKind::Overrun { what: "sub-record" }, offset)),
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::heap::{tag, RootKind, SubRecord};
 use crate::metadata::Metadata;
 use crate::names::java_class_name;
 use crate::parallel::Truncation;
-use crate::types::{BasicType, Value};
+use crate::types::{BasicType, IdSize, Value};
 
 /// Arrays of one type: how many, how many elements, and their estimated bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,9 +217,16 @@ impl Summary {
         if min_id <= max_id {
             summary.id_span = Some((min_id, max_id));
         }
-        let compressed = compressed_oops.unwrap_or_else(|| summary.id_span.is_none_or(|(lo, hi)| hi - lo < 32 << 30));
-        summary.size_model = SizeModel::hotspot(id_size, compressed);
+        summary.size_model = Summary::size_model_for(id_size, summary.id_span, compressed_oops);
         Ok(summary)
+    }
+
+    /// The size model for a dump whose object ids span `id_span`: ids are addresses, and a heap
+    /// within 32 GiB uses 4-byte compressed references, as HotSpot does by default.
+    /// `compressed_oops` overrides the guess.
+    pub fn size_model_for(id_size: IdSize, id_span: Option<(u64, u64)>, compressed_oops: Option<bool>) -> SizeModel {
+        let compressed = compressed_oops.unwrap_or_else(|| id_span.is_none_or(|(lo, hi)| hi - lo < 32 << 30));
+        SizeModel::hotspot(id_size, compressed)
     }
 
     /// Instances and shallow bytes per class, largest first. Arrays count per element type;

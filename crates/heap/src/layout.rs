@@ -1,0 +1,44 @@
+//! Where references sit inside each class's instances.
+
+use dumpscan_hprof::{BasicType, ClassTable, IdSize};
+
+/// The reference fields of a class's instances, including inherited ones, as byte offsets
+/// into the INSTANCE DUMP field data (own fields first, then each super class's).
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// (offset, class that declares the field, field name)
+    pub references: Vec<RefField>,
+    /// Bytes of field data an instance should have.
+    pub len: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefField {
+    pub offset: u32,
+    pub declaring_class: u64,
+    pub name: Box<str>,
+}
+
+impl Layout {
+    pub fn of(classes: &ClassTable, class_id: u64, id_size: IdSize) -> Layout {
+        let mut layout = Layout::default();
+        for class in classes.ancestry(class_id) {
+            for (name, ty) in &class.fields {
+                if *ty == BasicType::Object {
+                    layout.references.push(RefField {
+                        offset: layout.len as u32,
+                        declaring_class: class.id,
+                        name: name.clone(),
+                    });
+                }
+                layout.len += ty.size_in_file(id_size);
+            }
+        }
+        layout
+    }
+
+    /// The reference field at `offset`, if any.
+    pub fn field_at(&self, offset: usize) -> Option<&RefField> {
+        self.references.iter().find(|f| f.offset as usize == offset)
+    }
+}

@@ -1,0 +1,276 @@
+//! The object graph of a heap dump: every object numbered densely, its class, outgoing
+//! references in flat arrays, GC roots with their detail, reachability by reference strength,
+//! shortest paths from the roots, and the dominator tree with retained sizes.
+//!
+//! ```no_run
+//! use dumpscan_hprof::Dump;
+//! use dumpscan_heap::Heap;
+//!
+//! let dump = Dump::open("heap.hprof")?;
+//! let heap = Heap::build(&dump)?;
+//! let buffers = heap.instances_of("java.nio.DirectByteBuffer");
+//! for &b in buffers.iter().take(3) {
+//!     let capacity = heap.field(b, "capacity").and_then(|v| v.as_i64());
+//!     println!("{} {:?}: {}", heap.class_name(b), capacity, heap.path_text(b));
+//! }
+//! # Ok::<(), dumpscan_hprof::Error>(())
+//! ```
+
+mod build;
+mod dominators;
+mod graph;
+mod index;
+mod layout;
+mod paths;
+mod reach;
+mod roots;
+
+pub use dominators::Dominators;
+pub use graph::Csr;
+pub use index::IdIndex;
+pub use layout::{Layout, RefField};
+pub use reach::{compute as compute_reachability, Reach, Reachability};
+pub use roots::Root;
+
+use dumpscan_hprof::{
+    BasicType, ClassInfo, ClassTable, Dump, InstanceDump, Metadata, Result, SizeModel, SubRecord, Truncation, Value,
+};
+use rustc_hash::FxHashMap;
+
+/// Index of an object in the heap model.
+pub type ObjectIndex = u32;
+
+/// What an object is, as far as its type goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Instance {
+        class: u32,
+    },
+    ObjectArray {
+        class: u32,
+    },
+    PrimitiveArray(BasicType),
+    /// A `java.lang.Class`: the class object of class `class`.
+    Class {
+        class: u32,
+    },
+    /// An instance whose class the dump does not describe.
+    Unknown,
+}
+
+/// Per-object type codes: a class index, or one of these markers.
+const TYPE_CLASS_OBJECT: u32 = u32::MAX;
+const TYPE_UNKNOWN: u32 = u32::MAX - 1;
+const TYPE_PRIMITIVE_BASE: u32 = u32::MAX - 32;
+
+/// The heap model of one dump.
+pub struct Heap<'a> {
+    pub meta: Metadata<'a>,
+    pub classes: ClassTable,
+    /// Class object ids in class-index order, and the reverse map.
+    class_ids: Vec<u64>,
+    class_index: FxHashMap<u64, u32>,
+    /// Reference layout of each class's instances, by class index.
+    layouts: Vec<Layout>,
+    ids: IdIndex,
+    /// File offset of each object's sub-record.
+    offsets: Vec<u64>,
+    /// Class index or marker of each object.
+    types: Vec<u32>,
+    /// Strong references: every reference but `Reference.referent`.
+    pub graph: Csr,
+    /// `Reference.referent` edges: (reference object, referent, strength).
+    pub referents: Vec<(ObjectIndex, ObjectIndex, Reach)>,
+    pub roots: Vec<Root>,
+    pub size_model: SizeModel,
+    pub truncation: Option<Truncation>,
+    /// Reachability by reference strength, and the shortest strong path to each object.
+    pub reach: Reachability,
+}
+
+impl<'a> Heap<'a> {
+    /// Builds the model: two parallel passes over the heap records, then reachability.
+    pub fn build(dump: &'a Dump) -> Result<Heap<'a>> {
+        build::build(dump)
+    }
+
+    pub fn dump(&self) -> &'a Dump {
+        self.meta.dump()
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    pub fn id(&self, object: ObjectIndex) -> u64 {
+        self.ids.id(object)
+    }
+
+    pub fn index_of(&self, id: u64) -> Option<ObjectIndex> {
+        self.ids.index_of(id)
+    }
+
+    pub fn offset(&self, object: ObjectIndex) -> u64 {
+        self.offsets[object as usize]
+    }
+
+    pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
+        match self.types[object as usize] {
+            TYPE_CLASS_OBJECT => {
+                ObjectKind::Class { class: self.class_index.get(&self.id(object)).copied().unwrap_or(TYPE_UNKNOWN) }
+            }
+            TYPE_UNKNOWN => ObjectKind::Unknown,
+            t if t >= TYPE_PRIMITIVE_BASE => ObjectKind::PrimitiveArray(
+                BasicType::from_code((t - TYPE_PRIMITIVE_BASE) as u8).unwrap_or(BasicType::Byte),
+            ),
+            class if self.class_info(class).is_some_and(|c| c.name.ends_with("[]")) => {
+                ObjectKind::ObjectArray { class }
+            }
+            class => ObjectKind::Instance { class },
+        }
+    }
+
+    /// The class index of an instance or object array.
+    pub fn class_of(&self, object: ObjectIndex) -> Option<u32> {
+        match self.kind(object) {
+            ObjectKind::Instance { class } | ObjectKind::ObjectArray { class } => Some(class),
+            _ => None,
+        }
+    }
+
+    pub fn class_info(&self, class: u32) -> Option<&ClassInfo> {
+        self.classes.get(*self.class_ids.get(class as usize)?)
+    }
+
+    pub fn class_index_by_id(&self, class_id: u64) -> Option<u32> {
+        self.class_index.get(&class_id).copied()
+    }
+
+    /// Number of classes.
+    pub fn class_count(&self) -> usize {
+        self.class_ids.len()
+    }
+
+    /// The Java name of an object's type: `java.lang.String`, `byte[]`, `java.lang.Class`.
+    pub fn class_name(&self, object: ObjectIndex) -> String {
+        match self.kind(object) {
+            ObjectKind::Instance { class } | ObjectKind::ObjectArray { class } => {
+                self.class_info(class).map(|c| c.name.clone()).unwrap_or_else(|| "<unknown class>".into())
+            }
+            ObjectKind::PrimitiveArray(t) => format!("{}[]", t.java_name()),
+            ObjectKind::Class { .. } => "java.lang.Class".into(),
+            ObjectKind::Unknown => "<unknown class>".into(),
+        }
+    }
+
+    /// A class object's own name (for `java.lang.Class` objects), e.g. for static-field roots.
+    pub fn class_object_name(&self, object: ObjectIndex) -> Option<&str> {
+        match self.kind(object) {
+            ObjectKind::Class { class } => self.class_info(class).map(|c| c.name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Objects whose class is exactly `name`.
+    pub fn instances_of(&self, name: &str) -> Vec<ObjectIndex> {
+        let wanted: Vec<u32> =
+            (0..self.class_ids.len() as u32).filter(|&c| self.class_info(c).is_some_and(|i| i.name == name)).collect();
+        self.objects_of_classes(&wanted)
+    }
+
+    /// Objects whose class is `name` or a subclass of it.
+    pub fn instances_of_subclasses(&self, name: &str) -> Vec<ObjectIndex> {
+        let wanted: Vec<u32> = (0..self.class_ids.len() as u32)
+            .filter(|&c| self.classes.is_subclass_of(self.class_ids[c as usize], name))
+            .collect();
+        self.objects_of_classes(&wanted)
+    }
+
+    fn objects_of_classes(&self, classes: &[u32]) -> Vec<ObjectIndex> {
+        if classes.is_empty() {
+            return Vec::new();
+        }
+        (0..self.types.len() as u32).filter(|&o| classes.contains(&self.types[o as usize])).collect()
+    }
+
+    /// Shallow size of an object, estimated as the histogram does.
+    pub fn shallow_size(&self, object: ObjectIndex) -> u64 {
+        let model = &self.size_model;
+        match self.kind(object) {
+            ObjectKind::Instance { class } => self.classes.instance_size(self.class_ids[class as usize], model),
+            ObjectKind::Class { class } => match self.class_info(class) {
+                Some(info) => self.classes.mirror_size(info, model),
+                None => model.object_header,
+            },
+            ObjectKind::ObjectArray { .. } | ObjectKind::PrimitiveArray(_) => match self.record(object) {
+                Some(SubRecord::ObjectArray(a)) => model.array(a.elements.len() as u64, model.reference),
+                Some(SubRecord::PrimitiveArray(a)) => model.array(a.length as u64, model.value_size(a.element_type)),
+                _ => model.object_header,
+            },
+            ObjectKind::Unknown => model.object_header,
+        }
+    }
+
+    /// The object's sub-record, re-read from the dump.
+    pub fn record(&self, object: ObjectIndex) -> Option<SubRecord<'a>> {
+        self.dump().sub_record_at(self.offset(object)).ok()
+    }
+
+    /// The instance dump of an object, if it is an instance.
+    pub fn instance(&self, object: ObjectIndex) -> Option<InstanceDump<'a>> {
+        match self.record(object)? {
+            SubRecord::Instance(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// A field of an instance by name (the nearest declaration wins). `None` when the class
+    /// has no such field: a different version of the class, not an error.
+    pub fn field(&self, object: ObjectIndex, name: &str) -> Option<Value> {
+        self.classes.field(&self.instance(object)?, name, self.dump().id_size())
+    }
+
+    /// An object-valued field, as an object index (`None` for null or dangling).
+    pub fn field_object(&self, object: ObjectIndex, name: &str) -> Option<ObjectIndex> {
+        self.index_of(self.field(object, name)?.as_object()?)
+    }
+
+    /// A static field of class `class_name`.
+    pub fn static_field(&self, class_name: &str, field: &str) -> Option<Value> {
+        self.classes.by_name(class_name)?.static_value(field)
+    }
+
+    /// Element `i` of an object array, as an object index.
+    pub fn array_element(&self, array: ObjectIndex, i: usize) -> Option<ObjectIndex> {
+        match self.record(array)? {
+            SubRecord::ObjectArray(a) => self.index_of(a.elements.get(i)?),
+            _ => None,
+        }
+    }
+
+    /// Outgoing strong references of an object.
+    pub fn references(&self, object: ObjectIndex) -> &[ObjectIndex] {
+        self.graph.successors(object)
+    }
+
+    /// The reference layout of a class's instances.
+    pub fn layout(&self, class: u32) -> Option<&Layout> {
+        self.layouts.get(class as usize)
+    }
+
+    /// How `from` refers to `to`: `Class.field`, `Class[index]`, `static Class.FIELD`,
+    /// `Class.<super>`, read back from `from`'s sub-record.
+    pub fn edge_label(&self, from: ObjectIndex, to: ObjectIndex) -> String {
+        paths::edge_label(self, from, to)
+    }
+
+    /// The shortest strong path from a GC root, as text: `root -> Class.field -> ... -> Class`.
+    pub fn path_text(&self, object: ObjectIndex) -> String {
+        paths::path_text(self, object)
+    }
+}

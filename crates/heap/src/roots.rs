@@ -1,0 +1,117 @@
+//! GC roots, described the way a person names them.
+
+use dumpscan_hprof::RootKind;
+
+use crate::{Heap, ObjectIndex};
+
+/// A GC root held in the model: the object and how the VM holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Root {
+    pub object: ObjectIndex,
+    pub kind: RootKind,
+}
+
+impl Heap<'_> {
+    /// The thread object with this serial, from its ROOT THREAD OBJECT.
+    pub fn thread_object(&self, serial: u32) -> Option<ObjectIndex> {
+        self.roots.iter().find_map(|r| match r.kind {
+            RootKind::ThreadObject { thread_serial, .. } if thread_serial == serial => Some(r.object),
+            _ => None,
+        })
+    }
+
+    /// A thread's name, read from its `Thread.name` field.
+    pub fn thread_name(&self, thread: ObjectIndex) -> Option<String> {
+        let name = self.field_object(thread, "name")?;
+        self.string_value(name)
+    }
+
+    /// The text of a `java.lang.String` (or a `char[]`). Only for names the report may show:
+    /// thread names and the like, never application data.
+    pub fn string_value(&self, string: ObjectIndex) -> Option<String> {
+        use dumpscan_hprof::{BasicType, SubRecord};
+        let (array, coder) = match self.record(string)? {
+            SubRecord::PrimitiveArray(_) => (string, 0),
+            SubRecord::Instance(_) => {
+                let value = self.field_object(string, "value")?;
+                let coder = self.field(string, "coder").and_then(|v| v.as_i64()).unwrap_or(0);
+                (value, coder)
+            }
+            _ => return None,
+        };
+        let SubRecord::PrimitiveArray(a) = self.record(array)? else { return None };
+        let data = a.data?;
+        let units = |le: bool| {
+            data.chunks_exact(2).map(move |c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+        };
+        Some(match (a.element_type, coder) {
+            (BasicType::Byte, 0) => data.iter().map(|&b| b as char).collect(),
+            (BasicType::Byte, _) => char::decode_utf16(units(true)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
+            _ => char::decode_utf16(units(false)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
+        })
+    }
+
+    /// The frame of thread `serial` at depth `index`, as `Class.method(File.java:12)`.
+    pub fn frame_text(&self, thread_serial: u32, index: i32) -> Option<String> {
+        let trace_serial = self.roots.iter().find_map(|r| match r.kind {
+            RootKind::ThreadObject { thread_serial: s, stack_trace_serial } if s == thread_serial => {
+                Some(stack_trace_serial)
+            }
+            _ => None,
+        })?;
+        let meta = &self.meta;
+        let trace = meta.traces.get(&trace_serial)?;
+        let frame = meta.frames.get(&trace.frames.get(usize::try_from(index).ok()?)?)?;
+        let class = meta
+            .class_serials
+            .get(&frame.class_serial)
+            .and_then(|id| meta.class_name_ids.get(id))
+            .and_then(|&n| meta.string(n))
+            .map(|n| dumpscan_hprof::java_class_name(&n))
+            .unwrap_or_default();
+        let method = meta.string(frame.method_name_id).unwrap_or_default();
+        let file = meta.string(frame.source_file_id).unwrap_or_default();
+        let place = match frame.line {
+            n if n > 0 => format!("{file}:{n}"),
+            -3 => "Native Method".into(),
+            _ => file,
+        };
+        Some(format!("{class}.{method}({place})"))
+    }
+
+    /// How a person names a root: `static Foo.BAR`, `thread "main" at Foo.run(Foo.java:12)`,
+    /// `JNI global`, `sticky class java.lang.String`.
+    pub fn root_text(&self, root: &Root) -> String {
+        let thread = |serial: u32| {
+            let name = self.thread_object(serial).and_then(|t| self.thread_name(t));
+            match name {
+                Some(n) => format!("thread \"{n}\""),
+                None => format!("thread #{serial}"),
+            }
+        };
+        match root.kind {
+            RootKind::JavaFrame { thread_serial, frame_index } | RootKind::JniLocal { thread_serial, frame_index } => {
+                let what = if matches!(root.kind, RootKind::JavaFrame { .. }) { "local in" } else { "JNI local in" };
+                match self.frame_text(thread_serial, frame_index) {
+                    Some(frame) => format!("{what} {} at {frame}", thread(thread_serial)),
+                    None => format!("{what} {}", thread(thread_serial)),
+                }
+            }
+            RootKind::ThreadObject { thread_serial, .. } => thread(thread_serial),
+            RootKind::NativeStack { thread_serial } | RootKind::ThreadBlock { thread_serial } => {
+                format!("{} of {}", root.kind.name(), thread(thread_serial))
+            }
+            RootKind::StickyClass => match self.class_object_name(root.object) {
+                Some(name) => format!("class {name}"),
+                None => "sticky class".into(),
+            },
+            other => other.name().to_string(),
+        }
+    }
+}

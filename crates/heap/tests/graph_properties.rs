@@ -1,0 +1,145 @@
+//! Dominators, retained sums and breadth-first paths on random graphs, against brute force.
+
+use std::collections::VecDeque;
+
+use dumpscan_heap::{compute_reachability, Csr, Dominators, Reach, Root};
+use dumpscan_hprof::RootKind;
+use proptest::prelude::*;
+
+/// A random graph: `n` nodes, edges as adjacency lists, and a non-empty set of roots.
+fn graphs() -> impl Strategy<Value = (Vec<Vec<u32>>, Vec<u32>)> {
+    (1usize..40).prop_flat_map(|n| {
+        let lists = prop::collection::vec(prop::collection::vec(0..n as u32, 0..4), n);
+        let roots = prop::collection::vec(0..n as u32, 1..4);
+        (lists, roots)
+    })
+}
+
+/// Nodes reachable from `roots`, skipping `removed`.
+fn reachable(lists: &[Vec<u32>], roots: &[u32], removed: Option<u32>) -> Vec<bool> {
+    let mut seen = vec![false; lists.len()];
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    for &r in roots {
+        if Some(r) != removed && !seen[r as usize] {
+            seen[r as usize] = true;
+            queue.push_back(r);
+        }
+    }
+    while let Some(v) = queue.pop_front() {
+        for &w in &lists[v as usize] {
+            if Some(w) != removed && !seen[w as usize] {
+                seen[w as usize] = true;
+                queue.push_back(w);
+            }
+        }
+    }
+    seen
+}
+
+/// d dominates v iff v is reachable and removing d makes v unreachable (d != v).
+fn dominators_by_definition(lists: &[Vec<u32>], roots: &[u32]) -> Vec<Vec<bool>> {
+    let n = lists.len();
+    let all = reachable(lists, roots, None);
+    (0..n as u32)
+        .map(|d| {
+            let without = reachable(lists, roots, Some(d));
+            (0..n).map(|v| all[v] && v != d as usize && !without[v]).collect()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn idom_matches_the_definition((lists, roots) in graphs()) {
+        let graph = Csr::from_lists(&lists);
+        let tree = Dominators::of_graph(&graph, &roots);
+        let dominates = dominators_by_definition(&lists, &roots);
+        let all = reachable(&lists, &roots, None);
+        for v in 0..lists.len() as u32 {
+            prop_assert_eq!(tree.is_reachable(v), all[v as usize]);
+            if !all[v as usize] {
+                continue;
+            }
+            // The immediate dominator is the dominator that every other dominator dominates.
+            let doms: Vec<u32> = (0..lists.len() as u32).filter(|&d| dominates[d as usize][v as usize]).collect();
+            let expected = doms.iter().copied().find(|&d| doms.iter().all(|&e| e == d || dominates[e as usize][d as usize]));
+            prop_assert_eq!(tree.idom(v), expected, "node {}", v);
+        }
+    }
+
+    #[test]
+    fn retained_sum_is_the_sum_over_dominated_nodes((lists, roots) in graphs()) {
+        let graph = Csr::from_lists(&lists);
+        let tree = Dominators::of_graph(&graph, &roots);
+        let weight = |v: u32| 1 + v as u64 * 3;
+        let retained = tree.retained(weight);
+        let dominates = dominators_by_definition(&lists, &roots);
+        let all = reachable(&lists, &roots, None);
+        for d in 0..lists.len() {
+            let expected: u64 = if all[d] {
+                weight(d as u32) + (0..lists.len()).filter(|&v| dominates[d][v]).map(|v| weight(v as u32)).sum::<u64>()
+            } else {
+                0
+            };
+            prop_assert_eq!(retained[d], expected, "node {}", d);
+        }
+    }
+
+    #[test]
+    fn breadth_first_paths_are_shortest((lists, roots) in graphs()) {
+        let graph = Csr::from_lists(&lists);
+        let gc_roots: Vec<Root> = roots.iter().map(|&object| Root { object, kind: RootKind::Unknown }).collect();
+        let reach = compute_reachability(&graph, &gc_roots, &[]);
+        // Distances by plain breadth-first search.
+        let mut distance = vec![usize::MAX; lists.len()];
+        let mut queue = VecDeque::new();
+        for &r in &roots {
+            if distance[r as usize] == usize::MAX {
+                distance[r as usize] = 0;
+                queue.push_back(r);
+            }
+        }
+        while let Some(v) = queue.pop_front() {
+            for &w in &lists[v as usize] {
+                if distance[w as usize] == usize::MAX {
+                    distance[w as usize] = distance[v as usize] + 1;
+                    queue.push_back(w);
+                }
+            }
+        }
+        for v in 0..lists.len() as u32 {
+            if distance[v as usize] == usize::MAX {
+                prop_assert_eq!(reach.level(v), Reach::Unreachable);
+                continue;
+            }
+            prop_assert_eq!(reach.level(v), Reach::Strong);
+            let mut steps = 0;
+            let mut at = v;
+            while let Some(p) = reach.parent(at) {
+                prop_assert!(lists[p as usize].contains(&at), "parent edge {} -> {} exists", p, at);
+                at = p;
+                steps += 1;
+            }
+            prop_assert!(roots.contains(&at));
+            prop_assert_eq!(steps, distance[v as usize]);
+        }
+    }
+}
+
+#[test]
+fn weakly_held_objects_are_told_apart() {
+    // 0 (root) -> 1; 1 -weak-> 2 -> 3; 4 unreachable; 0 -soft-> 5; 5 -weak-> 6.
+    let lists = vec![vec![1], vec![], vec![3], vec![], vec![], vec![], vec![]];
+    let graph = Csr::from_lists(&lists);
+    let roots = [Root { object: 0, kind: RootKind::Unknown }];
+    let referents = [(1, 2, Reach::Weak), (0, 5, Reach::Soft), (5, 6, Reach::Weak)];
+    let reach = compute_reachability(&graph, &roots, &referents);
+    let levels: Vec<Reach> = (0..7).map(|v| reach.level(v)).collect();
+    assert_eq!(
+        levels,
+        [Reach::Strong, Reach::Strong, Reach::Weak, Reach::Weak, Reach::Unreachable, Reach::Soft, Reach::Weak]
+    );
+    assert_eq!(reach.parent(2), Some(1));
+}
