@@ -3,21 +3,39 @@
 use std::io::Write;
 use std::path::Path;
 
+use std::collections::HashMap;
+
+use dumpscan_heap::{Dominators, Heap};
 use dumpscan_hprof::{Dump, Summary};
 use serde_json::json;
 
 use crate::table::{human_bytes, new_table, thousands};
 use crate::{dump_json, Format};
 
+/// Retained bytes per class name: what freeing all instances of the class would free, each
+/// object counted once even where instances dominate one another.
+pub fn retained_by_class(heap: &Heap<'_>) -> HashMap<String, u64> {
+    let tree = Dominators::compute(heap);
+    let retained = tree.retained(|o| heap.shallow_size(o));
+    let sums = tree.retained_by_group(&retained, |o| heap.type_group(o), heap.type_group_count());
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    for (group, sum) in sums.into_iter().enumerate().filter(|&(_, s)| s > 0) {
+        *by_name.entry(heap.type_group_name(group)).or_default() += sum;
+    }
+    by_name
+}
+
 pub fn render(
     out: &mut dyn Write,
     path: &Path,
     dump: &Dump,
     summary: &Summary,
+    retained: Option<&HashMap<String, u64>>,
     top: usize,
     format: Format,
 ) -> std::io::Result<()> {
     let rows = summary.histogram();
+    let retained_of = |name: &str| retained.map(|r| r.get(name).copied().unwrap_or(0));
     let total_instances: u64 = rows.iter().map(|r| r.instances).sum();
     let total_bytes: u64 = rows.iter().map(|r| r.shallow_bytes).sum();
     let shown = if top == 0 { rows.len() } else { top.min(rows.len()) };
@@ -25,7 +43,13 @@ pub fn render(
         Format::Json => {
             let classes: Vec<_> = rows[..shown]
                 .iter()
-                .map(|r| json!({"name": r.name, "instances": r.instances, "shallow_bytes": r.shallow_bytes}))
+                .map(|r| {
+                    let mut row = json!({"name": r.name, "instances": r.instances, "shallow_bytes": r.shallow_bytes});
+                    if let Some(bytes) = retained_of(&r.name) {
+                        row["retained_bytes"] = json!(bytes);
+                    }
+                    row
+                })
                 .collect();
             let model = summary.size_model;
             let doc = json!({
@@ -45,27 +69,31 @@ pub fn render(
             writeln!(out)
         }
         Format::Table => {
-            let mut table = new_table(&["#", "instances", "shallow bytes", "size", "class"], &[0, 1, 2, 3]);
+            let mut header = vec!["#", "instances", "shallow bytes", "size"];
+            if retained.is_some() {
+                header.push("retained");
+            }
+            header.push("class");
+            let mut table = new_table(&header, &[0, 1, 2, 3, 4]);
             for (i, r) in rows[..shown].iter().enumerate() {
-                table.add_row(vec![
+                let mut cells = vec![
                     (i + 1).to_string(),
                     thousands(r.instances),
                     thousands(r.shallow_bytes),
                     human_bytes(r.shallow_bytes),
-                    r.name.clone(),
-                ]);
+                ];
+                cells.extend(retained_of(&r.name).map(human_bytes));
+                cells.push(r.name.clone());
+                table.add_row(cells);
             }
-            table.add_row(vec![
-                String::new(),
-                thousands(total_instances),
-                thousands(total_bytes),
-                human_bytes(total_bytes),
-                format!(
-                    "total ({} classes{})",
-                    rows.len(),
-                    if shown < rows.len() { format!(", top {shown} shown") } else { String::new() }
-                ),
-            ]);
+            let mut cells =
+                vec![String::new(), thousands(total_instances), thousands(total_bytes), human_bytes(total_bytes)];
+            if retained.is_some() {
+                cells.push(String::new());
+            }
+            let more = if shown < rows.len() { format!(", top {shown} shown") } else { String::new() };
+            cells.push(format!("total ({} classes{more})", rows.len()));
+            table.add_row(cells);
             writeln!(out, "{table}")?;
             let m = summary.size_model;
             writeln!(

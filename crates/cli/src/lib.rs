@@ -1,6 +1,7 @@
 //! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
 
 mod dump_json;
+mod graph;
 mod histogram;
 mod info;
 mod table;
@@ -9,12 +10,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use dumpscan_heap::{Dominators, Heap};
 use dumpscan_hprof::{Dump, ErrorKind, Metadata};
 
 /// Exit status when the input is not a readable HPROF dump.
 pub const EXIT_BAD_DUMP: i32 = 3;
 /// Exit status when the file cannot be read or output cannot be written.
 pub const EXIT_IO: i32 = 1;
+/// Exit status when the object or class asked about is not in the dump.
+pub const EXIT_NOT_FOUND: i32 = 4;
 
 #[derive(Parser, Debug)]
 #[command(name = "dumpscan", version, about = "Who holds a JVM's memory: reads HPROF heap dumps (plain or gzip)")]
@@ -48,7 +52,46 @@ enum Command {
         /// object addresses (under 32 GiB: compressed), which matches HotSpot's default.
         #[arg(long, value_enum, default_value_t = CompressedOops::Auto)]
         compressed_oops: CompressedOops,
+        /// Add each class's retained bytes: what freeing all its instances would free
+        /// (builds the object graph and dominator tree: slower).
+        #[arg(long)]
+        retained: bool,
     },
+    /// Shortest paths from GC roots to objects: who keeps them alive.
+    Paths {
+        /// The heap dump (.hprof or .hprof.gz).
+        dump: PathBuf,
+        /// The object id, as `info`, `dominators` and JSON output print it (0x...).
+        #[arg(long, value_parser = parse_id, conflicts_with = "class", required_unless_present = "class")]
+        id: Option<u64>,
+        /// Every instance of this class (Java name, e.g. `java.nio.DirectByteBuffer`), largest first.
+        #[arg(long)]
+        class: Option<String>,
+        /// How many objects to show; 0 shows all.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The objects that keep the most heap alive (retained size, from the dominator tree).
+    Dominators {
+        /// The heap dump (.hprof or .hprof.gz).
+        dump: PathBuf,
+        /// How many objects to show; 0 shows all.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Parses an object id written in hex (`0x7f00`) or decimal.
+fn parse_id(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("not an object id: {e}"))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +147,10 @@ impl From<std::io::Error> for Failure {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     let path = match &cli.command {
-        Command::Info { dump, .. } | Command::Histogram { dump, .. } => dump.clone(),
+        Command::Info { dump, .. }
+        | Command::Histogram { dump, .. }
+        | Command::Paths { dump, .. }
+        | Command::Dominators { dump, .. } => dump.clone(),
     };
     match execute(cli) {
         Ok(()) => 0,
@@ -127,12 +173,32 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let threads = summary.threads(&meta)?;
             info::render(&mut out, &dump, &opened, &summary, &threads, format, !no_threads)?;
         }
-        Command::Histogram { dump, top, format, compressed_oops } => {
+        Command::Histogram { dump, top, format, compressed_oops, retained } => {
             let opened = open(&dump)?;
             let meta = Metadata::read(&opened)?;
             let summary = dumpscan_hprof::Summary::compute(&meta, compressed_oops.choice())?;
             warn_truncation(&summary);
-            histogram::render(&mut out, &dump, &opened, &summary, top, format)?;
+            let retained = if retained { Some(histogram::retained_by_class(&Heap::build(&opened)?)) } else { None };
+            histogram::render(&mut out, &dump, &opened, &summary, retained.as_ref(), top, format)?;
+        }
+        Command::Paths { dump, id, class, top, format } => {
+            let opened = open(&dump)?;
+            let heap = Heap::build(&opened)?;
+            warn_truncation_at(heap.truncation);
+            // clap requires one of --id and --class.
+            let target = match id {
+                Some(id) => graph::Target::Id(id),
+                None => graph::Target::Class(class.unwrap_or_default()),
+            };
+            graph::render_paths(&mut out, &heap, &target, top, format)
+                .map_err(|message| Failure { status: EXIT_NOT_FOUND, message })?;
+        }
+        Command::Dominators { dump, top, format } => {
+            let opened = open(&dump)?;
+            let heap = Heap::build(&opened)?;
+            warn_truncation_at(heap.truncation);
+            let tree = Dominators::compute(&heap);
+            graph::render_dominators(&mut out, &dump, &heap, &tree, top, format)?;
         }
     }
     out.flush()?;
@@ -145,7 +211,11 @@ fn open(path: &std::path::Path) -> Result<Dump, Failure> {
 }
 
 fn warn_truncation(summary: &dumpscan_hprof::Summary) {
-    if let Some(t) = summary.truncation {
+    warn_truncation_at(summary.truncation)
+}
+
+fn warn_truncation_at(truncation: Option<dumpscan_hprof::Truncation>) {
+    if let Some(t) = truncation {
         eprintln!(
             "dumpscan: warning: the dump is cut short inside the {} record at byte offset {}; \
              reporting what was read (complete up to byte {})",

@@ -10,22 +10,31 @@ use crate::index::IdIndex;
 use crate::layout::Layout;
 use crate::reach::Reach;
 use crate::roots::Root;
-use crate::{Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
+use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
-/// What the first pass learns about one object.
-struct Found {
-    id: u64,
-    offset: u64,
-    /// Class id for instances and object arrays; a marker for the others.
-    class: u64,
-    marker: u32,
-}
-
+/// What the first pass learns about the objects of one unit, column by column.
 #[derive(Default)]
 struct FirstPass {
-    objects: Vec<Found>,
+    ids: Vec<u64>,
+    offsets: Vec<u64>,
+    /// Class id for instances and object arrays; 0 for the others (see `types`).
+    class_ids: Vec<u64>,
+    /// 0 until classes are known, or the type marker of a primitive array or class object.
+    types: Vec<u32>,
+    /// Element count of arrays; 0 for the others.
+    lengths: Vec<u32>,
     classes: Vec<ClassInfo>,
     roots: Vec<GcRoot>,
+}
+
+impl FirstPass {
+    fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32, length: u32) {
+        self.ids.push(id);
+        self.offsets.push(offset);
+        self.class_ids.push(class_id);
+        self.types.push(marker);
+        self.lengths.push(length);
+    }
 }
 
 #[derive(Default)]
@@ -61,50 +70,39 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
     let plan = meta.heap_plan();
     let id_size = dump.id_size();
 
-    let (units, truncation) = plan.map_units(id_size, FirstPass::default, |u, offset, sub| {
-        let (id, class, marker) = match sub {
-            SubRecord::Instance(i) => (i.id, i.class_id, 0),
-            SubRecord::ObjectArray(a) => (a.id, a.class_id, 0),
-            SubRecord::PrimitiveArray(a) => (a.id, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32),
-            SubRecord::Class(c) => {
-                u.classes.push(ClassInfo::from_dump(&c, &meta));
-                (c.id, 0, TYPE_CLASS_OBJECT)
-            }
-            SubRecord::Root(r) => {
-                u.roots.push(r);
-                return;
-            }
-            SubRecord::HeapDumpInfo { .. } => return,
-        };
-        u.objects.push(Found { id, offset, class, marker });
+    let (mut units, truncation) = plan.map_units(id_size, FirstPass::default, |u, offset, sub| match sub {
+        SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0, 0),
+        SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0, a.elements.len() as u32),
+        SubRecord::PrimitiveArray(a) => u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32, a.length),
+        SubRecord::Class(c) => {
+            u.classes.push(ClassInfo::from_dump(&c, &meta));
+            u.push(c.id, offset, 0, TYPE_CLASS_OBJECT, 0)
+        }
+        SubRecord::Root(r) => u.roots.push(r),
+        SubRecord::HeapDumpInfo { .. } => {}
     })?;
 
     let mut classes = ClassTable::default();
     let mut raw_roots = Vec::new();
-    let mut found = Vec::with_capacity(units.iter().map(|u| u.objects.len()).sum());
-    for unit in units {
-        unit.classes.into_iter().for_each(|c| classes.insert(c));
-        raw_roots.extend(unit.roots);
-        found.extend(unit.objects);
+    for unit in &mut units {
+        std::mem::take(&mut unit.classes).into_iter().for_each(|c| classes.insert(c));
+        raw_roots.append(&mut unit.roots);
     }
     let mut class_ids: Vec<u64> = classes.iter().map(|c| c.id).collect();
     class_ids.sort_unstable();
     let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
 
-    if !found.windows(2).all(|w| w[0].id < w[1].id) {
-        found.par_sort_by_key(|f| f.id);
-        // A corrupt dump may dump an id twice: the first one stands.
-        found.dedup_by_key(|f| f.id);
-    }
-    let types: Vec<u32> = found
-        .par_iter()
-        .map(|f| match f.marker {
-            0 => class_index.get(&f.class).copied().unwrap_or(TYPE_UNKNOWN),
-            m => m,
-        })
-        .collect();
-    let offsets: Vec<u64> = found.par_iter().map(|f| f.offset).collect();
-    let ids = IdIndex::new(found.into_iter().map(|f| f.id).collect());
+    // Resolve class ids to class indices unit by unit, then drop them.
+    units.par_iter_mut().for_each(|u| {
+        for (t, class) in u.types.iter_mut().zip(&u.class_ids) {
+            if *t == 0 {
+                *t = class_index.get(class).copied().unwrap_or(TYPE_UNKNOWN);
+            }
+        }
+        u.class_ids = Vec::new();
+    });
+    let Columns { ids, offsets, types, lengths } = Columns::gather(units);
+    let ids = IdIndex::new(ids);
 
     let layouts: Vec<Layout> = class_ids.par_iter().map(|&id| Layout::of(&classes, id, id_size)).collect();
     let referent_slots: Vec<Option<(u32, Reach)>> =
@@ -195,6 +193,17 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
     // The same size model as the histogram, so the two always agree.
     let span = (ids.len() > 0).then(|| (ids.id(0), ids.id(ids.len() as u32 - 1)));
     let size_model = Summary::size_model_for(id_size, span, None);
+    let facts = class_ids
+        .par_iter()
+        .map(|&id| {
+            let info = classes.get(id);
+            ClassFacts {
+                instance_size: classes.instance_size(id, &size_model),
+                mirror_size: info.map_or(size_model.object_header, |c| classes.mirror_size(c, &size_model)),
+                is_array: info.is_some_and(|c| c.name.ends_with("[]")),
+            }
+        })
+        .collect();
     let truncation = meta.truncation.or(truncation);
     let mut heap = Heap {
         meta,
@@ -202,9 +211,11 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
         class_ids,
         class_index,
         layouts,
+        facts,
         ids,
         offsets,
         types,
+        lengths,
         graph,
         referents,
         roots,
@@ -214,4 +225,126 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
     };
     heap.reach = crate::reach::compute(&heap.graph, &heap.roots, &heap.referents);
     Ok(heap)
+}
+
+/// All objects in address order, column by column.
+struct Columns {
+    ids: Vec<u64>,
+    offsets: Vec<u64>,
+    types: Vec<u32>,
+    lengths: Vec<u32>,
+}
+
+impl Columns {
+    /// Concatenates the objects in address order. HotSpot dumps each heap space in ascending
+    /// addresses, after the class objects, so the dump is a few long ascending runs plus many
+    /// short ones: the long runs that do not overlap form the backbone, and the objects of the
+    /// other runs are sorted and merged into it. Only a dump with no such order is fully sorted.
+    fn gather(units: Vec<FirstPass>) -> Columns {
+        // (unit, start, end) of each ascending run.
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for (u, unit) in units.iter().enumerate() {
+            let mut start = 0;
+            for i in 1..=unit.ids.len() {
+                if i == unit.ids.len() || unit.ids[i] <= unit.ids[i - 1] {
+                    runs.push((u, start, i));
+                    start = i;
+                }
+            }
+        }
+        runs.retain(|&(_, start, end)| end > start);
+        // Longest runs claim their address range first.
+        runs.sort_by_key(|&(_, start, end)| std::cmp::Reverse(end - start));
+        let first = |&(u, start, _): &(usize, usize, usize)| units[u].ids[start];
+        let last = |&(u, _, end): &(usize, usize, usize)| units[u].ids[end - 1];
+        let mut backbone: std::collections::BTreeMap<u64, (usize, usize, usize)> = Default::default();
+        let mut misfits: Vec<(u64, usize, usize)> = Vec::new();
+        for run in runs {
+            let below = backbone.range(..=first(&run)).next_back().map(|(_, r)| last(r) >= first(&run));
+            let above = backbone.range(first(&run)..).next().is_some_and(|(&lo, _)| lo <= last(&run));
+            if below == Some(true) || above {
+                misfits.extend((run.1..run.2).map(|i| (units[run.0].ids[i], run.0, i)));
+            } else {
+                backbone.insert(first(&run), run);
+            }
+        }
+        misfits.par_sort_unstable();
+        // The final order as (unit, start, end) segments, then each column filled in parallel.
+        let mut segments: Vec<(usize, usize, usize)> = Vec::with_capacity(backbone.len() + misfits.len());
+        let mut pending = misfits.iter().peekable();
+        for &(u, start, end) in backbone.values() {
+            let ids = &units[u].ids;
+            let mut from = start;
+            while from < end {
+                // Up to the next misfit that belongs inside this run.
+                let until = match pending.peek() {
+                    Some(&&(id, _, _)) if id < ids[end - 1] => from + ids[from..end].partition_point(|&x| x < id),
+                    _ => end,
+                };
+                if until > from {
+                    segments.push((u, from, until));
+                }
+                from = until;
+                if from < end {
+                    if let Some(&(_, mu, mi)) = pending.next() {
+                        segments.push((mu, mi, mi + 1));
+                    }
+                }
+            }
+            // Misfits that fall before the next run.
+            let next_run = backbone.range(ids[end - 1] + 1..).next().map(|(&lo, _)| lo);
+            while let Some(&&(id, mu, mi)) = pending.peek() {
+                if next_run.is_some_and(|lo| id > lo) {
+                    break;
+                }
+                segments.push((mu, mi, mi + 1));
+                pending.next();
+            }
+        }
+        segments.extend(pending.map(|&(_, mu, mi)| (mu, mi, mi + 1)));
+        let mut c = Columns {
+            ids: fill(&units, &segments, |u| &u.ids),
+            offsets: fill(&units, &segments, |u| &u.offsets),
+            types: fill(&units, &segments, |u| &u.types),
+            lengths: fill(&units, &segments, |u| &u.lengths),
+        };
+        drop(units);
+        if !c.ids.windows(2).all(|w| w[0] < w[1]) {
+            c.sort_and_dedup();
+        }
+        c
+    }
+
+    fn sort_and_dedup(&mut self) {
+        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
+        order.par_sort_by_key(|&i| (self.ids[i as usize], i));
+        // A corrupt dump may dump an id twice: the first one stands.
+        order.dedup_by_key(|i| self.ids[*i as usize]);
+        fn permute<T: Copy + Send + Sync>(column: &[T], order: &[u32]) -> Vec<T> {
+            order.par_iter().map(|&i| column[i as usize]).collect()
+        }
+        self.ids = permute(&self.ids, &order);
+        self.offsets = permute(&self.offsets, &order);
+        self.types = permute(&self.types, &order);
+        self.lengths = permute(&self.lengths, &order);
+    }
+}
+
+/// One column of the objects, gathered from the units' columns segment by segment in parallel.
+fn fill<T: Copy + Default + Send + Sync>(
+    units: &[FirstPass],
+    segments: &[(usize, usize, usize)],
+    column: impl Fn(&FirstPass) -> &[T] + Sync,
+) -> Vec<T> {
+    let n = segments.iter().map(|&(_, start, end)| end - start).sum();
+    let mut out = vec![T::default(); n];
+    let mut pieces = Vec::with_capacity(segments.len());
+    let mut rest = &mut out[..];
+    for &segment in segments {
+        let (head, tail) = rest.split_at_mut(segment.2 - segment.1);
+        pieces.push((head, segment));
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|(dst, (u, start, end))| dst.copy_from_slice(&column(&units[u])[start..end]));
+    out
 }

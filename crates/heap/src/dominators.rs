@@ -165,6 +165,53 @@ impl Dominators {
         retained
     }
 
+    /// Sums of `retained` per group (say, per class) that count each object at most once: an
+    /// object adds its retained amount only if no dominator above it is in the same group.
+    pub fn retained_by_group(&self, retained: &[u64], group: impl Fn(ObjectIndex) -> usize, groups: usize) -> Vec<u64> {
+        let count = self.vertex.len();
+        // Children lists of the dominator tree, by preorder number.
+        let mut start = vec![0u32; count + 1];
+        for num in 2..count {
+            start[self.idom[num] as usize + 1] += 1;
+        }
+        for i in 0..count {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut children = vec![0u32; count.saturating_sub(2)];
+        for num in 2..count {
+            let d = self.idom[num] as usize;
+            children[fill[d] as usize] = num as u32;
+            fill[d] += 1;
+        }
+        drop(fill);
+        let mut open = vec![0u32; groups];
+        let mut sums = vec![0u64; groups];
+        // Depth-first over the tree: entering a node opens its group, leaving closes it.
+        let mut stack: Vec<(u32, bool)> = vec![(VIRTUAL_ROOT, false)];
+        while let Some((num, leaving)) = stack.pop() {
+            let g = (num >= 2).then(|| group(self.vertex[num as usize]));
+            if leaving {
+                if let Some(g) = g {
+                    open[g] -= 1;
+                }
+                continue;
+            }
+            if let Some(g) = g {
+                let object = self.vertex[num as usize] as usize;
+                if open[g] == 0 {
+                    sums[g] += retained[object];
+                }
+                open[g] += 1;
+            }
+            stack.push((num, true));
+            for &child in &children[start[num as usize] as usize..start[num as usize + 1] as usize] {
+                stack.push((child, false));
+            }
+        }
+        sums
+    }
+
     /// Objects dominated by the virtual root alone: the tops of the tree.
     pub fn tops(&self) -> impl Iterator<Item = ObjectIndex> + '_ {
         (2..self.vertex.len()).filter(|&num| self.idom[num] < 2).map(|num| self.vertex[num])

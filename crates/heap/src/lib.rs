@@ -22,6 +22,7 @@ mod graph;
 mod index;
 mod layout;
 mod paths;
+pub use paths::object_text;
 mod reach;
 mod roots;
 
@@ -58,6 +59,15 @@ pub enum ObjectKind {
     Unknown,
 }
 
+/// What every object of a class shares, computed once.
+#[derive(Debug, Clone, Copy)]
+struct ClassFacts {
+    instance_size: u64,
+    /// Size of the class's own `java.lang.Class` object, statics included.
+    mirror_size: u64,
+    is_array: bool,
+}
+
 /// Per-object type codes: a class index, or one of these markers.
 const TYPE_CLASS_OBJECT: u32 = u32::MAX;
 const TYPE_UNKNOWN: u32 = u32::MAX - 1;
@@ -72,11 +82,15 @@ pub struct Heap<'a> {
     class_index: FxHashMap<u64, u32>,
     /// Reference layout of each class's instances, by class index.
     layouts: Vec<Layout>,
+    /// Sizes and kind of each class, by class index.
+    facts: Vec<ClassFacts>,
     ids: IdIndex,
     /// File offset of each object's sub-record.
     offsets: Vec<u64>,
     /// Class index or marker of each object.
     types: Vec<u32>,
+    /// Element count of each array (0 for other objects).
+    lengths: Vec<u32>,
     /// Strong references: every reference but `Reference.referent`.
     pub graph: Csr,
     /// `Reference.referent` edges: (reference object, referent, strength).
@@ -128,9 +142,7 @@ impl<'a> Heap<'a> {
             t if t >= TYPE_PRIMITIVE_BASE => ObjectKind::PrimitiveArray(
                 BasicType::from_code((t - TYPE_PRIMITIVE_BASE) as u8).unwrap_or(BasicType::Byte),
             ),
-            class if self.class_info(class).is_some_and(|c| c.name.ends_with("[]")) => {
-                ObjectKind::ObjectArray { class }
-            }
+            class if self.facts.get(class as usize).is_some_and(|f| f.is_array) => ObjectKind::ObjectArray { class },
             class => ObjectKind::Instance { class },
         }
     }
@@ -176,6 +188,36 @@ impl<'a> Heap<'a> {
         }
     }
 
+    /// Groups objects by type for per-class sums: one group per class, one for class objects,
+    /// one per primitive array type, one for unknown classes. See [`Heap::type_group_name`].
+    pub fn type_group(&self, object: ObjectIndex) -> usize {
+        let classes = self.class_ids.len();
+        match self.types[object as usize] {
+            TYPE_CLASS_OBJECT => classes,
+            TYPE_UNKNOWN => classes + 1,
+            t if t >= TYPE_PRIMITIVE_BASE => classes + 2 + (t - TYPE_PRIMITIVE_BASE) as usize,
+            class => class as usize,
+        }
+    }
+
+    /// Number of groups [`Heap::type_group`] hands out.
+    pub fn type_group_count(&self) -> usize {
+        self.class_ids.len() + 2 + 12
+    }
+
+    /// The Java name of a type group.
+    pub fn type_group_name(&self, group: usize) -> String {
+        let classes = self.class_ids.len();
+        match group {
+            g if g < classes => self.class_info(g as u32).map(|c| c.name.clone()).unwrap_or_default(),
+            g if g == classes => "java.lang.Class".into(),
+            g if g == classes + 1 => "<unknown class>".into(),
+            g => BasicType::from_code((g - classes - 2) as u8)
+                .map(|t| format!("{}[]", t.java_name()))
+                .unwrap_or_default(),
+        }
+    }
+
     /// Objects whose class is exactly `name`.
     pub fn instances_of(&self, name: &str) -> Vec<ObjectIndex> {
         let wanted: Vec<u32> =
@@ -201,17 +243,14 @@ impl<'a> Heap<'a> {
     /// Shallow size of an object, estimated as the histogram does.
     pub fn shallow_size(&self, object: ObjectIndex) -> u64 {
         let model = &self.size_model;
+        let length = self.lengths[object as usize] as u64;
         match self.kind(object) {
-            ObjectKind::Instance { class } => self.classes.instance_size(self.class_ids[class as usize], model),
-            ObjectKind::Class { class } => match self.class_info(class) {
-                Some(info) => self.classes.mirror_size(info, model),
-                None => model.object_header,
-            },
-            ObjectKind::ObjectArray { .. } | ObjectKind::PrimitiveArray(_) => match self.record(object) {
-                Some(SubRecord::ObjectArray(a)) => model.array(a.elements.len() as u64, model.reference),
-                Some(SubRecord::PrimitiveArray(a)) => model.array(a.length as u64, model.value_size(a.element_type)),
-                _ => model.object_header,
-            },
+            ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
+            ObjectKind::Class { class } => {
+                self.facts.get(class as usize).map_or(model.object_header, |f| f.mirror_size)
+            }
+            ObjectKind::ObjectArray { .. } => model.array(length, model.reference),
+            ObjectKind::PrimitiveArray(t) => model.array(length, model.value_size(t)),
             ObjectKind::Unknown => model.object_header,
         }
     }

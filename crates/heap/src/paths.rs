@@ -83,7 +83,11 @@ pub(crate) fn path_text(heap: &Heap<'_>, object: ObjectIndex) -> String {
     for pair in path.windows(2) {
         parts.push(edge_label(heap, pair[0], pair[1]));
     }
-    parts.push(object_text(heap, object));
+    let object = object_text(heap, object);
+    // A sticky-class root already names its class.
+    if parts.last() != Some(&object) {
+        parts.push(object);
+    }
     parts.join(" -> ")
 }
 
