@@ -149,11 +149,12 @@ impl<'a> HeapPlan<'a> {
                 }
             }
             if unit.truncated && last_of_record {
-                truncation = Some(Truncation {
-                    record_offset: base - record::RECORD_HEADER_LEN as u64,
-                    record_tag: unit.record_tag,
-                    complete_until: runs[i].stopped_at,
-                });
+                let record_offset = base - record::RECORD_HEADER_LEN as u64;
+                // Nothing read from the record (its header may itself be cut): the dump is
+                // complete up to where the record starts.
+                let stopped_at = runs[i].stopped_at;
+                let complete_until = if stopped_at == base { record_offset } else { stopped_at };
+                truncation = Some(Truncation { record_offset, record_tag: unit.record_tag, complete_until });
             }
         }
         Ok((runs.into_iter().map(|r| r.acc).collect(), truncation))
