@@ -63,7 +63,14 @@ pub fn render(
                 "size".to_string(),
                 format!("{} bytes ({})", thousands(dump.bytes().len() as u64), human_bytes(dump.bytes().len() as u64)),
             ]);
-            about.add_row(vec!["compression".to_string(), format!("{:?}", dump.compression())]);
+            let compression = match dump.compression() {
+                dumpscan_hprof::Compression::None => "none".to_string(),
+                dumpscan_hprof::Compression::Gzip => "gzip".to_string(),
+                dumpscan_hprof::Compression::GzipBlocks { block_size, members } => {
+                    format!("gzip, {members} blocks of {} (jcmd -gz)", human_bytes(block_size))
+                }
+            };
+            about.add_row(vec!["compression".to_string(), compression]);
             about.add_row(vec!["classes".to_string(), thousands(summary.classes.len() as u64)]);
             if let Some(t) = summary.truncation {
                 about.add_row(vec![

@@ -191,7 +191,7 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
         raw_roots.iter().filter_map(|r| Some(Root { object: resolve(r.object_id)?, kind: r.kind })).collect();
 
     // The same size model as the histogram, so the two always agree.
-    let span = (ids.len() > 0).then(|| (ids.id(0), ids.id(ids.len() as u32 - 1)));
+    let span = (!ids.is_empty()).then(|| (ids.id(0), ids.id(ids.len() as u32 - 1)));
     let size_model = Summary::size_model_for(id_size, span, None);
     let facts = class_ids
         .par_iter()

@@ -67,8 +67,8 @@ impl Dominators {
 
         // Predecessors by preorder number, restricted to visited objects.
         let mut pred_degree = vec![0u32; count];
-        for num in 2..count {
-            for &w in graph.successors(vertex[num]) {
+        for &v in &vertex[2..] {
+            for &w in graph.successors(v) {
                 pred_degree[number[w as usize] as usize] += 1;
             }
         }
@@ -92,8 +92,8 @@ impl Dominators {
                 fill[r] += 1;
             }
         }
-        for num in 2..count {
-            for &w in graph.successors(vertex[num]) {
+        for (num, &v) in vertex.iter().enumerate().skip(2) {
+            for &w in graph.successors(v) {
                 let t = number[w as usize] as usize;
                 preds[fill[t]] = num as u32;
                 fill[t] += 1;
@@ -146,8 +146,8 @@ impl Dominators {
     /// Objects not strongly reachable retain nothing.
     pub fn retained(&self, quantity: impl Fn(ObjectIndex) -> u64) -> Vec<u64> {
         let mut by_number = vec![0u64; self.vertex.len()];
-        for num in 2..self.vertex.len() {
-            by_number[num] = quantity(self.vertex[num]);
+        for (slot, &v) in by_number.iter_mut().zip(&self.vertex).skip(2) {
+            *slot = quantity(v);
         }
         // Children come after their dominator in preorder: fold from the back.
         for num in (2..self.vertex.len()).rev() {

@@ -197,6 +197,8 @@ fn hidden_bytes(class: &ClassInfo, model: &SizeModel) -> u64 {
         "java.lang.ClassLoader" | "java.lang.Module" | "java.lang.invoke.MemberName" => POINTER,
         "java.lang.invoke.ResolvedMethodName" => POINTER + r,
         "java.lang.invoke.MethodHandleNatives$CallSiteContext" => POINTER + 8,
+        // JDK 22+ keeps vmdependencies and last_cleanup on the call site itself.
+        "java.lang.invoke.CallSite" if !class.fields.iter().any(|(name, _)| &**name == "context") => POINTER + 8,
         "java.lang.StackTraceElement" => r,
         "java.lang.Thread" if class.fields.iter().any(|(name, _)| &**name == "threadLocalRandomSeed") => 2 * 128,
         _ => 0,

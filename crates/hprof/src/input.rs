@@ -101,32 +101,41 @@ pub(crate) fn open(path: &Path, log: &dyn Fn(&str)) -> Result<(Bytes, Compressio
     Ok((bytes, Compression::Gzip))
 }
 
-/// The members of a jcmd-style gzip dump: each inflates to `block_size` bytes, the last to
-/// fewer. The first member's header comment says `HPROF BLOCKSIZE=N`.
+/// The members of a jcmd-style gzip dump: each inflates to at most `block_size` bytes (HotSpot
+/// writes whole blocks, but a block can come out a little short). The first member's header
+/// comment says `HPROF BLOCKSIZE=N`; the others all share one plain header.
 struct GzipBlocks {
     block_size: u64,
-    /// Offsets of each member in the compressed file; the last member ends at the file's end.
+    /// Offset of each member in the compressed file; the last one ends at the file's end.
     starts: Vec<usize>,
-    last_len: u64,
+    /// What each member inflates to, from its trailer (ISIZE).
+    sizes: Vec<u64>,
 }
 
 impl GzipBlocks {
     fn find(data: &[u8]) -> Option<GzipBlocks> {
         let block_size = block_size_comment(data)?;
-        let magic = [0x1f, 0x8b, 0x08];
-        // A member starts where the previous one's trailer (CRC32, ISIZE) says `block_size`;
-        // the magic bytes alone could also occur inside compressed data.
-        let isize_le = (block_size as u32).to_le_bytes();
-        let starts: Vec<usize> = std::iter::once(0)
-            .chain(memchr::memmem::find_iter(data, &magic).filter(|&p| p >= 8 && data[p - 4..p] == isize_le))
-            .collect();
-        let tail = data.get(data.len().checked_sub(4)?..)?;
-        let last_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
-        (last_len <= block_size).then_some(GzipBlocks { block_size, starts, last_len })
+        let trailer_size = |end: usize| -> Option<u64> {
+            let b = data.get(end.checked_sub(4)?..end)?;
+            Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+        };
+        // A member starts where the previous one's trailer says it inflated to a block or
+        // less; the magic bytes alone could also occur inside compressed data.
+        let plausible = |p: usize| p >= 18 && trailer_size(p).is_some_and(|n| n > 0 && n <= block_size);
+        let second = memchr::memmem::find_iter(data, &[0x1f, 0x8b, 0x08]).find(|&p| plausible(p));
+        let mut starts = vec![0];
+        if let Some(second) = second {
+            let header = data.get(second..second + 10)?;
+            starts.extend(memchr::memmem::find_iter(data, header).filter(|&p| plausible(p)));
+        }
+        let ends = starts.iter().skip(1).copied().chain(std::iter::once(data.len()));
+        let sizes: Option<Vec<u64>> = ends.map(trailer_size).collect();
+        let sizes = sizes?;
+        sizes.iter().all(|&n| n <= block_size).then_some(GzipBlocks { block_size, starts, sizes })
     }
 
     fn inflated_len(&self) -> u64 {
-        (self.starts.len() as u64 - 1) * self.block_size + self.last_len
+        self.sizes.iter().sum()
     }
 
     fn inflate(&self, data: &[u8], in_memory: bool) -> Result<Bytes> {
@@ -145,12 +154,21 @@ impl GzipBlocks {
         Ok(Bytes::Mapped(map.make_read_only().map_err(io_error)?))
     }
 
+    /// Inflates every member into its own slice of `out`, in parallel. Each must use exactly
+    /// its span of input and fill exactly its slice (the decoder checks the CRC too), so a
+    /// wrongly guessed member start shows up as an error.
     fn inflate_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
         let ends = self.starts.iter().skip(1).copied().chain(std::iter::once(data.len()));
-        let spans: Vec<(usize, usize)> = self.starts.iter().copied().zip(ends).collect();
-        out.par_chunks_mut(self.block_size as usize).zip(spans).try_for_each(|(block, (start, end))| {
+        let mut jobs = Vec::with_capacity(self.starts.len());
+        let mut rest = out;
+        for ((start, end), &size) in self.starts.iter().copied().zip(ends).zip(&self.sizes) {
+            let (slot, tail) = rest.split_at_mut(size as usize);
+            jobs.push((slot, start, end));
+            rest = tail;
+        }
+        jobs.into_par_iter().try_for_each(|(slot, start, end)| {
             let mut decoder = flate2::bufread::GzDecoder::new(&data[start..end]);
-            decoder.read_exact(block).map_err(|e| gzip_error(e, start as u64))?;
+            decoder.read_exact(slot).map_err(|e| gzip_error(e, start as u64))?;
             let mut probe = [0u8; 1];
             let trailing = decoder.read(&mut probe).map_err(|e| gzip_error(e, start as u64))?;
             if trailing != 0 || !decoder.into_inner().is_empty() {
