@@ -74,7 +74,8 @@ pub fn render(
                 header.push("retained");
             }
             header.push("class");
-            let mut table = new_table(&header, &[0, 1, 2, 3, 4]);
+            let numeric: Vec<usize> = (0..header.len() - 1).collect();
+            let mut table = new_table(&header, &numeric);
             for (i, r) in rows[..shown].iter().enumerate() {
                 let mut cells = vec![
                     (i + 1).to_string(),

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The benchmark: generates a multi-gigabyte heap dump with a Java program, then times dumpscan
+# against its peers from crates.io (hprof-slurp, hprof-analyzer) on the same file in the same
+# run, and measures each one's peak memory. Writes bench/work/results.md.
+#
+#   bench/run.sh                    # a dump of about 4 GB (2.7 GB of heap)
+#   BENCH_HEAP_BYTES=1000000000 bench/run.sh
+#   BENCH_RUNS=3 bench/run.sh       # fewer timed runs
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+work="$here/work"
+mkdir -p "$work"
+heap_bytes="${BENCH_HEAP_BYTES:-2700000000}"
+runs="${BENCH_RUNS:-5}"
+dump="$work/bench-$heap_bytes.hprof"
+
+# 1. Tools: the peers from crates.io, hyperfine from Debian.
+for peer in hprof-slurp hprof-analyzer; do
+    if [ ! -x "$work/tools/bin/$peer" ]; then
+        nice cargo install --quiet --root "$work/tools" "$peer"
+    fi
+done
+command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
+
+# 2. The dump, generated once.
+if [ ! -f "$dump" ]; then
+    classes="$(mktemp -d)"
+    javac -d "$classes" "$here/GenerateHeap.java"
+    java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$heap_bytes" "$dump"
+    rm -rf "$classes"
+fi
+dump_bytes=$(stat -c %s "$dump")
+
+# 3. dumpscan itself.
+(cd "$root" && cargo build --release --quiet)
+dumpscan="$root/target/release/dumpscan"
+slurp="$work/tools/bin/hprof-slurp"
+analyzer="$work/tools/bin/hprof-analyzer"
+
+# 4. Timing, all in one hyperfine run, with the dump in the page cache.
+cat "$dump" >/dev/null
+hyperfine --warmup 1 --runs "$runs" --export-json "$work/times.json" \
+    -n "dumpscan histogram" "$dumpscan histogram $dump --top 20" \
+    -n "hprof-slurp" "$slurp $dump --top 20" \
+    -n "dumpscan dominators" "$dumpscan dominators $dump --top 20" \
+    -n "hprof-analyzer" "timeout 900 $analyzer $dump || true"
+
+# 5. Peak memory, sampled from /proc (anonymous apart from the dump's mapped pages).
+: >"$work/memory.jsonl"
+for label_command in \
+    "dumpscan histogram|$dumpscan histogram $dump --top 20" \
+    "hprof-slurp|$slurp $dump --top 20" \
+    "dumpscan dominators|$dumpscan dominators $dump --top 20" \
+    "hprof-analyzer|timeout 900 $analyzer $dump"; do
+    label="${label_command%%|*}"
+    # shellcheck disable=SC2086
+    python3 "$here/measure.py" "$label" ${label_command#*|} >>"$work/memory.jsonl"
+done
+
+# 6. The same instance counts as hprof-slurp.
+"$dumpscan" histogram "$dump" --format json --top 0 >"$work/dumpscan-histogram.json"
+(cd "$work" && "$slurp" "$dump" --top 1000 --json -o "$work/slurp.json" >/dev/null)
+
+python3 - "$work" "$dump_bytes" <<'EOF'
+import json, statistics, sys
+work, dump_bytes = sys.argv[1], int(sys.argv[2])
+times = {r["command"]: r for r in json.load(open(f"{work}/times.json"))["results"]}
+memory = {m["label"]: m for m in map(json.loads, open(f"{work}/memory.jsonl"))}
+ours = {c["name"]: c["instances"] for c in json.load(open(f"{work}/dumpscan-histogram.json"))["classes"]}
+theirs = {c["class_name"]: c["instance_count"] for c in json.load(open(f"{work}/slurp.json"))["heap"]["top_allocated_classes"]}
+mismatches = {k: (ours.get(k), v) for k, v in theirs.items() if ours.get(k) != v}
+slurp = statistics.median(times["hprof-slurp"]["times"])
+lines = [
+    f"dump: {dump_bytes / 1e9:.2f} GB, {sum(ours.values()):,} objects",
+    "",
+    "| command | median s | min s | max s | vs hprof-slurp | peak anon RSS | % of dump | peak RSS incl. mapped dump |",
+    "|---|---|---|---|---|---|---|---|",
+]
+for name, r in times.items():
+    median = statistics.median(r["times"])
+    m = memory.get(name, {})
+    anon = m.get("peak_anon_bytes", 0)
+    lines.append(
+        f"| {name} | {median:.2f} | {min(r['times']):.2f} | {max(r['times']):.2f} | {median / slurp:.2f}x "
+        f"| {anon / 2**20:,.0f} MiB | {100 * anon / dump_bytes:.1f}% | {m.get('peak_rss_bytes', 0) / 2**20:,.0f} MiB |"
+    )
+lines += ["", f"instance counts compared with hprof-slurp for {len(theirs)} classes: {len(mismatches)} differ {mismatches or ''}"]
+open(f"{work}/results.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
