@@ -98,25 +98,18 @@ pub fn render_dominators(
     format: Format,
 ) -> std::io::Result<()> {
     let retained = tree.retained(|o| heap.shallow_size(o));
-    let mut order: Vec<ObjectIndex> = (0..heap.len() as u32).filter(|&o| tree.is_reachable(o)).collect();
-    let by_retained = |&o: &ObjectIndex| (std::cmp::Reverse(retained[o as usize]), o);
-    if top > 0 && top < order.len() {
-        order.select_nth_unstable_by_key(top, by_retained);
-        order.truncate(top);
-    }
-    order.sort_unstable_by_key(by_retained);
-    let shown = if top == 0 { order.len() } else { top.min(order.len()) };
-    let total_reachable: u64 = tree.tops().map(|o| retained[o as usize]).sum();
+    let rows = retained.top(top);
+    let total_reachable = retained.total();
     match format {
         Format::Json => {
-            let rows: Vec<_> = order[..shown]
+            let rows: Vec<_> = rows
                 .iter()
-                .map(|&o| {
+                .map(|&(o, retained)| {
                     json!({
                         "id": format!("0x{:x}", heap.id(o)),
                         "class": heap.class_name(o),
                         "shallow_bytes": heap.shallow_size(o),
-                        "retained_bytes": retained[o as usize],
+                        "retained_bytes": retained,
                         "path": path_steps(heap, o),
                     })
                 })
@@ -132,10 +125,10 @@ pub fn render_dominators(
         }
         Format::Table => {
             let mut table = new_table(&["#", "retained", "shallow", "object", "path from a GC root"], &[0, 1, 2]);
-            for (i, &o) in order[..shown].iter().enumerate() {
+            for (i, &(o, retained)) in rows.iter().enumerate() {
                 table.add_row(vec![
                     (i + 1).to_string(),
-                    human_bytes(retained[o as usize]),
+                    human_bytes(retained),
                     human_bytes(heap.shallow_size(o)),
                     object_text(heap, o),
                     heap.path_text(o),

@@ -25,6 +25,41 @@ pub const EXIT_NOT_FOUND: i32 = 4;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Say on stderr what each phase took.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+/// Messages for stderr: always the ones a user must see, phase timings with --verbose.
+struct Log {
+    verbose: bool,
+    start: std::time::Instant,
+}
+
+impl Log {
+    fn say(&self, message: &str) {
+        eprintln!("dumpscan: {message}");
+    }
+
+    fn phase(&self, message: &str) {
+        if self.verbose {
+            let memory = allocated_bytes().map(|b| format!(", {:.2} GiB", b as f64 / (1u64 << 30) as f64));
+            eprintln!(
+                "dumpscan: [{:6.2}s{}] {message}",
+                self.start.elapsed().as_secs_f64(),
+                memory.unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Memory the process has allocated (resident, not counting the mapped dump), where the
+/// system says (Linux: `RssAnon` in /proc/self/status).
+fn allocated_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,28 +197,35 @@ pub fn run() -> i32 {
 }
 
 fn execute(cli: Cli) -> Result<(), Failure> {
+    let log = Log { verbose: cli.verbose, start: std::time::Instant::now() };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
         Command::Info { dump, format, no_threads } => {
-            let opened = open(&dump)?;
+            let opened = open(&dump, &log)?;
             let meta = Metadata::read(&opened)?;
+            log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, None)?;
             warn_truncation(&summary);
             let threads = summary.threads(&meta)?;
             info::render(&mut out, &dump, &opened, &summary, &threads, format, !no_threads)?;
         }
         Command::Histogram { dump, top, format, compressed_oops, retained } => {
-            let opened = open(&dump)?;
+            let opened = open(&dump, &log)?;
             let meta = Metadata::read(&opened)?;
+            log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, compressed_oops.choice())?;
             warn_truncation(&summary);
-            let retained = if retained { Some(histogram::retained_by_class(&Heap::build(&opened)?)) } else { None };
+            let retained = if retained {
+                Some(histogram::retained_by_class(&Heap::build_with_log(&opened, &|m| log.phase(m))?))
+            } else {
+                None
+            };
             histogram::render(&mut out, &dump, &opened, &summary, retained.as_ref(), top, format)?;
         }
         Command::Paths { dump, id, class, top, format } => {
-            let opened = open(&dump)?;
-            let heap = Heap::build(&opened)?;
+            let opened = open(&dump, &log)?;
+            let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             warn_truncation_at(heap.truncation);
             // clap requires one of --id and --class.
             let target = match id {
@@ -194,10 +236,11 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 .map_err(|message| Failure { status: EXIT_NOT_FOUND, message })?;
         }
         Command::Dominators { dump, top, format } => {
-            let opened = open(&dump)?;
-            let heap = Heap::build(&opened)?;
+            let opened = open(&dump, &log)?;
+            let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             warn_truncation_at(heap.truncation);
             let tree = Dominators::compute(&heap);
+            log.phase("computed the dominator tree");
             graph::render_dominators(&mut out, &dump, &heap, &tree, top, format)?;
         }
     }
@@ -205,9 +248,10 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-fn open(path: &std::path::Path) -> Result<Dump, Failure> {
-    let log = |msg: &str| eprintln!("dumpscan: {msg}");
-    Ok(Dump::open_with_log(path, &log)?)
+fn open(path: &std::path::Path, log: &Log) -> Result<Dump, Failure> {
+    let dump = Dump::open_with_log(path, &|m| log.say(m))?;
+    log.phase("opened the dump");
+    Ok(dump)
 }
 
 fn warn_truncation(summary: &dumpscan_hprof::Summary) {

@@ -12,15 +12,19 @@ use crate::reach::Reach;
 use crate::roots::Root;
 use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
-/// What the first pass learns about the objects of one unit, column by column.
+/// What the first pass learns about the objects of one unit, column by column: 20 bytes an
+/// object, since this is the peak of the build.
 #[derive(Default)]
 struct FirstPass {
     ids: Vec<u64>,
-    offsets: Vec<u64>,
-    /// Class id for instances and object arrays; 0 for the others (see `types`).
-    class_ids: Vec<u64>,
-    /// 0 until classes are known, or the type marker of a primitive array or class object.
+    /// File offsets, from `base` (a unit lies within one record, under 4 GiB).
+    base: u64,
+    offsets: Vec<u32>,
+    /// A type marker (primitive array, class object), or an index into `local_classes`
+    /// until the classes of the whole dump are known.
     types: Vec<u32>,
+    local_classes: Vec<u64>,
+    local_index: FxHashMap<u64, u32>,
     /// Element count of arrays; 0 for the others.
     lengths: Vec<u32>,
     classes: Vec<ClassInfo>,
@@ -29,10 +33,20 @@ struct FirstPass {
 
 impl FirstPass {
     fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32, length: u32) {
+        if self.ids.is_empty() {
+            self.base = offset;
+        }
+        let ty = if marker != 0 {
+            marker
+        } else {
+            *self.local_index.entry(class_id).or_insert_with(|| {
+                self.local_classes.push(class_id);
+                self.local_classes.len() as u32 - 1
+            })
+        };
         self.ids.push(id);
-        self.offsets.push(offset);
-        self.class_ids.push(class_id);
-        self.types.push(marker);
+        self.offsets.push((offset - self.base) as u32);
+        self.types.push(ty);
         self.lengths.push(length);
     }
 }
@@ -65,7 +79,7 @@ fn referent_slot(classes: &ClassTable, class_id: u64, layout: &Layout) -> Option
     Some((field.offset, strength))
 }
 
-pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
+pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
     let meta = Metadata::read(dump)?;
     let plan = meta.heap_plan();
     let id_size = dump.id_size();
@@ -92,16 +106,19 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
     class_ids.sort_unstable();
     let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
 
-    // Resolve class ids to class indices unit by unit, then drop them.
+    // Local class indices become the dump's class indices.
     units.par_iter_mut().for_each(|u| {
-        for (t, class) in u.types.iter_mut().zip(&u.class_ids) {
-            if *t == 0 {
-                *t = class_index.get(class).copied().unwrap_or(TYPE_UNKNOWN);
+        let global: Vec<u32> =
+            u.local_classes.iter().map(|c| class_index.get(c).copied().unwrap_or(TYPE_UNKNOWN)).collect();
+        for t in &mut u.types {
+            if *t < TYPE_PRIMITIVE_BASE {
+                *t = global[*t as usize];
             }
         }
-        u.class_ids = Vec::new();
+        u.local_index = FxHashMap::default();
     });
     let Columns { ids, offsets, types, lengths } = Columns::gather(units);
+    log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
     let ids = IdIndex::new(ids);
 
     let layouts: Vec<Layout> = class_ids.par_iter().map(|&id| Layout::of(&classes, id, id_size)).collect();
@@ -112,7 +129,7 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
     let (edges, _) = plan.map_units(id_size, SecondPass::default, |p, offset, sub| {
         let Some(id) = sub.object_id() else { return };
         let Some(source) = ids.index_of(id) else { return };
-        if offsets[source as usize] != offset {
+        if offsets.get(source) != offset {
             return; // a duplicate the first pass dropped
         }
         let before = p.targets.len();
@@ -186,6 +203,7 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
         targets
     };
     let graph = Csr::from_degrees(&degrees, targets);
+    log(&format!("resolved {} references", graph.edge_count()));
 
     let roots: Vec<Root> =
         raw_roots.iter().filter_map(|r| Some(Root { object: resolve(r.object_id)?, kind: r.kind })).collect();
@@ -224,13 +242,14 @@ pub(crate) fn build(dump: &Dump) -> Result<Heap<'_>> {
         reach: Default::default(),
     };
     heap.reach = crate::reach::compute(&heap.graph, &heap.roots, &heap.referents);
+    log(&format!("walked reachability from {} GC roots", heap.roots.len()));
     Ok(heap)
 }
 
 /// All objects in address order, column by column.
 struct Columns {
     ids: Vec<u64>,
-    offsets: Vec<u64>,
+    offsets: Offsets,
     types: Vec<u32>,
     lengths: Vec<u32>,
 }
@@ -302,13 +321,18 @@ impl Columns {
             }
         }
         segments.extend(pending.map(|&(_, mu, mi)| (mu, mi, mi + 1)));
-        let mut c = Columns {
-            ids: fill(&units, &segments, |u| &u.ids),
-            offsets: fill(&units, &segments, |u| &u.offsets),
-            types: fill(&units, &segments, |u| &u.types),
-            lengths: fill(&units, &segments, |u| &u.lengths),
-        };
+        // Column by column, each unit column freed once gathered: the peak stays near the
+        // first pass's own size.
+        let mut units = units;
+        let ids = fill(&units, &segments, |u, i| u.ids[i]);
+        units.iter_mut().for_each(|u| u.ids = Vec::new());
+        let offsets = Offsets::new(fill(&units, &segments, |u, i| u.base + u.offsets[i] as u64));
+        units.iter_mut().for_each(|u| u.offsets = Vec::new());
+        let types = fill(&units, &segments, |u, i| u.types[i]);
+        units.iter_mut().for_each(|u| u.types = Vec::new());
+        let lengths = fill(&units, &segments, |u, i| u.lengths[i]);
         drop(units);
+        let mut c = Columns { ids, offsets, types, lengths };
         if !c.ids.windows(2).all(|w| w[0] < w[1]) {
             c.sort_and_dedup();
         }
@@ -324,17 +348,18 @@ impl Columns {
             order.par_iter().map(|&i| column[i as usize]).collect()
         }
         self.ids = permute(&self.ids, &order);
-        self.offsets = permute(&self.offsets, &order);
+        self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
         self.types = permute(&self.types, &order);
         self.lengths = permute(&self.lengths, &order);
     }
 }
 
-/// One column of the objects, gathered from the units' columns segment by segment in parallel.
+/// One column of the objects, gathered from the units segment by segment in parallel;
+/// `value(unit, i)` reads object `i` of a unit.
 fn fill<T: Copy + Default + Send + Sync>(
     units: &[FirstPass],
     segments: &[(usize, usize, usize)],
-    column: impl Fn(&FirstPass) -> &[T] + Sync,
+    value: impl Fn(&FirstPass, usize) -> T + Sync,
 ) -> Vec<T> {
     let n = segments.iter().map(|&(_, start, end)| end - start).sum();
     let mut out = vec![T::default(); n];
@@ -345,6 +370,49 @@ fn fill<T: Copy + Default + Send + Sync>(
         pieces.push((head, segment));
         rest = tail;
     }
-    pieces.into_par_iter().for_each(|(dst, (u, start, end))| dst.copy_from_slice(&column(&units[u])[start..end]));
+    pieces.into_par_iter().for_each(|(dst, (u, start, _))| {
+        let unit = &units[u];
+        for (k, slot) in dst.iter_mut().enumerate() {
+            *slot = value(unit, start + k);
+        }
+    });
     out
+}
+
+/// File offsets of all objects in 4 bytes each: a base per block of objects, and each
+/// object's distance from it. Objects near in address are near in the file, so a block's
+/// offsets span far less than 4 GiB; a dump where they do not keeps full offsets.
+#[derive(Debug)]
+pub(crate) enum Offsets {
+    Blocks { bases: Vec<u64>, deltas: Vec<u32> },
+    Wide(Vec<u64>),
+}
+
+const OFFSET_BLOCK: usize = 4096;
+
+impl Offsets {
+    fn new(offsets: Vec<u64>) -> Offsets {
+        let bases: Vec<u64> = offsets.par_chunks(OFFSET_BLOCK).map(|b| b.iter().copied().min().unwrap_or(0)).collect();
+        let fits = offsets
+            .par_chunks(OFFSET_BLOCK)
+            .zip(&bases)
+            .all(|(block, &base)| block.iter().all(|&o| o - base <= u32::MAX as u64));
+        if !fits {
+            return Offsets::Wide(offsets);
+        }
+        let deltas = offsets
+            .par_chunks(OFFSET_BLOCK)
+            .zip(&bases)
+            .flat_map_iter(|(block, &base)| block.iter().map(move |&o| (o - base) as u32))
+            .collect();
+        Offsets::Blocks { bases, deltas }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> u64 {
+        match self {
+            Offsets::Blocks { bases, deltas } => bases[i as usize / OFFSET_BLOCK] + deltas[i as usize] as u64,
+            Offsets::Wide(offsets) => offsets[i as usize],
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //! the variant LLVM uses), rooted at a virtual node above every GC root. An object's retained
 //! set is what its dominator subtree holds: what would be freed if it were gone.
 
+use rayon::prelude::*;
+
 use crate::{Csr, Heap, ObjectIndex};
 
 /// The virtual root's preorder number; 0 marks objects the search never reached.
@@ -28,9 +30,12 @@ impl Dominators {
     pub fn of_graph(graph: &Csr, roots: &[ObjectIndex]) -> Dominators {
         let n = graph.node_count();
         let mut number = vec![0u32; n];
-        // vertex[0] is a placeholder and vertex[1] the virtual root.
-        let mut vertex: Vec<ObjectIndex> = vec![u32::MAX, u32::MAX];
-        let mut dfs_parent: Vec<u32> = vec![0, 0];
+        // vertex[0] is a placeholder and vertex[1] the virtual root. Both arrays are sized for
+        // the worst case up front: growing them would briefly need twice the memory.
+        let mut vertex: Vec<ObjectIndex> = Vec::with_capacity(n + 2);
+        let mut dfs_parent: Vec<u32> = Vec::with_capacity(n + 2);
+        vertex.extend([u32::MAX, u32::MAX]);
+        dfs_parent.extend([0, 0]);
 
         // Depth-first search from the virtual root, whose children are the GC roots; the stack
         // holds a cursor into each open vertex's successors, so it grows with depth, not edges.
@@ -65,41 +70,39 @@ impl Dominators {
         }
         let count = vertex.len();
 
-        // Predecessors by preorder number, restricted to visited objects.
-        let mut pred_degree = vec![0u32; count];
+        // Predecessors by preorder number, restricted to visited objects: `pred_end[w]` first
+        // counts them, then, filled from the back, ends up where w's run starts.
+        let mut pred_end = vec![0u32; count + 1];
         for &v in &vertex[2..] {
             for &w in graph.successors(v) {
-                pred_degree[number[w as usize] as usize] += 1;
+                pred_end[number[w as usize] as usize] += 1;
             }
         }
-        let mut seen_root = vec![false; count];
-        for &root in roots {
-            let r = number[root as usize] as usize;
-            if !seen_root[r] {
-                seen_root[r] = true;
-                pred_degree[r] += 1;
-            }
+        let mut root_numbers: Vec<u32> = roots.iter().map(|&r| number[r as usize]).collect();
+        root_numbers.sort_unstable();
+        root_numbers.dedup();
+        for &r in &root_numbers {
+            pred_end[r as usize] += 1;
         }
-        let mut pred_start = vec![0usize; count + 1];
-        for i in 0..count {
-            pred_start[i + 1] = pred_start[i] + pred_degree[i] as usize;
+        let mut total = 0u32;
+        for slot in &mut pred_end {
+            total += *slot;
+            *slot = total;
         }
-        let mut fill = pred_start.clone();
-        let mut preds = vec![0u32; pred_start[count]];
-        for (r, &seen) in seen_root.iter().enumerate() {
-            if seen {
-                preds[fill[r]] = VIRTUAL_ROOT;
-                fill[r] += 1;
-            }
+        let mut preds = vec![0u32; total as usize];
+        for &r in &root_numbers {
+            pred_end[r as usize] -= 1;
+            preds[pred_end[r as usize] as usize] = VIRTUAL_ROOT;
         }
+        drop(root_numbers);
         for (num, &v) in vertex.iter().enumerate().skip(2) {
             for &w in graph.successors(v) {
                 let t = number[w as usize] as usize;
-                preds[fill[t]] = num as u32;
-                fill[t] += 1;
+                pred_end[t] -= 1;
+                preds[pred_end[t] as usize] = num as u32;
             }
         }
-        drop(fill);
+        let pred_start = pred_end;
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
         let mut idom = dfs_parent.clone();
@@ -109,12 +112,13 @@ impl Dominators {
         let mut stack: Vec<u32> = Vec::new();
         for w in (2..count).rev() {
             let mut best = ancestor[w];
-            for &v in &preds[pred_start[w]..pred_start[w + 1]] {
+            for &v in &preds[pred_start[w] as usize..pred_start[w + 1] as usize] {
                 let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut stack);
                 best = best.min(semi[u as usize]);
             }
             semi[w] = best;
         }
+        drop((preds, pred_start, ancestor, label));
         // idom(w) = nearest common ancestor of semi(w) and the DFS parent, in the final tree.
         for w in 2..count {
             let mut candidate = idom[w];
@@ -144,11 +148,9 @@ impl Dominators {
     /// Sums `quantity` over each object's dominator subtree: retained heap when `quantity` is
     /// the shallow size, retained native memory when it is the bytes an object owns off-heap.
     /// Objects not strongly reachable retain nothing.
-    pub fn retained(&self, quantity: impl Fn(ObjectIndex) -> u64) -> Vec<u64> {
-        let mut by_number = vec![0u64; self.vertex.len()];
-        for (slot, &v) in by_number.iter_mut().zip(&self.vertex).skip(2) {
-            *slot = quantity(v);
-        }
+    pub fn retained(&self, quantity: impl Fn(ObjectIndex) -> u64 + Sync) -> Retained<'_> {
+        let mut by_number: Vec<u64> =
+            self.vertex.par_iter().enumerate().map(|(num, &v)| if num >= 2 { quantity(v) } else { 0 }).collect();
         // Children come after their dominator in preorder: fold from the back.
         for num in (2..self.vertex.len()).rev() {
             let d = self.idom[num] as usize;
@@ -156,18 +158,22 @@ impl Dominators {
                 by_number[d] += by_number[num];
             }
         }
-        let mut retained = vec![0u64; self.number.len()];
-        for (object, &num) in self.number.iter().enumerate() {
-            if num >= 2 {
-                retained[object] = by_number[num as usize];
-            }
-        }
-        retained
+        Retained { tree: self, by_number }
+    }
+
+    /// Strongly reachable objects, in depth-first preorder.
+    pub fn objects(&self) -> &[ObjectIndex] {
+        self.vertex.get(2..).unwrap_or_default()
     }
 
     /// Sums of `retained` per group (say, per class) that count each object at most once: an
     /// object adds its retained amount only if no dominator above it is in the same group.
-    pub fn retained_by_group(&self, retained: &[u64], group: impl Fn(ObjectIndex) -> usize, groups: usize) -> Vec<u64> {
+    pub fn retained_by_group(
+        &self,
+        retained: &Retained<'_>,
+        group: impl Fn(ObjectIndex) -> usize,
+        groups: usize,
+    ) -> Vec<u64> {
         let count = self.vertex.len();
         // Children lists of the dominator tree, by preorder number.
         let mut start = vec![0u32; count + 1];
@@ -198,9 +204,8 @@ impl Dominators {
                 continue;
             }
             if let Some(g) = g {
-                let object = self.vertex[num as usize] as usize;
                 if open[g] == 0 {
-                    sums[g] += retained[object];
+                    sums[g] += retained.by_number[num as usize];
                 }
                 open[g] += 1;
             }
@@ -219,6 +224,48 @@ impl Dominators {
 
     pub fn heap_bytes(&self) -> usize {
         (self.number.len() + self.vertex.len() + self.idom.len()) * 4
+    }
+}
+
+/// Retained amounts of every object, from [`Dominators::retained`].
+pub struct Retained<'t> {
+    tree: &'t Dominators,
+    by_number: Vec<u64>,
+}
+
+impl Retained<'_> {
+    /// What `object` retains; 0 when it is not strongly reachable.
+    pub fn get(&self, object: ObjectIndex) -> u64 {
+        match self.tree.number.get(object as usize) {
+            Some(&num) if num >= 2 => self.by_number[num as usize],
+            _ => 0,
+        }
+    }
+
+    /// The `n` objects that retain the most, largest first (all of them when `n` is 0).
+    pub fn top(&self, n: usize) -> Vec<(ObjectIndex, u64)> {
+        let key = |&(o, r): &(ObjectIndex, u64)| (std::cmp::Reverse(r), o);
+        let all = self.tree.vertex.iter().zip(&self.by_number).skip(2).map(|(&o, &r)| (o, r));
+        let mut top: Vec<(ObjectIndex, u64)> = if n == 0 {
+            all.collect()
+        } else {
+            // A bounded heap keeps memory at n entries, not one per object.
+            let mut heap = std::collections::BinaryHeap::with_capacity(n + 1);
+            for (o, r) in all {
+                heap.push(std::cmp::Reverse((r, std::cmp::Reverse(o))));
+                if heap.len() > n {
+                    heap.pop();
+                }
+            }
+            heap.into_iter().map(|std::cmp::Reverse((r, std::cmp::Reverse(o)))| (o, r)).collect()
+        };
+        top.sort_unstable_by_key(key);
+        top
+    }
+
+    /// The sum over the tops of the tree: every strongly reachable object's amount.
+    pub fn total(&self) -> u64 {
+        self.tree.tops().map(|o| self.get(o)).sum()
     }
 }
 

@@ -4,21 +4,58 @@
 /// A directed graph over object indices in compressed sparse row form.
 #[derive(Debug, Default)]
 pub struct Csr {
-    starts: Vec<u64>,
+    starts: Starts,
     targets: Vec<u32>,
+}
+
+/// Where each node's targets start: 4 bytes a node unless there are over 2^32 edges.
+#[derive(Debug)]
+enum Starts {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Starts {
+    fn default() -> Self {
+        Starts::Narrow(Vec::new())
+    }
+}
+
+impl Starts {
+    fn len(&self) -> usize {
+        match self {
+            Starts::Narrow(s) => s.len(),
+            Starts::Wide(s) => s.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<usize> {
+        match self {
+            Starts::Narrow(s) => s.get(i).map(|&v| v as usize),
+            Starts::Wide(s) => s.get(i).map(|&v| v as usize),
+        }
+    }
 }
 
 impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
     pub fn from_degrees(degrees: &[u32], targets: Vec<u32>) -> Csr {
-        let mut starts = Vec::with_capacity(degrees.len() + 1);
-        let mut total = 0u64;
-        starts.push(0);
-        for &d in degrees {
-            total += d as u64;
+        fn prefix<T: Copy + std::ops::Add<Output = T> + From<u32>>(degrees: &[u32]) -> Vec<T> {
+            let mut starts = Vec::with_capacity(degrees.len() + 1);
+            let mut total = T::from(0);
             starts.push(total);
+            for &d in degrees {
+                total = total + T::from(d);
+                starts.push(total);
+            }
+            starts
         }
-        debug_assert_eq!(total as usize, targets.len());
+        let starts = if targets.len() <= u32::MAX as usize {
+            Starts::Narrow(prefix::<u32>(degrees))
+        } else {
+            Starts::Wide(prefix::<u64>(degrees))
+        };
         Csr { starts, targets }
     }
 
@@ -40,7 +77,7 @@ impl Csr {
     pub fn successors(&self, node: u32) -> &[u32] {
         let i = node as usize;
         match (self.starts.get(i), self.starts.get(i + 1)) {
-            (Some(&a), Some(&b)) => &self.targets[a as usize..b as usize],
+            (Some(a), Some(b)) => &self.targets[a..b],
             _ => &[],
         }
     }
@@ -71,6 +108,10 @@ impl Csr {
 
     /// Bytes held by the graph.
     pub fn heap_bytes(&self) -> usize {
-        self.starts.len() * 8 + self.targets.len() * 4
+        let starts = match &self.starts {
+            Starts::Narrow(s) => s.len() * 4,
+            Starts::Wide(s) => s.len() * 8,
+        };
+        starts + self.targets.len() * 4
     }
 }

@@ -26,7 +26,7 @@ pub use paths::object_text;
 mod reach;
 mod roots;
 
-pub use dominators::Dominators;
+pub use dominators::{Dominators, Retained};
 pub use graph::Csr;
 pub use index::IdIndex;
 pub use layout::{Layout, RefField};
@@ -86,7 +86,7 @@ pub struct Heap<'a> {
     facts: Vec<ClassFacts>,
     ids: IdIndex,
     /// File offset of each object's sub-record.
-    offsets: Vec<u64>,
+    offsets: build::Offsets,
     /// Class index or marker of each object.
     types: Vec<u32>,
     /// Element count of each array (0 for other objects).
@@ -105,7 +105,12 @@ pub struct Heap<'a> {
 impl<'a> Heap<'a> {
     /// Builds the model: two parallel passes over the heap records, then reachability.
     pub fn build(dump: &'a Dump) -> Result<Heap<'a>> {
-        build::build(dump)
+        build::build(dump, &|_| {})
+    }
+
+    /// Like [`Heap::build`], telling `log` as each phase ends.
+    pub fn build_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
+        build::build(dump, log)
     }
 
     pub fn dump(&self) -> &'a Dump {
@@ -130,7 +135,7 @@ impl<'a> Heap<'a> {
     }
 
     pub fn offset(&self, object: ObjectIndex) -> u64 {
-        self.offsets[object as usize]
+        self.offsets.get(object)
     }
 
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {

@@ -83,7 +83,7 @@ proptest! {
             } else {
                 0
             };
-            prop_assert_eq!(retained[d], expected, "node {}", d);
+            prop_assert_eq!(retained.get(d as u32), expected, "node {}", d);
         }
     }
 
