@@ -72,7 +72,11 @@ work, dump_bytes = sys.argv[1], int(sys.argv[2])
 times = {r["command"]: r for r in json.load(open(f"{work}/times.json"))["results"]}
 memory = {m["label"]: m for m in map(json.loads, open(f"{work}/memory.jsonl"))}
 ours = {c["name"]: c["instances"] for c in json.load(open(f"{work}/dumpscan-histogram.json"))["classes"]}
-theirs = {c["class_name"]: c["instance_count"] for c in json.load(open(f"{work}/slurp.json"))["heap"]["top_allocated_classes"]}
+# hprof-slurp writes hidden classes as the dump does (`Foo$$Lambda+0x...`), Java and dumpscan
+# as `Foo$$Lambda/0x...`; and it counts only instances of java.lang.Class, not class objects.
+theirs = {c["class_name"].replace("+0x", "/0x"): c["instance_count"]
+          for c in json.load(open(f"{work}/slurp.json"))["heap"]["top_allocated_classes"]
+          if c["class_name"] != "java.lang.Class"}
 mismatches = {k: (ours.get(k), v) for k, v in theirs.items() if ours.get(k) != v}
 slurp = statistics.median(times["hprof-slurp"]["times"])
 lines = [
