@@ -4,6 +4,7 @@ mod dump_json;
 mod graph;
 mod histogram;
 mod info;
+mod report;
 mod table;
 
 use std::io::Write;
@@ -64,6 +65,33 @@ fn allocated_bytes() -> Option<u64> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Who holds the off-heap memory: counters, direct buffers, Netty pools, retainers and
+    /// findings. The default command: `dumpscan DUMP` is `dumpscan report DUMP`.
+    Report {
+        /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or gzip).
+        dump: PathBuf,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Write the report to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The out-of-memory message the process died with, to decode against the dump's
+        /// counters: Netty's `failed to allocate N byte(s) of direct memory (used: U, max: M)`
+        /// or the JDK's `Cannot reserve N bytes of direct buffer memory (allocated: A, limit: L)`.
+        #[arg(long, value_name = "MESSAGE")]
+        error: Option<String>,
+        /// Rows in each table (retainers, dominators, largest buffers); 0 shows all. JSON
+        /// always has every retainer.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Skip the dominator tree (the slowest step on a big dump) and its table.
+        #[arg(long)]
+        no_dominators: bool,
+        /// Allow data from the dump in the report (peers' host names). Without it, only
+        /// class, field and thread names and numbers are printed.
+        #[arg(long)]
+        show_values: bool,
+    },
     /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
     Info {
         /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or gzip).
@@ -136,6 +164,13 @@ enum Format {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum CompressedOops {
     Auto,
     On,
@@ -180,9 +215,10 @@ impl From<std::io::Error> for Failure {
 
 /// Runs the command line and returns the process exit status.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_default_command(std::env::args_os().collect()));
     let path = match &cli.command {
-        Command::Info { dump, .. }
+        Command::Report { dump, .. }
+        | Command::Info { dump, .. }
         | Command::Histogram { dump, .. }
         | Command::Paths { dump, .. }
         | Command::Dominators { dump, .. } => dump.clone(),
@@ -196,11 +232,61 @@ pub fn run() -> i32 {
     }
 }
 
+/// `dumpscan DUMP [OPTIONS]` means `dumpscan report DUMP [OPTIONS]`: when no subcommand is
+/// named and something other than an option is given, `report` goes in front.
+fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let command_names: Vec<String> = {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let mut names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
+        names.push("help".into());
+        names
+    };
+    let rest = args.get(1..).unwrap_or_default();
+    let names_a_command = rest.iter().any(|a| a.to_str().is_some_and(|a| command_names.iter().any(|n| n == a)));
+    let has_operand = rest.iter().any(|a| !a.to_string_lossy().starts_with('-'));
+    if !names_a_command && has_operand {
+        args.insert(1, "report".into());
+    }
+    args
+}
+
 fn execute(cli: Cli) -> Result<(), Failure> {
     let log = Log { verbose: cli.verbose, start: std::time::Instant::now() };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
+        Command::Report { dump, format, output, error, top, no_dominators, show_values } => {
+            let opened = open(&dump, &log)?;
+            let progress = Progress::new(&log);
+            let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
+            warn_truncation_at(heap.truncation);
+            let options =
+                dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };
+            let report =
+                dumpscan_offheap::analyze_heap(&heap, &dump.display().to_string(), &options, &|m| progress.phase(m));
+            progress.done();
+            if let (Some(message), None) = (&error, &report.error) {
+                log.say(&format!("warning: --error: no numbers to decode in \"{message}\""));
+            }
+            let mut file;
+            let sink: &mut dyn Write = match &output {
+                Some(path) => {
+                    file = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Failure {
+                        status: EXIT_IO,
+                        message: format!("cannot create {}: {e}", path.display()),
+                    })?);
+                    &mut file
+                }
+                None => &mut out,
+            };
+            match format {
+                ReportFormat::Json => report::render_json(sink, &report)?,
+                ReportFormat::Table => report::render(sink, &report, report::Style::Terminal, top)?,
+                ReportFormat::Markdown => report::render(sink, &report, report::Style::Markdown, top)?,
+            }
+            sink.flush()?;
+        }
         Command::Info { dump, format, no_threads } => {
             let opened = open(&dump, &log)?;
             let meta = Metadata::read(&opened)?;
@@ -246,6 +332,34 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Phase messages: with --verbose, timed lines; otherwise, when stderr is a terminal, one
+/// line rewritten in place and cleared at the end.
+struct Progress<'l> {
+    log: &'l Log,
+    live: bool,
+}
+
+impl<'l> Progress<'l> {
+    fn new(log: &'l Log) -> Progress<'l> {
+        use std::io::IsTerminal;
+        Progress { log, live: !log.verbose && std::io::stderr().is_terminal() }
+    }
+
+    fn phase(&self, message: &str) {
+        if self.live {
+            eprint!("\r\x1b[2Kdumpscan: {message}");
+        } else {
+            self.log.phase(message);
+        }
+    }
+
+    fn done(&self) {
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 fn open(path: &std::path::Path, log: &Log) -> Result<Dump, Failure> {

@@ -1,0 +1,102 @@
+//! One pass over all objects that sorts out the instances every rule looks at, and one pass
+//! over all references that finds who points at a chosen few.
+
+use dumpscan_heap::{Heap, ObjectIndex, Reach};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// The classes the analysis reads, each with its subclasses.
+pub(crate) const CLASSES: &[&str] = &[
+    "java.nio.DirectByteBuffer",
+    "jdk.internal.ref.Cleaner",
+    "sun.misc.Cleaner",
+    "io.netty.buffer.PooledByteBufAllocator",
+    "io.netty.buffer.PoolChunk",
+    "io.netty.buffer.PoolThreadCache",
+    "io.netty.buffer.PooledByteBuf",
+    "io.netty.channel.ChannelOutboundBuffer",
+    "java.lang.Thread",
+    "io.netty.buffer.AdaptivePoolingAllocator",
+];
+
+/// Instances of each of [`CLASSES`], in the same order.
+pub(crate) struct Census(Vec<Vec<ObjectIndex>>);
+
+impl Census {
+    pub(crate) fn take(heap: &Heap<'_>) -> Census {
+        let mut bucket_of_class = vec![u8::MAX; heap.class_count()];
+        for (class, bucket) in bucket_of_class.iter_mut().enumerate() {
+            let Some(info) = heap.class_info(class as u32) else { continue };
+            if let Some(i) = CLASSES.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
+                *bucket = i as u8;
+            }
+        }
+        let buckets = (0..heap.len() as u32)
+            .into_par_iter()
+            .fold(
+                || vec![Vec::new(); CLASSES.len()],
+                |mut buckets: Vec<Vec<ObjectIndex>>, o| {
+                    if let dumpscan_heap::ObjectKind::Instance { class } = heap.kind(o) {
+                        if let Some(&b) = bucket_of_class.get(class as usize) {
+                            if b != u8::MAX {
+                                buckets[b as usize].push(o);
+                            }
+                        }
+                    }
+                    buckets
+                },
+            )
+            .reduce(
+                || vec![Vec::new(); CLASSES.len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.extend(y);
+                    }
+                    a
+                },
+            );
+        Census(
+            buckets
+                .into_iter()
+                .map(|mut b| {
+                    b.sort_unstable();
+                    b
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn of(&self, class: &str) -> &[ObjectIndex] {
+        CLASSES.iter().position(|&c| c == class).map_or(&[], |i| &self.0[i])
+    }
+}
+
+/// Who refers to each of a set of objects, over strong references.
+pub(crate) struct Referrers(FxHashMap<ObjectIndex, Vec<ObjectIndex>>);
+
+impl Referrers {
+    pub(crate) fn of_targets(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Referrers {
+        let mut wanted = vec![0u64; heap.len().div_ceil(64)];
+        for &t in targets {
+            wanted[t as usize / 64] |= 1 << (t % 64);
+        }
+        let is_wanted = |w: ObjectIndex| wanted[w as usize / 64] & (1 << (w % 64)) != 0;
+        let pairs: Vec<(ObjectIndex, ObjectIndex)> = (0..heap.len() as u32)
+            .into_par_iter()
+            .flat_map_iter(|v| heap.references(v).iter().filter(|&&w| is_wanted(w)).map(move |&w| (w, v)))
+            .collect();
+        let mut map: FxHashMap<ObjectIndex, Vec<ObjectIndex>> = FxHashMap::default();
+        for (target, referrer) in pairs {
+            map.entry(target).or_default().push(referrer);
+        }
+        Referrers(map)
+    }
+
+    pub(crate) fn of(&self, object: ObjectIndex) -> &[ObjectIndex] {
+        self.0.get(&object).map_or(&[], |v| v)
+    }
+}
+
+pub(crate) fn is_strong(heap: &Heap<'_>, object: ObjectIndex) -> bool {
+    heap.reach.level(object) == Reach::Strong
+}

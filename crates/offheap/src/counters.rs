@@ -1,0 +1,137 @@
+//! The counters the process itself kept, read from class statics: the JDK's (`java.nio.Bits`,
+//! what `BufferPoolMXBean("direct")` reports) and Netty's (`PlatformDependent`).
+
+use dumpscan_heap::Heap;
+
+use crate::fields::counter;
+use crate::report::{JdkCounters, NettyCounters};
+
+/// `java.nio.Bits` statics, JDK 9+ names first, then JDK 8's.
+pub(crate) fn jdk(heap: &Heap<'_>) -> Option<JdkCounters> {
+    heap.classes.by_name("java.nio.Bits")?;
+    let read = |names: [&str; 2]| names.iter().find_map(|n| counter(heap, heap.static_field("java.nio.Bits", n)?));
+    let vm_limit = ["jdk.internal.misc.VM", "sun.misc.VM"]
+        .iter()
+        .find_map(|class| heap.static_field(class, "directMemory")?.as_i64());
+    Some(JdkCounters {
+        count: read(["COUNT", "count"]),
+        total_capacity: read(["TOTAL_CAPACITY", "totalCapacity"]),
+        reserved: read(["RESERVED_MEMORY", "reservedMemory"]),
+        // Bits copies the limit from VM when it first reserves memory; before that it is 0.
+        max: read(["MAX_MEMORY", "maxMemory"]).filter(|&m| m > 0).or(vm_limit),
+    })
+}
+
+pub(crate) fn netty(heap: &Heap<'_>) -> Option<NettyCounters> {
+    const CLASS: &str = "io.netty.util.internal.PlatformDependent";
+    heap.classes.by_name(CLASS)?;
+    Some(NettyCounters {
+        used: heap.static_field(CLASS, "DIRECT_MEMORY_COUNTER").and_then(|v| counter(heap, v)),
+        max: heap.static_field(CLASS, "DIRECT_MEMORY_LIMIT").and_then(|v| v.as_i64()),
+        no_cleaner: heap.static_field(CLASS, "USE_DIRECT_BUFFER_NO_CLEANER").and_then(|v| v.as_i64()).map(|b| b != 0),
+    })
+}
+
+use crate::buffers::{Classified, Kind};
+use crate::netty::Netty;
+use crate::oom::mib;
+use crate::report::{Counters, Reconciliation};
+
+/// What each counter says against what the dump's buffers add up to, and why they differ.
+pub(crate) fn reconcile(counters: &Counters, classified: &Classified, netty: &Netty) -> Vec<Reconciliation> {
+    let mut out = Vec::new();
+    let summary = classified.summary();
+    if let Some(jdk) = &counters.jdk {
+        let (mut count, mut bytes) = (0u64, 0u64);
+        for b in
+            classified.buffers.iter().filter(|b| b.has_cleaner && matches!(b.kind, Kind::Owned | Kind::Unreachable))
+        {
+            count += 1;
+            bytes += b.capacity;
+        }
+        count += summary.cleared_cleaners.count;
+        bytes += summary.cleared_cleaners.bytes;
+        let said = jdk.total_capacity.unwrap_or(0);
+        let mut why = Vec::new();
+        let difference = said - bytes as i64;
+        if difference == 0 && jdk.count.is_none_or(|c| c == count as i64) {
+            why.push("Every buffer the JDK counts is in the dump.".to_string());
+        } else if difference > 0 {
+            why.push(format!(
+                "The counter holds {} more than the buffers found: memory whose buffer objects the dump does not \
+                 have (allocated or freed while the dump was written), or buffers of a class dumpscan does not read.",
+                mib(difference as u64)
+            ));
+        } else {
+            why.push(format!(
+                "The buffers found hold {} more than the counter: buffers already released but not yet collected.",
+                mib(difference.unsigned_abs())
+            ));
+        }
+        if summary.unreachable.bytes > 0 {
+            why.push(format!(
+                "{} of it belongs to {} unreachable buffers still counted until a GC runs their cleaners.",
+                mib(summary.unreachable.bytes),
+                summary.unreachable.count
+            ));
+        }
+        if summary.no_cleaner.bytes > 0 {
+            why.push(format!(
+                "{} in {} buffers without a cleaner is outside this counter (Netty no-cleaner, JNI, foreign memory).",
+                mib(summary.no_cleaner.bytes),
+                summary.no_cleaner.count
+            ));
+        }
+        out.push(Reconciliation {
+            counter: "jdk",
+            counter_count: jdk.count,
+            counter_bytes: said,
+            found_count: count,
+            found_bytes: bytes,
+            difference,
+            explanation: why,
+        });
+    }
+    if let Some(used) = counters.netty.as_ref().and_then(|n| n.used) {
+        let chunk_memory = netty.chunk_memory();
+        let mut found = crate::report::Tally::default();
+        let (mut pooled, mut other) = (0u64, 0u64);
+        for b in classified.buffers.iter().filter(|b| b.kind == Kind::NoCleaner) {
+            found.add(b.capacity);
+            if chunk_memory.contains_key(&b.object) {
+                pooled += b.capacity;
+            } else {
+                other += b.capacity;
+            }
+        }
+        let difference = used - found.bytes as i64;
+        let mut why = vec![format!(
+            "No-cleaner buffers found: {} in pool chunks and huge allocations, {} elsewhere (unpooled Netty buffers, JNI).",
+            mib(pooled),
+            mib(other)
+        )];
+        if difference > 0 {
+            why.push(format!(
+                "Netty counts {} more: memory whose buffer objects are not strongly reachable ({} in {} stale no-cleaner buffers).",
+                mib(difference as u64),
+                mib(summary.stale_no_cleaner.bytes),
+                summary.stale_no_cleaner.count
+            ));
+        } else if difference < 0 {
+            why.push(format!(
+                "{} of no-cleaner memory is not Netty's: buffers made by JNI or the JDK itself.",
+                mib(difference.unsigned_abs())
+            ));
+        }
+        out.push(Reconciliation {
+            counter: "netty",
+            counter_count: None,
+            counter_bytes: used,
+            found_count: found.count,
+            found_bytes: found.bytes,
+            difference,
+            explanation: why,
+        });
+    }
+    out
+}

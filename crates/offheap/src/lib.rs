@@ -1,0 +1,103 @@
+//! The off-heap report: who holds a JVM's direct memory. Reads the counters the process kept
+//! (`java.nio.Bits`, Netty's `PlatformDependent`), sorts every direct buffer into one class,
+//! reads Netty's pools, attributes every native byte found to one retainer (a path from a GC
+//! root, an allocator, or garbage awaiting GC), and says in plain words what stands out.
+//!
+//! ```no_run
+//! let report = dumpscan_offheap::analyze("heap.hprof", &dumpscan_offheap::Options::default())?;
+//! for retainer in report.retainers.iter().take(3) {
+//!     println!("{} bytes: {} -> {}", retainer.bytes, retainer.root, retainer.path.join(" -> "));
+//! }
+//! # Ok::<(), dumpscan_hprof::Error>(())
+//! ```
+
+mod buffers;
+mod census;
+mod counters;
+mod fields;
+mod findings;
+mod netty;
+mod oom;
+mod report;
+mod retainers;
+
+use std::path::Path;
+
+use dumpscan_heap::Heap;
+use dumpscan_hprof::{Dump, Result};
+use rustc_hash::FxHashSet;
+
+pub use report::*;
+
+/// What the analysis does beyond the defaults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Rows of `largest` and `dominators`.
+    pub top: usize,
+    /// An out-of-memory message to decode against the dump's counters.
+    pub error: Option<String>,
+    /// Compute the dominator tree for `dominators` (the costliest step on a big dump).
+    pub dominators: bool,
+    /// Allow data from the dump in the report (host names of peers).
+    pub show_values: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { top: 20, error: None, dominators: true, show_values: false }
+    }
+}
+
+/// Opens a dump (plain or gzip), builds its heap model and reports on its off-heap memory.
+pub fn analyze(path: impl AsRef<Path>, options: &Options) -> Result<Report> {
+    let dump = Dump::open(path.as_ref())?;
+    let heap = Heap::build(&dump)?;
+    Ok(analyze_heap(&heap, &path.as_ref().display().to_string(), options, &|_| {}))
+}
+
+/// The report on a heap model already built; `log` hears as each phase ends.
+pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn(&str)) -> Report {
+    let dump = heap.dump();
+    let census = census::Census::take(heap);
+    let classified = buffers::classify(heap, &census);
+    log("classified the direct buffers");
+    let netty = netty::read(heap, &census);
+    log("read Netty's pools");
+    let counters = Counters { jdk: counters::jdk(heap), netty: counters::netty(heap) };
+    let watched: FxHashSet<_> = census.of("io.netty.channel.ChannelOutboundBuffer").iter().copied().collect();
+    let attribution = retainers::attribute(heap, &classified, &netty, &watched);
+    log("attributed native memory to retainers");
+    let dominators = if options.dominators {
+        let rows = retainers::native_dominators(heap, &classified, options.top);
+        log("computed native memory retained through the dominator tree");
+        rows
+    } else {
+        Vec::new()
+    };
+    let mut report = Report {
+        schema: SCHEMA,
+        dump: DumpInfo {
+            path: path.to_string(),
+            format: format!("JAVA PROFILE {}", dump.header().version),
+            id_size: dump.id_size().bytes() as u32,
+            bytes: dump.bytes().len() as u64,
+            truncated: heap.truncation.is_some(),
+            objects: heap.len() as u64,
+        },
+        reconciliation: counters::reconcile(&counters, &classified, &netty),
+        error: options.error.as_deref().and_then(|e| oom::decode(e, &counters)),
+        counters,
+        direct_buffers: classified.summary(),
+        native_bytes: attribution.total,
+        largest: retainers::largest(heap, &classified, &netty, &attribution, options.top),
+        netty: netty.allocators.iter().map(|(_, a)| a.clone()).collect(),
+        retainers: Vec::new(),
+        dominators,
+        findings: Vec::new(),
+    };
+    report.retainers = attribution.retainers;
+    let context =
+        findings::Context { heap, census: &census, through: attribution.through, show_values: options.show_values };
+    report.findings = findings::find(&report, &context);
+    report
+}

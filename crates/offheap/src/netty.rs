@@ -1,0 +1,392 @@
+//! Netty's pooled allocator read from its objects: arenas, chunk lists, huge allocations,
+//! thread caches and pooled buffers, across the 4.1 and 4.2 layouts.
+
+use dumpscan_heap::{Heap, ObjectIndex};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::census::{is_strong, Census, Referrers};
+use crate::fields::{counter_field, elements, int, is_a, object};
+use crate::report::{Arena, NettyAllocator, Tally, ThreadCache};
+
+const CHUNK_LISTS: [&str; 6] = ["qInit", "q000", "q025", "q050", "q075", "q100"];
+
+/// A pooled chunk, or the unpooled chunk of a huge allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub object: ObjectIndex,
+    pub arena: usize,
+    /// The `DirectByteBuffer` (or `byte[]`) holding the chunk's memory.
+    pub memory: Option<ObjectIndex>,
+    pub size: u64,
+    pub free: u64,
+    pub unpooled: bool,
+}
+
+/// A pooled `ByteBuf` that holds part of a chunk (`chunk` set, even `refCnt`).
+#[derive(Debug, Clone)]
+pub(crate) struct LiveBuffer {
+    pub object: ObjectIndex,
+    pub chunk: ObjectIndex,
+    pub bytes: u64,
+    pub direct: bool,
+    pub huge: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ArenaModel {
+    pub object: ObjectIndex,
+    pub allocator: usize,
+    pub direct: bool,
+    pub report: Arena,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CacheModel {
+    pub allocator: Option<usize>,
+    pub report: ThreadCache,
+    /// Cached bytes per arena index.
+    pub by_arena: Vec<(usize, u64, u64)>,
+}
+
+/// Everything the Netty rules found, with the allocators' reports.
+pub(crate) struct Netty {
+    pub allocators: Vec<(ObjectIndex, NettyAllocator)>,
+    pub arenas: Vec<ArenaModel>,
+    pub chunks: Vec<Chunk>,
+    pub live: Vec<LiveBuffer>,
+    pub caches: Vec<CacheModel>,
+    pub released_referenced: Vec<ObjectIndex>,
+}
+
+impl Netty {
+    /// Chunk memory buffers: their bytes are split by the pool rules, not by their own path.
+    pub(crate) fn chunk_memory(&self) -> FxHashMap<ObjectIndex, usize> {
+        self.chunks.iter().enumerate().filter_map(|(i, c)| Some((c.memory?, i))).collect()
+    }
+}
+
+pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
+    let mut netty = Netty {
+        allocators: Vec::new(),
+        arenas: Vec::new(),
+        chunks: Vec::new(),
+        live: Vec::new(),
+        caches: Vec::new(),
+        released_referenced: Vec::new(),
+    };
+    let mut arena_index: FxHashMap<ObjectIndex, usize> = FxHashMap::default();
+    for &allocator in census.of("io.netty.buffer.PooledByteBufAllocator") {
+        let a = netty.allocators.len();
+        let mut arenas = Vec::new();
+        for (field, direct) in [("directArenas", true), ("heapArenas", false)] {
+            for arena in
+                object(heap, allocator, field).map(|x| elements(heap, x)).unwrap_or_default().into_iter().flatten()
+            {
+                if arena_index.contains_key(&arena) {
+                    continue; // arenas shared between allocators are reported once
+                }
+                arena_index.insert(arena, netty.arenas.len());
+                let report = read_arena(heap, arena, direct, &mut netty.chunks, netty.arenas.len());
+                arenas.push(netty.arenas.len());
+                netty.arenas.push(ArenaModel { object: arena, allocator: a, direct, report });
+            }
+        }
+        if arenas.is_empty() {
+            continue; // no arenas of its own (Netty's DEFAULT when direct memory is small): nothing to say
+        }
+        netty.allocators.push((
+            allocator,
+            NettyAllocator {
+                allocator: dumpscan_heap::object_text(heap, allocator),
+                path: heap.path_text(allocator),
+                chunk_size: int(heap, allocator, "chunkSize"),
+                arenas: Vec::new(),
+                thread_caches: Vec::new(),
+                live_buffers: Tally::default(),
+                released_still_referenced: Tally::default(),
+            },
+        ));
+    }
+    // Huge allocations: unpooled chunks, reachable only through the buffer using them.
+    for &chunk in census.of("io.netty.buffer.PoolChunk") {
+        if int(heap, chunk, "unpooled") != Some(1) {
+            continue;
+        }
+        let Some(&arena) = object(heap, chunk, "arena").and_then(|a| arena_index.get(&a)) else { continue };
+        let size = int(heap, chunk, "chunkSize").unwrap_or(0).max(0) as u64;
+        netty.chunks.push(Chunk {
+            object: chunk,
+            arena,
+            memory: object(heap, chunk, "memory"),
+            size,
+            free: 0,
+            unpooled: true,
+        });
+    }
+    let chunk_of: FxHashMap<ObjectIndex, usize> = netty.chunks.iter().enumerate().map(|(i, c)| (c.object, i)).collect();
+
+    // Pooled buffers: live ones hold `maxLength` of their chunk; released ones (odd refCnt)
+    // sit in Netty's recycler, unless the application still holds them.
+    let mut released = Vec::new();
+    for &buffer in census.of("io.netty.buffer.PooledByteBuf") {
+        let ref_count = int(heap, buffer, "refCnt").unwrap_or(2);
+        if ref_count % 2 == 1 {
+            released.push(buffer);
+            continue;
+        }
+        let Some(chunk) = object(heap, buffer, "chunk") else { continue };
+        let Some(&c) = chunk_of.get(&chunk) else { continue };
+        let chunk = &netty.chunks[c];
+        let bytes = if chunk.unpooled { chunk.size } else { int(heap, buffer, "maxLength").unwrap_or(0).max(0) as u64 };
+        let arena = &netty.arenas[chunk.arena];
+        netty.live.push(LiveBuffer {
+            object: buffer,
+            chunk: chunk.object,
+            bytes,
+            direct: arena.direct,
+            huge: chunk.unpooled,
+        });
+    }
+    let referrers = Referrers::of_targets(heap, &released);
+    netty.released_referenced = released
+        .into_iter()
+        .filter(|&b| {
+            referrers.of(b).iter().any(|&r| {
+                let name = heap.class_name(r);
+                !name.starts_with("io.netty.util.Recycler") && !name.starts_with("io.netty.util.internal.ObjectPool")
+            })
+        })
+        .collect();
+
+    read_thread_caches(heap, census, &mut netty, &arena_index, &chunk_of);
+    finish(heap, &mut netty);
+    netty
+}
+
+fn read_arena(heap: &Heap<'_>, arena: ObjectIndex, direct: bool, chunks: &mut Vec<Chunk>, index: usize) -> Arena {
+    let mut report = Arena {
+        kind: if direct { "direct" } else { "heap" },
+        id: format!("0x{:x}", heap.id(arena)),
+        chunks: 0,
+        chunk_bytes: 0,
+        used_bytes: 0,
+        free_bytes: 0,
+        huge_count: 0,
+        huge_bytes: 0,
+        thread_caches: counter_field(heap, arena, "numThreadCaches").unwrap_or(0).max(0) as u64,
+        cached_buffers: 0,
+        cached_bytes: 0,
+        pinned_bytes: None,
+        live_buffers: Tally::default(),
+    };
+    let mut seen = FxHashSet::default();
+    for list in CHUNK_LISTS.iter().filter_map(|f| object(heap, arena, f)) {
+        let mut next = object(heap, list, "head");
+        while let Some(chunk) = next {
+            if !seen.insert(chunk) {
+                break;
+            }
+            let size = int(heap, chunk, "chunkSize").unwrap_or(0).max(0) as u64;
+            let free = (int(heap, chunk, "freeBytes").unwrap_or(0).max(0) as u64).min(size);
+            if let Some(pinned) = counter_field(heap, chunk, "pinnedBytes") {
+                *report.pinned_bytes.get_or_insert(0) += pinned.max(0) as u64;
+            }
+            report.chunks += 1;
+            report.chunk_bytes += size;
+            report.free_bytes += free;
+            chunks.push(Chunk {
+                object: chunk,
+                arena: index,
+                memory: object(heap, chunk, "memory"),
+                size,
+                free,
+                unpooled: false,
+            });
+            next = object(heap, chunk, "next");
+        }
+    }
+    report.used_bytes = report.chunk_bytes - report.free_bytes;
+    let allocated = counter_field(heap, arena, "allocationsHuge");
+    let deallocated = counter_field(heap, arena, "deallocationsHuge");
+    if let (Some(a), Some(d)) = (allocated, deallocated) {
+        report.huge_count = (a - d).max(0) as u64;
+    }
+    report.huge_bytes = counter_field(heap, arena, "activeBytesHuge").unwrap_or(0).max(0) as u64;
+    report
+}
+
+/// Thread caches: which arena they serve, which thread owns them, and the released buffers
+/// parked in them.
+fn read_thread_caches(
+    heap: &Heap<'_>,
+    census: &Census,
+    netty: &mut Netty,
+    arena_index: &FxHashMap<ObjectIndex, usize>,
+    chunk_of: &FxHashMap<ObjectIndex, usize>,
+) {
+    let caches = census.of("io.netty.buffer.PoolThreadCache");
+    if caches.is_empty() {
+        return;
+    }
+    let owners = cache_owners(heap, census.of("java.lang.Thread"));
+    let running: FxHashSet<ObjectIndex> = heap
+        .roots
+        .iter()
+        .filter(|r| matches!(r.kind, dumpscan_hprof::RootKind::ThreadObject { .. }))
+        .map(|r| r.object)
+        .collect();
+    for &cache in caches {
+        let mut by_arena: Vec<(usize, u64, u64)> = Vec::new();
+        for (kind, arena_field) in [("Direct", "directArena"), ("Heap", "heapArena")] {
+            let Some(&arena) = object(heap, cache, arena_field).and_then(|a| arena_index.get(&a)) else { continue };
+            let page_size = int(heap, netty.arenas[arena].object, "pageSize").unwrap_or(8192).max(1) as u64;
+            let (mut count, mut bytes) = (0, 0);
+            for (field, size_of_index) in [
+                (format!("tinySubPage{kind}Caches"), SizeRule::Tiny),
+                (format!("smallSubPage{kind}Caches"), SizeRule::Small),
+                (format!("normal{kind}Caches"), SizeRule::Normal(page_size)),
+            ] {
+                let Some(array) = object(heap, cache, &field) else { continue };
+                for (i, region) in elements(heap, array).into_iter().enumerate() {
+                    let Some(queue) = region.and_then(|r| object(heap, r, "queue")) else { continue };
+                    for entry in queue_entries(heap, queue) {
+                        let Some(chunk) = object(heap, entry, "chunk") else { continue };
+                        if !chunk_of.contains_key(&chunk) {
+                            continue;
+                        }
+                        let size = int(heap, entry, "normCapacity")
+                            .map(|c| c.max(0) as u64)
+                            .unwrap_or_else(|| size_of_index.bytes(i));
+                        count += 1;
+                        bytes += size;
+                    }
+                }
+            }
+            by_arena.push((arena, count, bytes));
+        }
+        let thread = owners.get(&cache).copied();
+        let report = ThreadCache {
+            id: format!("0x{:x}", heap.id(cache)),
+            thread: thread.map(|t| heap.thread_name(t).unwrap_or_else(|| dumpscan_heap::object_text(heap, t))),
+            thread_alive: thread.is_some_and(|t| running.contains(&t)),
+            cached_buffers: by_arena.iter().map(|a| a.1).sum(),
+            cached_bytes: by_arena.iter().filter(|a| netty.arenas[a.0].direct).map(|a| a.2).sum(),
+        };
+        let allocator = by_arena.first().map(|a| netty.arenas[a.0].allocator);
+        netty.caches.push(CacheModel { allocator, report, by_arena });
+    }
+}
+
+/// How a 4.1.51-and-earlier cache array index maps to its buffers' size (later versions store
+/// `normCapacity` in each entry).
+#[derive(Clone, Copy)]
+enum SizeRule {
+    Tiny,
+    Small,
+    Normal(u64),
+}
+
+impl SizeRule {
+    fn bytes(self, index: usize) -> u64 {
+        let index = index.min(40) as u32;
+        match self {
+            SizeRule::Tiny => 16 * index as u64,
+            SizeRule::Small => 512u64 << index,
+            SizeRule::Normal(page) => page << index,
+        }
+    }
+}
+
+/// The entries of a cache's queue (JCTools or JDK queue): found within a few references.
+fn queue_entries(heap: &Heap<'_>, queue: ObjectIndex) -> Vec<ObjectIndex> {
+    let mut found = Vec::new();
+    let mut seen = FxHashSet::default();
+    let mut frontier = vec![queue];
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for o in frontier {
+            for &w in heap.references(o) {
+                if !seen.insert(w) {
+                    continue;
+                }
+                if heap.class_name(w).ends_with("MemoryRegionCache$Entry") {
+                    found.push(w);
+                } else if heap.class_of(w).is_some() && seen.len() < 1 << 16 {
+                    next.push(w);
+                }
+            }
+        }
+        frontier = next;
+    }
+    found
+}
+
+/// Each thread's Netty thread-local map (a `FastThreadLocalThread`'s own, or the one in its
+/// `ThreadLocal` table), and the thread caches in it.
+fn cache_owners(heap: &Heap<'_>, threads: &[ObjectIndex]) -> FxHashMap<ObjectIndex, ObjectIndex> {
+    let mut owners = FxHashMap::default();
+    for &thread in threads {
+        let mut maps: Vec<ObjectIndex> = object(heap, thread, "threadLocalMap").into_iter().collect();
+        if let Some(table) = object(heap, thread, "threadLocals").and_then(|t| object(heap, t, "table")) {
+            for entry in elements(heap, table).into_iter().flatten() {
+                if let Some(value) = object(heap, entry, "value") {
+                    if heap.class_name(value).ends_with("InternalThreadLocalMap") {
+                        maps.push(value);
+                    }
+                }
+            }
+        }
+        for map in maps {
+            let Some(variables) = object(heap, map, "indexedVariables") else { continue };
+            for value in elements(heap, variables).into_iter().flatten() {
+                if is_a(heap, value, "io.netty.buffer.PoolThreadCache") {
+                    owners.insert(value, thread);
+                }
+            }
+        }
+    }
+    owners
+}
+
+/// Totals per arena and allocator.
+fn finish(heap: &Heap<'_>, netty: &mut Netty) {
+    let chunk_arena: FxHashMap<ObjectIndex, usize> = netty.chunks.iter().map(|c| (c.object, c.arena)).collect();
+    for live in &netty.live {
+        let arena = chunk_arena[&live.chunk];
+        netty.arenas[arena].report.live_buffers.add(live.bytes);
+    }
+    for cache in &netty.caches {
+        for &(arena, count, bytes) in &cache.by_arena {
+            netty.arenas[arena].report.cached_buffers += count;
+            netty.arenas[arena].report.cached_bytes += bytes;
+        }
+    }
+    // Where an arena has no huge-allocation counters, count the unpooled chunks found.
+    for c in netty.chunks.iter().filter(|c| c.unpooled) {
+        let arena = &mut netty.arenas[c.arena];
+        if arena.report.huge_bytes == 0 && is_strong(heap, c.object) {
+            arena.report.huge_count += 1;
+            arena.report.huge_bytes += c.size;
+        }
+    }
+    for (a, (_, report)) in netty.allocators.iter_mut().enumerate() {
+        for arena in netty.arenas.iter().filter(|x| x.allocator == a) {
+            report.arenas.push(arena.report.clone());
+            if arena.direct {
+                report.live_buffers.count += arena.report.live_buffers.count;
+                report.live_buffers.bytes += arena.report.live_buffers.bytes;
+            }
+        }
+        report.thread_caches =
+            netty.caches.iter().filter(|c| c.allocator == Some(a)).map(|c| c.report.clone()).collect();
+    }
+    for &b in &netty.released_referenced {
+        let bytes = int(heap, b, "maxLength").unwrap_or(0).max(0) as u64;
+        let allocator = object(heap, b, "allocator")
+            .and_then(|x| netty.allocators.iter().position(|(o, _)| *o == x))
+            .or((netty.allocators.len() == 1).then_some(0));
+        if let Some(a) = allocator {
+            netty.allocators[a].1.released_still_referenced.add(bytes);
+        }
+    }
+}

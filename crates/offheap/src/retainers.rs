@@ -1,0 +1,429 @@
+//! Attribution: every native byte found goes to exactly one retainer group. A buffer that owns
+//! memory, or a live pooled buffer's share of its chunk, goes to its shortest strong path from
+//! a GC root; an allocator keeps its free, cached and unaccounted bytes; unreachable memory
+//! goes to one "awaiting GC" group. Paths are told the way a person recognises the owner.
+
+use dumpscan_heap::{object_text, Dominators, Heap, ObjectIndex, ObjectKind};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::buffers::{Classified, Kind};
+use crate::census::{is_strong, Referrers};
+use crate::fields::{class_is, int, object};
+use crate::netty::Netty;
+use crate::report::{LargeBuffer, NativeDominator, Retainer, RetainerKind};
+
+/// Where a share of native memory goes.
+#[derive(Debug, Clone, Copy)]
+enum Share {
+    /// To the shortest strong path reaching this object.
+    Path(ObjectIndex),
+    /// To the allocator with this index in `Netty::allocators`.
+    Allocator(usize, &'static str),
+    AwaitingGc,
+}
+
+/// Native bytes attributed, and the paths chosen for each buffer (reused by `largest`).
+pub(crate) struct Attribution {
+    pub retainers: Vec<Retainer>,
+    pub total: u64,
+    /// Buffers and native bytes whose path runs through each watched object.
+    pub through: FxHashMap<ObjectIndex, (u64, u64)>,
+    paths: FxHashMap<ObjectIndex, Vec<ObjectIndex>>,
+}
+
+pub(crate) fn attribute(
+    heap: &Heap<'_>,
+    classified: &Classified,
+    netty: &Netty,
+    watched: &FxHashSet<ObjectIndex>,
+) -> Attribution {
+    let chunk_memory = netty.chunk_memory();
+    let mut shares: Vec<(Share, u64, u64)> = Vec::new(); // (share, buffers, bytes)
+    for b in classified.buffers.iter().filter(|b| b.kind.counts()) {
+        if b.kind == Kind::Unreachable {
+            shares.push((Share::AwaitingGc, 1, b.capacity));
+        } else if !chunk_memory.contains_key(&b.object) {
+            shares.push((Share::Path(b.object), 1, b.capacity));
+        }
+    }
+    for c in &classified.cleared {
+        shares.push((Share::AwaitingGc, 1, c.bytes));
+    }
+    pool_shares(heap, classified, netty, &chunk_memory, &mut shares);
+
+    let targets: Vec<ObjectIndex> =
+        shares.iter().filter_map(|s| if let Share::Path(o) = s.0 { Some(o) } else { None }).collect();
+    let referrers = Referrers::of_targets(heap, &targets);
+    let mut paths: FxHashMap<ObjectIndex, Vec<ObjectIndex>> = FxHashMap::default();
+    for &t in &targets {
+        paths.insert(t, attribution_path(heap, &referrers, t));
+    }
+
+    let mut groups: FxHashMap<(RetainerKind, String, Vec<String>), Retainer> = FxHashMap::default();
+    let mut total = 0;
+    let mut through: FxHashMap<ObjectIndex, (u64, u64)> = FxHashMap::default();
+    for (share, buffers, bytes) in shares {
+        total += bytes;
+        let (kind, root, path, owner, example) = match share {
+            Share::Path(o) => {
+                for w in paths[&o].iter().filter(|w| watched.contains(w)) {
+                    let t = through.entry(*w).or_default();
+                    t.0 += buffers;
+                    t.1 += bytes;
+                }
+                let d = describe(heap, &paths[&o]);
+                (RetainerKind::Buffers, d.root, d.steps, d.owner, Some(o))
+            }
+            Share::Allocator(a, what) => {
+                let allocator = netty.allocators[a].0;
+                let mut d = describe(heap, &heap.path(allocator));
+                d.steps.push(what.to_string());
+                (RetainerKind::Allocator, d.root, d.steps, Some(heap.class_name(allocator)), Some(allocator))
+            }
+            Share::AwaitingGc => (
+                RetainerKind::AwaitingGc,
+                "no strong path (awaiting GC)".to_string(),
+                vec!["freed when a garbage collection runs their cleaners".to_string()],
+                None,
+                None,
+            ),
+        };
+        let group = groups.entry((kind, root.clone(), path.clone())).or_insert_with(|| Retainer {
+            kind,
+            root,
+            path,
+            owner,
+            buffers: 0,
+            bytes: 0,
+            example: example.map(|o| format!("0x{:x}", heap.id(o))),
+        });
+        group.buffers += buffers;
+        group.bytes += bytes;
+    }
+    let mut retainers: Vec<Retainer> = groups.into_values().filter(|g| g.bytes > 0).collect();
+    retainers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.root.cmp(&b.root)).then_with(|| a.path.cmp(&b.path)));
+    Attribution { retainers, total, through, paths }
+}
+
+/// Splits each arena's chunk memory: live buffers' `maxLength` to their paths, the rest to the
+/// allocator (free in chunks, parked in thread caches, used without a live buffer).
+fn pool_shares(
+    heap: &Heap<'_>,
+    classified: &Classified,
+    netty: &Netty,
+    chunk_memory: &FxHashMap<ObjectIndex, usize>,
+    shares: &mut Vec<(Share, u64, u64)>,
+) {
+    let counted: FxHashMap<ObjectIndex, u64> = classified
+        .buffers
+        .iter()
+        .filter(|b| matches!(b.kind, Kind::Owned | Kind::NoCleaner) && chunk_memory.contains_key(&b.object))
+        .map(|b| (b.object, b.capacity))
+        .collect();
+    let memory_bytes = |chunk: usize| netty.chunks[chunk].memory.and_then(|m| counted.get(&m).copied());
+    let chunk_index: FxHashMap<ObjectIndex, usize> =
+        netty.chunks.iter().enumerate().map(|(i, c)| (c.object, i)).collect();
+
+    // Huge allocations: the whole unpooled chunk goes to the buffer using it.
+    let mut huge_users: FxHashMap<usize, Vec<ObjectIndex>> = FxHashMap::default();
+    for live in netty.live.iter().filter(|l| l.huge) {
+        huge_users.entry(chunk_index[&live.chunk]).or_default().push(live.object);
+    }
+    for (i, chunk) in netty.chunks.iter().enumerate().filter(|(_, c)| c.unpooled) {
+        let Some(bytes) = memory_bytes(i) else { continue };
+        let holder = match huge_users.get(&i).map(Vec::as_slice) {
+            Some(&[user]) => user,
+            _ => chunk.memory.unwrap_or(chunk.object),
+        };
+        shares.push((Share::Path(holder), 1, bytes));
+    }
+
+    for (a, arena) in netty.arenas.iter().enumerate().filter(|(_, x)| x.direct) {
+        let chunks: Vec<usize> =
+            (0..netty.chunks.len()).filter(|&c| netty.chunks[c].arena == a && !netty.chunks[c].unpooled).collect();
+        let total: u64 = chunks.iter().filter_map(|&c| memory_bytes(c)).sum();
+        if total == 0 {
+            continue;
+        }
+        let free: u64 = chunks.iter().filter(|&&c| memory_bytes(c).is_some()).map(|&c| netty.chunks[c].free).sum();
+        let mut left = total.saturating_sub(free);
+        for live in netty.live.iter().filter(|l| !l.huge) {
+            let c = chunk_index[&live.chunk];
+            if netty.chunks[c].arena == a && memory_bytes(c).is_some() {
+                let bytes = live.bytes.min(left);
+                left -= bytes;
+                shares.push((Share::Path(live.object), 1, bytes));
+            }
+        }
+        let cached = arena.report.cached_bytes.min(left);
+        left -= cached;
+        let allocator = arena.allocator;
+        shares.push((
+            Share::Allocator(allocator, "free in pooled chunks"),
+            chunks.len() as u64,
+            total - (total.saturating_sub(free)),
+        ));
+        shares.push((
+            Share::Allocator(allocator, "released buffers parked in thread caches"),
+            arena.report.cached_buffers,
+            cached,
+        ));
+        shares.push((
+            Share::Allocator(allocator, "used in chunks, held by no live buffer (subpage slack, leaked releases)"),
+            0,
+            left,
+        ));
+        let _ = heap;
+    }
+}
+
+/// The shortest strong path to `target` that does not run through a view of it (a slice's
+/// `att`, Netty's recycler): those share the memory but are not who allocated it.
+fn attribution_path(heap: &Heap<'_>, referrers: &Referrers, target: ObjectIndex) -> Vec<ObjectIndex> {
+    let mut best: Option<Vec<ObjectIndex>> = None;
+    for &r in referrers.of(target) {
+        if !is_strong(heap, r) || is_side_holder(heap, r, target) {
+            continue;
+        }
+        let path = heap.path(r);
+        if !path.is_empty() && best.as_ref().is_none_or(|b| path.len() < b.len()) {
+            best = Some(path);
+        }
+    }
+    match best {
+        Some(mut path) => {
+            path.push(target);
+            path
+        }
+        None => heap.path(target),
+    }
+}
+
+fn is_side_holder(heap: &Heap<'_>, referrer: ObjectIndex, target: ObjectIndex) -> bool {
+    let name = heap.class_name(referrer);
+    (name.starts_with("java.nio.") && object(heap, referrer, "att") == Some(target))
+        || name.starts_with("io.netty.util.Recycler")
+        || name.starts_with("io.netty.util.ResourceLeakDetector")
+}
+
+/// A path told for grouping: the root, the steps with collection internals collapsed and
+/// indices dropped, and the first application-level owner.
+pub(crate) struct Described {
+    pub root: String,
+    pub steps: Vec<String>,
+    pub owner: Option<String>,
+}
+
+pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
+    let Some(&last) = path.last() else {
+        return Described { root: "no strong path".into(), steps: Vec::new(), owner: None };
+    };
+    // A class's static field is the root a person names, wherever the class itself is held.
+    let start =
+        (0..path.len().saturating_sub(1)).rev().find(|&i| matches!(heap.kind(path[i]), ObjectKind::Class { .. }));
+    let (root, first_edge) = match start {
+        Some(i) => (heap.edge_label(path[i], path[i + 1]), i + 1),
+        None => {
+            let root = heap.reach.root_of(path[0]).map(|r| heap.root_text(&heap.roots[r]));
+            (root.unwrap_or_else(|| "GC root".into()), 0)
+        }
+    };
+    let mut steps: Vec<String> = Vec::new();
+    let mut i = first_edge;
+    while i + 1 < path.len() {
+        let from = heap.class_name(path[i]);
+        let internal = |o: ObjectIndex| {
+            let name = heap.class_name(o);
+            is_collection(&name) || is_node(&name)
+        };
+        let into_nodes = i + 2 < path.len() && is_node(&heap.class_name(path[i + 1]));
+        if is_collection(&from) || is_node(&from) || into_nodes {
+            // The whole run of collection internals (or linked nodes) becomes one step.
+            while i + 2 < path.len() && internal(path[i + 1]) {
+                i += 1;
+            }
+            let step = if from.ends_with("[]") {
+                without_index(&heap.edge_label(path[i], path[i + 1]))
+            } else {
+                format!("{from}[*]")
+            };
+            push_step(&mut steps, step);
+        } else {
+            push_step(&mut steps, without_index(&heap.edge_label(path[i], path[i + 1])));
+        }
+        i += 1;
+    }
+    steps.push(heap.class_name(last));
+    let owner = path[..path.len() - 1].iter().rev().find_map(|&o| {
+        let name = match heap.kind(o) {
+            ObjectKind::Class { .. } => heap.class_object_name(o)?.to_string(),
+            _ => heap.class_name(o),
+        };
+        (!is_infrastructure(&name)).then_some(name)
+    });
+    Described { root, steps, owner }
+}
+
+/// Steps repeated along a linked list (`Entry.next`, `Cleaner.next`) collapse into one.
+fn push_step(steps: &mut Vec<String>, step: String) {
+    let repeated = format!("{step}*");
+    match steps.last_mut() {
+        Some(last) if *last == step => *last = repeated,
+        Some(last) if *last == repeated => {}
+        _ => steps.push(step),
+    }
+}
+
+/// `java.lang.Object[12]` → `java.lang.Object[*]`.
+fn without_index(label: &str) -> String {
+    match (label.rfind('['), label.ends_with(']')) {
+        (Some(open), true) if label[open + 1..label.len() - 1].bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}[*]", &label[..open])
+        }
+        _ => label.to_string(),
+    }
+}
+
+fn is_collection(class: &str) -> bool {
+    (class.starts_with("java.util.") && !class.starts_with("java.util.concurrent.atomic."))
+        || class.starts_with("java.lang.ThreadLocal$ThreadLocalMap")
+        || class.ends_with("[]")
+        || class.starts_with("io.netty.util.internal.shaded.org.jctools.")
+        || class.starts_with("io.netty.util.collection.")
+}
+
+/// Nodes of linked structures: `HashMap$Node`, `ChannelOutboundBuffer$Entry`, queue nodes.
+fn is_node(class: &str) -> bool {
+    let simple = class.rsplit(['.', '$']).next().unwrap_or(class);
+    simple == "Entry" || simple.ends_with("Node")
+}
+
+fn is_infrastructure(class: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "java.",
+        "javax.",
+        "jdk.",
+        "sun.",
+        "com.sun.",
+        "io.netty.buffer.",
+        "io.netty.util.",
+        "io.netty.channel.ChannelOutboundBuffer$",
+    ];
+    class.ends_with("[]") || PREFIXES.iter().any(|p| class.starts_with(p))
+}
+
+/// A chosen path as text: `root -> Class.field -> ... -> Class@0x...`.
+fn path_text(heap: &Heap<'_>, path: &[ObjectIndex]) -> String {
+    let Some(&last) = path.last() else { return "no strong path".into() };
+    let mut parts = Vec::with_capacity(path.len() + 1);
+    if let Some(r) = heap.reach.root_of(path[0]) {
+        parts.push(heap.root_text(&heap.roots[r]));
+    }
+    parts.extend(path.windows(2).map(|w| heap.edge_label(w[0], w[1])));
+    parts.push(object_text(heap, last));
+    parts.join(" -> ")
+}
+
+impl Attribution {
+    pub(crate) fn path_text(&self, heap: &Heap<'_>, object: ObjectIndex) -> String {
+        match self.paths.get(&object) {
+            Some(p) => path_text(heap, p),
+            None => heap.path_text(object),
+        }
+    }
+}
+
+/// The largest single buffers: JDK buffers that own memory or map files (the JVM's own
+/// mappings left out), and Netty's live pooled and huge buffers.
+pub(crate) fn largest(
+    heap: &Heap<'_>,
+    classified: &Classified,
+    netty: &Netty,
+    attribution: &Attribution,
+    top: usize,
+) -> Vec<LargeBuffer> {
+    let chunk_memory = netty.chunk_memory();
+    let mut rows: Vec<(ObjectIndex, &'static str, u64)> = classified
+        .buffers
+        .iter()
+        .filter(|b| (b.kind.counts() || b.kind == Kind::Mapped) && !b.jvm_mapping && b.capacity > 0)
+        .filter_map(|b| match chunk_memory.get(&b.object) {
+            // A huge allocation is listed as the Netty buffer using it.
+            Some(&c) if netty.chunks[c].unpooled => None,
+            Some(_) => Some((b.object, "netty_chunk", b.capacity)),
+            None => Some((b.object, b.kind.name(), b.capacity)),
+        })
+        .collect();
+    rows.extend(
+        netty
+            .live
+            .iter()
+            .filter(|l| l.direct)
+            .map(|l| (l.object, if l.huge { "netty_huge" } else { "netty_pooled" }, l.bytes)),
+    );
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    rows.truncate(top);
+    rows.into_iter()
+        .map(|(o, kind, bytes)| {
+            let netty_buf = kind.starts_with("netty_") && kind != "netty_chunk";
+            let (reader, writer) = if netty_buf {
+                (int(heap, o, "readerIndex"), int(heap, o, "writerIndex"))
+            } else {
+                (int(heap, o, "position"), int(heap, o, "limit"))
+            };
+            LargeBuffer {
+                id: format!("0x{:x}", heap.id(o)),
+                class: heap.class_name(o),
+                kind,
+                bytes,
+                reader_index: reader,
+                writer_index: writer,
+                path: attribution.path_text(heap, o),
+            }
+        })
+        .collect()
+}
+
+/// The objects whose removal would free the most native memory: retained native bytes over
+/// the dominator tree, one entry per chain of objects that retain the same amount.
+pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: usize) -> Vec<NativeDominator> {
+    let owned: FxHashMap<ObjectIndex, u64> = classified
+        .buffers
+        .iter()
+        .filter(|b| matches!(b.kind, Kind::Owned | Kind::NoCleaner))
+        .map(|b| (b.object, b.capacity))
+        .collect();
+    if owned.is_empty() {
+        return Vec::new();
+    }
+    let mut marked = vec![0u64; heap.len().div_ceil(64)];
+    for &o in owned.keys() {
+        marked[o as usize / 64] |= 1 << (o % 64);
+    }
+    let tree = Dominators::compute(heap);
+    let retained = tree.retained(|o| {
+        if marked[o as usize / 64] & (1 << (o % 64)) != 0 {
+            owned.get(&o).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    });
+    let mut rows = Vec::new();
+    for (o, bytes) in retained.top(top * 20 + 100) {
+        if bytes == 0 || rows.len() == top {
+            break;
+        }
+        // Show the top of each chain (list -> array -> buffer): the one a person can remove.
+        if tree.idom(o).is_some_and(|d| retained.get(d) == bytes) {
+            continue;
+        }
+        rows.push(NativeDominator {
+            id: format!("0x{:x}", heap.id(o)),
+            class: heap.class_object_name(o).map(|n| format!("class {n}")).unwrap_or_else(|| heap.class_name(o)),
+            retained_native_bytes: bytes,
+            path: heap.path_text(o),
+        });
+    }
+    let _ = class_is;
+    rows
+}
