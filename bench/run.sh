@@ -6,6 +6,8 @@
 #   bench/run.sh                    # a dump of about 4 GB (2.7 GB of heap)
 #   BENCH_HEAP_BYTES=1000000000 bench/run.sh
 #   BENCH_RUNS=3 bench/run.sh       # fewer timed runs
+# Times `dumpscan histogram` (issue 2), `dumpscan dominators` (the whole heap model, issue 3)
+# and the full off-heap report `dumpscan DUMP` (issue 4) against hprof-slurp.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -44,7 +46,8 @@ cat "$dump" >/dev/null
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/times.json" \
     -n "dumpscan histogram" "$dumpscan histogram $dump --top 20" \
     -n "hprof-slurp" "$slurp $dump --top 20" \
-    -n "dumpscan dominators" "$dumpscan dominators $dump --top 20"
+    -n "dumpscan dominators" "$dumpscan dominators $dump --top 20" \
+    -n "dumpscan report" "$dumpscan $dump --format json -o /dev/null"
 
 # 5. Peak memory, sampled from /proc (anonymous apart from the dump's mapped pages); the
 # slower peer is timed here once, with a limit, rather than several times above.
@@ -53,6 +56,7 @@ for label_command in \
     "dumpscan histogram|$dumpscan histogram $dump --top 20" \
     "hprof-slurp|$slurp $dump --top 20" \
     "dumpscan dominators|$dumpscan dominators $dump --top 20" \
+    "dumpscan report|$dumpscan $dump --format json -o /dev/null" \
     "hprof-analyzer|timeout 900 $analyzer $dump"; do
     label="${label_command%%|*}"
     if [ "$label" = hprof-analyzer ] && [ ! -x "$analyzer" ]; then

@@ -82,14 +82,14 @@ fn assert_matches_jvm(name: &str) {
 
 #[test]
 fn instance_counts_match_the_jvm_histogram_jdk17() {
-    for name in ["direct-buffers-jdk17", "netty-pooled-jdk17", "netty-pooled-noclean-jdk17"] {
+    for name in ["direct-buffers-jdk17", "netty-pooled-jdk17", "netty-pooled-noclean-jdk17", "outbound-pileup-jdk17"] {
         assert_matches_jvm(name);
     }
 }
 
 #[test]
 fn instance_counts_match_the_jvm_histogram_jdk25() {
-    for name in ["direct-buffers-jdk25", "netty-pooled-jdk25", "netty-pooled-noclean-jdk25"] {
+    for name in ["direct-buffers-jdk25", "netty-pooled-jdk25", "netty-pooled-noclean-jdk25", "outbound-pileup-jdk25"] {
         assert_matches_jvm(name);
     }
 }
