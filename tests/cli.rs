@@ -135,3 +135,103 @@ fn paths_and_dominators_explain_who_holds_what() {
     let out = dumpscan(&["paths", &dump, "--class", "no.such.Class"]);
     assert_eq!(out.status.code(), Some(4));
 }
+
+#[test]
+fn report_is_the_default_command() {
+    let dump = fixture("outbound-pileup-jdk17.hprof.gz");
+    let out = dumpscan(&[&dump, "--no-dominators"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for section in
+        ["FINDINGS", "COUNTERS KEPT BY THE PROCESS", "DIRECT BUFFERS", "NETTY POOLS", "RETAINERS", "LARGEST BUFFERS"]
+    {
+        assert!(text.contains(section), "{section} in:\n{text}");
+    }
+    assert!(text.contains("Writes piling up in NioSocketChannel's outbound buffer"));
+    // The same as naming the command, with options before the dump.
+    let named = dumpscan(&["-v", "report", "--no-dominators", &dump]);
+    assert_eq!(String::from_utf8(named.stdout).unwrap(), text);
+}
+
+#[test]
+fn report_as_json_to_a_file_follows_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    let out = dumpscan(&[
+        &fixture("netty-pooled-noclean-jdk17.hprof.gz"),
+        "--format",
+        "json",
+        "-o",
+        file.to_str().unwrap(),
+        "--error",
+        "failed to allocate 16777216 byte(s) of direct memory (used: 37748736, max: 64880640)",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "the report went to the file");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "dumpscan.report.v1");
+    for key in ["path", "format", "id_size", "bytes", "truncated", "objects"] {
+        assert!(doc["dump"].get(key).is_some(), "dump.{key}");
+    }
+    for key in ["count", "total_capacity", "reserved", "max"] {
+        assert!(doc["counters"]["jdk"].get(key).is_some(), "counters.jdk.{key}");
+    }
+    assert_eq!(doc["counters"]["netty"]["used"], 37748736);
+    assert_eq!(doc["counters"]["netty"]["no_cleaner"], true);
+    for key in ["owned", "no_cleaner", "mapped", "views", "unreachable"] {
+        assert!(doc["direct_buffers"][key]["count"].is_u64() && doc["direct_buffers"][key]["bytes"].is_u64(), "{key}");
+    }
+    let arena = &doc["netty"][0]["arenas"][0];
+    for key in [
+        "kind",
+        "chunks",
+        "chunk_bytes",
+        "used_bytes",
+        "free_bytes",
+        "huge_count",
+        "huge_bytes",
+        "thread_caches",
+        "cached_bytes",
+    ] {
+        assert!(arena.get(key).is_some(), "arena.{key}");
+    }
+    let retainers = doc["retainers"].as_array().unwrap();
+    let sum: u64 = retainers.iter().map(|r| r["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(sum, doc["native_bytes"].as_u64().unwrap());
+    for key in ["root", "path", "buffers", "bytes"] {
+        assert!(retainers[0].get(key).is_some(), "retainer.{key}");
+    }
+    for key in ["id", "class", "kind", "bytes", "path"] {
+        assert!(doc["largest"][0].get(key).is_some(), "largest.{key}");
+    }
+    for key in ["title", "detail", "bytes"] {
+        assert!(doc["findings"][0].get(key).is_some(), "finding.{key}");
+    }
+    assert_eq!(doc["error"]["requested"], 16777216);
+    assert_eq!(doc["error"]["source"], "netty");
+}
+
+#[test]
+fn report_as_markdown_is_ready_for_a_ticket() {
+    let out = dumpscan(&[&fixture("direct-buffers-jdk25.hprof.gz"), "--format", "markdown"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# off-heap memory in "));
+    assert!(text.contains("\n## Findings\n") && text.contains("\n## Retainers of direct memory\n"));
+    assert!(text.contains("| `static DirectBuffers.CACHE` "), "{text}");
+}
+
+#[test]
+fn report_on_bad_input_and_an_unreadable_error_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.hprof");
+    std::fs::write(&junk, b"not a heap dump at all").unwrap();
+    let out = dumpscan(&[junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    let out = dumpscan(&[small_dump(dir.path()).to_str().unwrap(), "--error", "Direct buffer memory"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no numbers to decode"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 B of direct memory found"));
+}

@@ -1,0 +1,380 @@
+//! Layouts no JVM here can produce, built with the test HPROF writer: JDK 8's names
+//! (`sun.misc.Cleaner`, `Bits.reservedMemory`) and a later Netty 4.1 (`SizeClasses` above the
+//! arena, 4 MiB chunks, `pinnedBytes`, `normCapacity` in thread-cache entries, `LongAdder`
+//! counters with cells).
+
+use dumpscan_heap::Heap;
+use dumpscan_hprof::Dump;
+use dumpscan_offheap::{analyze_heap, Options, RetainerKind, Tally};
+use dumpscan_testkit::{BasicType as T, ClassRef, HeapBuilder, Value as V};
+
+const MIB: i64 = 1 << 20;
+const STICKY_CLASS: u8 = 0x05;
+
+struct Classes {
+    direct: ClassRef,
+    cleaner: ClassRef,
+    deallocator: ClassRef,
+    atomic_long: ClassRef,
+    atomic_int: ClassRef,
+    long_adder: ClassRef,
+    cell: ClassRef,
+}
+
+fn define_jdk8(b: &mut HeapBuilder) -> Classes {
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let buffer = b.define_class(
+        "java.nio.Buffer",
+        Some(object),
+        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Int), ("address", T::Long)],
+    );
+    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
+    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
+    let direct =
+        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let reference = b.define_class(
+        "java.lang.ref.Reference",
+        Some(object),
+        &[("referent", T::Object), ("queue", T::Object), ("next", T::Object), ("discovered", T::Object)],
+    );
+    let phantom = b.define_class("java.lang.ref.PhantomReference", Some(reference), &[]);
+    let cleaner = b.define_class(
+        "sun.misc.Cleaner",
+        Some(phantom),
+        &[("next", T::Object), ("prev", T::Object), ("thunk", T::Object)],
+    );
+    let deallocator = b.define_class(
+        "java.nio.DirectByteBuffer$Deallocator",
+        Some(object),
+        &[("address", T::Long), ("size", T::Long), ("capacity", T::Int)],
+    );
+    let atomic_long = b.define_class("java.util.concurrent.atomic.AtomicLong", Some(object), &[("value", T::Long)]);
+    let atomic_int = b.define_class("java.util.concurrent.atomic.AtomicInteger", Some(object), &[("value", T::Int)]);
+    let striped = b.define_class(
+        "java.util.concurrent.atomic.Striped64",
+        Some(object),
+        &[("cells", T::Object), ("base", T::Long)],
+    );
+    let long_adder = b.define_class("java.util.concurrent.atomic.LongAdder", Some(striped), &[]);
+    let cell = b.define_class("java.util.concurrent.atomic.Striped64$Cell", Some(object), &[("value", T::Long)]);
+    Classes { direct, cleaner, deallocator, atomic_long, atomic_int, long_adder, cell }
+}
+
+/// A direct buffer: own fields first, then each super class's.
+fn direct_buffer(b: &mut HeapBuilder, c: &Classes, capacity: i64, cleaner: u64, att: u64) -> u64 {
+    b.instance(
+        c.direct,
+        &[
+            V::Object(cleaner),
+            V::Object(att),
+            V::Object(0),
+            V::Object(0),
+            V::Int(0),
+            V::Int(-1),
+            V::Int(0),
+            V::Int(capacity as i32),
+            V::Int(capacity as i32),
+            V::Long(0x7f00_0000_0000 + capacity),
+        ],
+    )
+}
+
+fn adder(b: &mut HeapBuilder, c: &Classes, base: i64, cells: &[i64]) -> u64 {
+    let cells: Vec<u64> = cells.iter().map(|&v| b.instance(c.cell, &[V::Long(v)])).collect();
+    let array = if cells.is_empty() { 0 } else { b.object_array("java.util.concurrent.atomic.Striped64$Cell", &cells) };
+    b.instance(c.long_adder, &[V::Object(array), V::Long(base)])
+}
+
+#[test]
+fn jdk8_names_and_a_later_netty_layout() {
+    let mut b = HeapBuilder::new();
+    let c = define_jdk8(&mut b);
+
+    // JDK 8: an owned 1 MiB buffer, and a cleaner whose 2 MiB buffer is already collected.
+    let dealloc_owned = b.instance(c.deallocator, &[V::Long(0x7f00), V::Long(MIB), V::Int(MIB as i32)]);
+    let dealloc_cleared = b.instance(c.deallocator, &[V::Long(0x7f80), V::Long(2 * MIB), V::Int(2 * MIB as i32)]);
+    let cleared = b.new_id();
+    let owned_cleaner = b.new_id();
+    let owned = direct_buffer(&mut b, &c, MIB, owned_cleaner, 0);
+    b.body().instance(
+        owned_cleaner,
+        c.cleaner.id,
+        &[
+            V::Object(cleared),
+            V::Object(0),
+            V::Object(dealloc_owned),
+            V::Object(owned),
+            V::Object(0),
+            V::Object(0),
+            V::Object(0),
+        ],
+    );
+    b.body().instance(
+        cleared,
+        c.cleaner.id,
+        &[
+            V::Object(0),
+            V::Object(owned_cleaner),
+            V::Object(dealloc_cleared),
+            V::Object(0),
+            V::Object(0),
+            V::Object(0),
+            V::Object(0),
+        ],
+    );
+    let reserved = b.instance(c.atomic_long, &[V::Long(3 * MIB)]);
+    let total = b.instance(c.atomic_long, &[V::Long(3 * MIB)]);
+    let count = b.instance(c.atomic_long, &[V::Long(2)]);
+    let bits = b.define_class_with_statics(
+        "java.nio.Bits",
+        None,
+        &[],
+        &[
+            ("maxMemory", V::Long(64 * MIB)),
+            ("reservedMemory", V::Object(reserved)),
+            ("totalCapacity", V::Object(total)),
+            ("count", V::Object(count)),
+        ],
+    );
+
+    // Netty 4.1.100-ish: pageSize and chunkSize on SizeClasses, 4 MiB chunks, no cleaner.
+    let size_classes =
+        b.define_class("io.netty.buffer.SizeClasses", None, &[("pageSize", T::Int), ("chunkSize", T::Int)]);
+    let arena_class = b.define_class(
+        "io.netty.buffer.PoolArena",
+        Some(size_classes),
+        &[
+            ("qInit", T::Object),
+            ("q000", T::Object),
+            ("q025", T::Object),
+            ("q050", T::Object),
+            ("q075", T::Object),
+            ("q100", T::Object),
+            ("numThreadCaches", T::Object),
+            ("allocationsHuge", T::Object),
+            ("deallocationsHuge", T::Object),
+            ("activeBytesHuge", T::Object),
+        ],
+    );
+    let direct_arena = b.define_class("io.netty.buffer.PoolArena$DirectArena", Some(arena_class), &[]);
+    let chunk_list = b.define_class("io.netty.buffer.PoolChunkList", None, &[("head", T::Object)]);
+    let chunk_class = b.define_class(
+        "io.netty.buffer.PoolChunk",
+        None,
+        &[
+            ("arena", T::Object),
+            ("memory", T::Object),
+            ("base", T::Object),
+            ("unpooled", T::Boolean),
+            ("chunkSize", T::Int),
+            ("freeBytes", T::Int),
+            ("pinnedBytes", T::Int),
+            ("next", T::Object),
+        ],
+    );
+    let abstract_buf =
+        b.define_class("io.netty.buffer.AbstractByteBuf", None, &[("readerIndex", T::Int), ("writerIndex", T::Int)]);
+    let counted_buf =
+        b.define_class("io.netty.buffer.AbstractReferenceCountedByteBuf", Some(abstract_buf), &[("refCnt", T::Int)]);
+    let pooled_buf = b.define_class(
+        "io.netty.buffer.PooledByteBuf",
+        Some(counted_buf),
+        &[
+            ("chunk", T::Object),
+            ("handle", T::Long),
+            ("maxLength", T::Int),
+            ("length", T::Int),
+            ("allocator", T::Object),
+        ],
+    );
+    let unsafe_buf = b.define_class("io.netty.buffer.PooledUnsafeDirectByteBuf", Some(pooled_buf), &[]);
+    let thread_cache = b.define_class(
+        "io.netty.buffer.PoolThreadCache",
+        None,
+        &[
+            ("directArena", T::Object),
+            ("heapArena", T::Object),
+            ("smallSubPageDirectCaches", T::Object),
+            ("normalDirectCaches", T::Object),
+        ],
+    );
+    let region = b.define_class(
+        "io.netty.buffer.PoolThreadCache$MemoryRegionCache",
+        None,
+        &[("queue", T::Object), ("size", T::Int)],
+    );
+    let queue = b.define_class(
+        "io.netty.util.internal.shaded.org.jctools.queues.MpscArrayQueue",
+        None,
+        &[("buffer", T::Object)],
+    );
+    let entry = b.define_class(
+        "io.netty.buffer.PoolThreadCache$MemoryRegionCache$Entry",
+        None,
+        &[("chunk", T::Object), ("handle", T::Long), ("normCapacity", T::Int)],
+    );
+    let allocator_class = b.define_class(
+        "io.netty.buffer.PooledByteBufAllocator",
+        None,
+        &[("directArenas", T::Object), ("heapArenas", T::Object), ("chunkSize", T::Int)],
+    );
+
+    let arena = b.new_id();
+    let chunk_memory = direct_buffer(&mut b, &c, 4 * MIB, 0, 0);
+    let chunk = b.instance(
+        chunk_class,
+        &[
+            V::Object(arena),
+            V::Object(chunk_memory),
+            V::Object(0),
+            V::Boolean(false),
+            V::Int(4 * MIB as i32),
+            V::Int(3 * MIB as i32),
+            V::Int(589_824),
+            V::Object(0),
+        ],
+    );
+    let huge_memory = direct_buffer(&mut b, &c, 8 * MIB, 0, 0);
+    let huge_chunk = b.instance(
+        chunk_class,
+        &[
+            V::Object(arena),
+            V::Object(huge_memory),
+            V::Object(0),
+            V::Boolean(true),
+            V::Int(8 * MIB as i32),
+            V::Int(0),
+            V::Int(0),
+            V::Object(0),
+        ],
+    );
+    let lists: Vec<u64> =
+        (0..6).map(|i| b.instance(chunk_list, &[V::Object(if i == 1 { chunk } else { 0 })])).collect();
+    let caches = b.instance(c.atomic_int, &[V::Int(1)]);
+    let allocations_huge = adder(&mut b, &c, 1, &[0]);
+    let deallocations_huge = adder(&mut b, &c, 0, &[]);
+    let active_huge = adder(&mut b, &c, 0, &[8 * MIB, 0]);
+    let mut arena_values: Vec<V> = lists.iter().map(|&l| V::Object(l)).collect();
+    arena_values.extend([
+        V::Object(caches),
+        V::Object(allocations_huge),
+        V::Object(deallocations_huge),
+        V::Object(active_huge),
+    ]);
+    arena_values.extend([V::Int(8192), V::Int(4 * MIB as i32)]);
+    b.body().instance(arena, direct_arena.id, &arena_values);
+    let arenas = b.object_array("io.netty.buffer.PoolArena", &[arena]);
+    let allocator = b.instance(allocator_class, &[V::Object(arenas), V::Object(0), V::Int(4 * MIB as i32)]);
+
+    let pooled = |b: &mut HeapBuilder, chunk: u64, max_length: i64, ref_count: i32| {
+        b.instance(
+            unsafe_buf,
+            &[
+                V::Object(chunk),
+                V::Long(1),
+                V::Int(max_length as i32),
+                V::Int(max_length as i32 - 10),
+                V::Object(allocator),
+                V::Int(ref_count),
+                V::Int(3),
+                V::Int(max_length as i32 - 10),
+            ],
+        )
+    };
+    let live_a = pooled(&mut b, chunk, 524_288, 2);
+    let live_b = pooled(&mut b, chunk, 65_536, 4);
+    let live_huge = pooled(&mut b, huge_chunk, 8 * MIB, 2);
+    let released = pooled(&mut b, 0, 1024, 1);
+    let cached = b.instance(entry, &[V::Object(chunk), V::Long(7), V::Int(32_768)]);
+    let slots = b.object_array("java.lang.Object", &[cached, 0, 0, 0]);
+    let queue = b.instance(queue, &[V::Object(slots)]);
+    let region = b.instance(region, &[V::Object(queue), V::Int(4)]);
+    let small = b.object_array("io.netty.buffer.PoolThreadCache$MemoryRegionCache", &[region]);
+    let cache = b.instance(thread_cache, &[V::Object(arena), V::Object(0), V::Object(small), V::Object(0)]);
+    let netty_used = b.instance(c.atomic_long, &[V::Long(12 * MIB)]);
+    let platform = b.define_class_with_statics(
+        "io.netty.util.internal.PlatformDependent",
+        None,
+        &[],
+        &[
+            ("DIRECT_MEMORY_COUNTER", V::Object(netty_used)),
+            ("DIRECT_MEMORY_LIMIT", V::Long(64 * MIB)),
+            ("USE_DIRECT_BUFFER_NO_CLEANER", V::Boolean(true)),
+        ],
+    );
+
+    let buffers = b.object_array("java.lang.Object", &[live_a, live_b, live_huge]);
+    let server = b.define_class_with_statics(
+        "com.example.Server",
+        None,
+        &[],
+        &[
+            ("BUFFERS", V::Object(buffers)),
+            ("LEGACY", V::Object(owned)),
+            ("ALLOCATOR", V::Object(allocator)),
+            ("CACHE", V::Object(cache)),
+            ("STALE", V::Object(released)),
+        ],
+    );
+    for class in [server, bits, platform] {
+        b.body().root_simple(STICKY_CLASS, class.id);
+    }
+
+    let dump = Dump::from_vec(b.finish_segments(1 << 12)).expect("a dump");
+    let heap = Heap::build(&dump).expect("a heap");
+    let report = analyze_heap(&heap, "synthetic", &Options::default(), &|_| {});
+
+    let jdk = report.counters.jdk.as_ref().expect("JDK 8's Bits");
+    assert_eq!(
+        (jdk.count, jdk.total_capacity, jdk.reserved, jdk.max),
+        (Some(2), Some(3 * MIB), Some(3 * MIB), Some(64 * MIB))
+    );
+    let netty = report.counters.netty.as_ref().expect("Netty's counter");
+    assert_eq!((netty.used, netty.max, netty.no_cleaner), (Some(12 * MIB), Some(64 * MIB), Some(true)));
+    for r in &report.reconciliation {
+        assert_eq!(r.difference, 0, "{}: {:?}", r.counter, r.explanation);
+    }
+
+    let d = &report.direct_buffers;
+    assert_eq!(d.owned, Tally { count: 1, bytes: MIB as u64 });
+    assert_eq!(d.no_cleaner, Tally { count: 2, bytes: 12 * MIB as u64 });
+    assert_eq!(d.unreachable, Tally { count: 1, bytes: 2 * MIB as u64 });
+    assert_eq!(d.cleared_cleaners, Tally { count: 1, bytes: 2 * MIB as u64 });
+
+    let a = &report.netty[0];
+    assert_eq!(a.chunk_size, Some(4 * MIB));
+    let arena = &a.arenas[0];
+    assert_eq!((arena.kind, arena.chunks, arena.chunk_bytes), ("direct", 1, 4 * MIB as u64));
+    assert_eq!((arena.used_bytes, arena.free_bytes), (MIB as u64, 3 * MIB as u64));
+    assert_eq!((arena.huge_count, arena.huge_bytes), (1, 8 * MIB as u64));
+    assert_eq!((arena.thread_caches, arena.cached_buffers, arena.cached_bytes), (1, 1, 32_768));
+    assert_eq!(arena.pinned_bytes, Some(589_824));
+    assert_eq!(arena.live_buffers, Tally { count: 3, bytes: 524_288 + 65_536 + 8 * MIB as u64 });
+    assert_eq!(a.released_still_referenced, Tally { count: 1, bytes: 1024 });
+
+    // Every native byte once: the application's list, the allocator's three shares, the
+    // JDK 8 buffer, and the collected buffer's memory awaiting GC.
+    let total: u64 = report.retainers.iter().map(|r| r.bytes).sum();
+    assert_eq!((total, report.native_bytes), (15 * MIB as u64, 15 * MIB as u64));
+    let group = |root: &str| report.retainers.iter().find(|r| r.root == root).map(|r| (r.buffers, r.bytes));
+    assert_eq!(group("static com.example.Server.BUFFERS"), Some((3, 524_288 + 65_536 + 8 * MIB as u64)));
+    assert_eq!(group("static com.example.Server.LEGACY"), Some((1, MIB as u64)));
+    let allocator_share = |what: &str| {
+        report
+            .retainers
+            .iter()
+            .find(|r| r.kind == RetainerKind::Allocator && r.path.last().is_some_and(|s| s.starts_with(what)))
+            .map(|r| r.bytes)
+    };
+    assert_eq!(allocator_share("free in pooled chunks"), Some(3 * MIB as u64));
+    assert_eq!(allocator_share("released buffers parked"), Some(32_768));
+    assert_eq!(allocator_share("used in chunks, held by no live buffer"), Some(MIB as u64 - 524_288 - 65_536 - 32_768));
+    let waiting = report.retainers.iter().find(|r| r.kind == RetainerKind::AwaitingGc).unwrap();
+    assert_eq!(waiting.bytes, 2 * MIB as u64);
+
+    // No thread owns the cache in this dump: it is flagged.
+    assert!(!a.thread_caches[0].thread_alive);
+    assert!(report.findings.iter().any(|f| f.title.contains("thread caches of threads that no longer run")));
+    assert!(report.findings.iter().any(|f| f.title.contains("released pooled buffers are still referenced")));
+    assert_eq!(report.largest[0].kind, "netty_huge");
+}
