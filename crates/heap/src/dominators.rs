@@ -298,7 +298,12 @@ impl Retained<'_> {
             // A bounded heap keeps memory at n entries, not one per object.
             let mut heap = std::collections::BinaryHeap::with_capacity(n + 1);
             for (o, r) in all {
-                heap.push(std::cmp::Reverse((r, std::cmp::Reverse(o))));
+                let entry = std::cmp::Reverse((r, std::cmp::Reverse(o)));
+                // Most objects retain less than the smallest kept: one comparison, no push.
+                if heap.len() == n && heap.peek().is_some_and(|smallest| entry >= *smallest) {
+                    continue;
+                }
+                heap.push(entry);
                 if heap.len() > n {
                     heap.pop();
                 }
