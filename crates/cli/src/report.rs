@@ -265,6 +265,19 @@ fn netty(doc: &mut Doc<'_>, report: &Report) -> std::io::Result<()> {
             a.chunk_size.map_or("-".into(), |c| human_bytes(c.max(0) as u64)),
             doc.code(&a.path)
         ))?;
+        if let Some(pool) = &a.adaptive {
+            doc.line(&format!(
+                "Adaptive pool: {} chunks holding {}, {} handed out; {} live buffers of {}.",
+                thousands(pool.chunks),
+                bytes(pool.chunk_bytes),
+                bytes(pool.allocated_bytes),
+                thousands(pool.live_buffers.count),
+                bytes(pool.live_buffers.bytes)
+            ))?;
+        }
+        if a.arenas.is_empty() {
+            continue;
+        }
         let rows = a
             .arenas
             .iter()

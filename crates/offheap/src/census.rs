@@ -17,6 +17,8 @@ pub(crate) const CLASSES: &[&str] = &[
     "io.netty.channel.ChannelOutboundBuffer",
     "java.lang.Thread",
     "io.netty.buffer.AdaptivePoolingAllocator",
+    "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
+    "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
 ];
 
 /// Instances of each of [`CLASSES`], in the same order.

@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::census::{is_strong, Census, Referrers};
 use crate::fields::{counter_field, elements, int, is_a, object};
-use crate::report::{Arena, NettyAllocator, Tally, ThreadCache};
+use crate::report::{AdaptivePool, Arena, NettyAllocator, Tally, ThreadCache};
 
 const CHUNK_LISTS: [&str; 6] = ["qInit", "q000", "q025", "q050", "q075", "q100"];
 
@@ -48,6 +48,17 @@ pub(crate) struct CacheModel {
     pub by_arena: Vec<(usize, u64, u64)>,
 }
 
+/// A chunk of an `AdaptivePoolingAllocator`: one unpooled buffer (`delegate`) that buffers
+/// are carved from.
+#[derive(Debug, Clone)]
+pub(crate) struct AdaptiveChunk {
+    /// Index of its allocator in `Netty::allocators`.
+    pub allocator: usize,
+    pub memory: Option<ObjectIndex>,
+    /// Live buffers carved from it: (buffer, `length`).
+    pub live: Vec<(ObjectIndex, u64)>,
+}
+
 /// Everything the Netty rules found, with the allocators' reports.
 pub(crate) struct Netty {
     pub allocators: Vec<(ObjectIndex, NettyAllocator)>,
@@ -56,12 +67,24 @@ pub(crate) struct Netty {
     pub live: Vec<LiveBuffer>,
     pub caches: Vec<CacheModel>,
     pub released_referenced: Vec<ObjectIndex>,
+    pub adaptive: Vec<AdaptiveChunk>,
+}
+
+/// What a chunk-memory buffer belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Memory {
+    /// A `PoolChunk` (index in `Netty::chunks`), pooled or huge.
+    Pool(usize),
+    /// An adaptive chunk's buffer.
+    Adaptive,
 }
 
 impl Netty {
     /// Chunk memory buffers: their bytes are split by the pool rules, not by their own path.
-    pub(crate) fn chunk_memory(&self) -> FxHashMap<ObjectIndex, usize> {
-        self.chunks.iter().enumerate().filter_map(|(i, c)| Some((c.memory?, i))).collect()
+    pub(crate) fn chunk_memory(&self) -> FxHashMap<ObjectIndex, Memory> {
+        let pooled = self.chunks.iter().enumerate().filter_map(|(i, c)| Some((c.memory?, Memory::Pool(i))));
+        let adaptive = self.adaptive.iter().filter_map(|c| Some((c.memory?, Memory::Adaptive)));
+        pooled.chain(adaptive).collect()
     }
 }
 
@@ -73,6 +96,7 @@ pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
         live: Vec::new(),
         caches: Vec::new(),
         released_referenced: Vec::new(),
+        adaptive: Vec::new(),
     };
     let mut arena_index: FxHashMap<ObjectIndex, usize> = FxHashMap::default();
     for &allocator in census.of("io.netty.buffer.PooledByteBufAllocator") {
@@ -104,9 +128,11 @@ pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
                 thread_caches: Vec::new(),
                 live_buffers: Tally::default(),
                 released_still_referenced: Tally::default(),
+                adaptive: None,
             },
         ));
     }
+    read_adaptive(heap, census, &mut netty);
     // Huge allocations: unpooled chunks, reachable only through the buffer using them.
     for &chunk in census.of("io.netty.buffer.PoolChunk") {
         if int(heap, chunk, "unpooled") != Some(1) {
@@ -346,6 +372,62 @@ fn cache_owners(heap: &Heap<'_>, threads: &[ObjectIndex]) -> FxHashMap<ObjectInd
         }
     }
     owners
+}
+
+/// `AdaptivePoolingAllocator`s: their chunks (found through `magazine.parent`), the direct
+/// buffer behind each (`delegate.buffer`), and the live buffers carved from them.
+fn read_adaptive(heap: &Heap<'_>, census: &Census, netty: &mut Netty) {
+    let allocators = census.of("io.netty.buffer.AdaptivePoolingAllocator");
+    if allocators.is_empty() {
+        return;
+    }
+    let first = netty.allocators.len();
+    for &allocator in allocators {
+        netty.allocators.push((
+            allocator,
+            NettyAllocator {
+                allocator: dumpscan_heap::object_text(heap, allocator),
+                path: heap.path_text(allocator),
+                chunk_size: None,
+                arenas: Vec::new(),
+                thread_caches: Vec::new(),
+                live_buffers: Tally::default(),
+                released_still_referenced: Tally::default(),
+                adaptive: Some(AdaptivePool::default()),
+            },
+        ));
+    }
+    let mut chunk_index: FxHashMap<ObjectIndex, usize> = FxHashMap::default();
+    for &chunk in census.of("io.netty.buffer.AdaptivePoolingAllocator$Chunk") {
+        let Some(delegate) = object(heap, chunk, "delegate") else { continue };
+        let parent = object(heap, chunk, "magazine").and_then(|m| object(heap, m, "parent"));
+        let allocator = match parent.and_then(|p| allocators.iter().position(|&a| a == p)) {
+            Some(i) => first + i,
+            None if allocators.len() == 1 => first,
+            None => continue,
+        };
+        let capacity =
+            int(heap, chunk, "capacity").or_else(|| int(heap, delegate, "capacity")).unwrap_or(0).max(0) as u64;
+        let pool = netty.allocators[allocator].1.adaptive.get_or_insert_with(AdaptivePool::default);
+        pool.chunks += 1;
+        pool.chunk_bytes += capacity;
+        pool.allocated_bytes += int(heap, chunk, "allocatedBytes").unwrap_or(0).max(0) as u64;
+        chunk_index.insert(chunk, netty.adaptive.len());
+        let memory = object(heap, delegate, "buffer").filter(|&b| is_a(heap, b, "java.nio.DirectByteBuffer"));
+        netty.adaptive.push(AdaptiveChunk { allocator, memory, live: Vec::new() });
+    }
+    for &buffer in census.of("io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf") {
+        if int(heap, buffer, "refCnt").unwrap_or(2) % 2 == 1 {
+            continue;
+        }
+        let Some(&c) = object(heap, buffer, "chunk").and_then(|c| chunk_index.get(&c)) else { continue };
+        let bytes = int(heap, buffer, "length").unwrap_or(0).max(0) as u64;
+        netty.adaptive[c].live.push((buffer, bytes));
+        let allocator = netty.adaptive[c].allocator;
+        if let Some(pool) = netty.allocators[allocator].1.adaptive.as_mut() {
+            pool.live_buffers.add(bytes);
+        }
+    }
 }
 
 /// Totals per arena and allocator.

@@ -137,6 +137,19 @@ pub struct NettyAllocator {
     pub live_buffers: Tally,
     /// Released (odd `refCnt`) yet referenced by something other than Netty's recycler.
     pub released_still_referenced: Tally,
+    /// For an `AdaptivePoolingAllocator` (Netty 4.1.111+, 4.2's default): its chunks.
+    pub adaptive: Option<AdaptivePool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AdaptivePool {
+    pub chunks: u64,
+    /// Capacity of the chunks (direct and heap).
+    pub chunk_bytes: u64,
+    /// Bytes handed out of the chunks since they were last reset (`allocatedBytes`).
+    pub allocated_bytes: u64,
+    /// Buffers carved from the chunks and not released, with their capacity (`length`).
+    pub live_buffers: Tally,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::buffers::{Classified, Kind};
 use crate::census::{is_strong, Referrers};
 use crate::fields::{class_is, int, object};
-use crate::netty::Netty;
+use crate::netty::{Memory, Netty};
 use crate::report::{LargeBuffer, NativeDominator, Retainer, RetainerKind};
 
 /// Where a share of native memory goes.
@@ -49,7 +49,7 @@ pub(crate) fn attribute(
     for c in &classified.cleared {
         shares.push((Share::AwaitingGc, 1, c.bytes));
     }
-    pool_shares(heap, classified, netty, &chunk_memory, &mut shares);
+    pool_shares(classified, netty, &chunk_memory, &mut shares);
 
     let targets: Vec<ObjectIndex> =
         shares.iter().filter_map(|s| if let Share::Path(o) = s.0 { Some(o) } else { None }).collect();
@@ -108,10 +108,9 @@ pub(crate) fn attribute(
 /// Splits each arena's chunk memory: live buffers' `maxLength` to their paths, the rest to the
 /// allocator (free in chunks, parked in thread caches, used without a live buffer).
 fn pool_shares(
-    heap: &Heap<'_>,
     classified: &Classified,
     netty: &Netty,
-    chunk_memory: &FxHashMap<ObjectIndex, usize>,
+    chunk_memory: &FxHashMap<ObjectIndex, Memory>,
     shares: &mut Vec<(Share, u64, u64)>,
 ) {
     let counted: FxHashMap<ObjectIndex, u64> = classified
@@ -158,11 +157,7 @@ fn pool_shares(
         let cached = arena.report.cached_bytes.min(left);
         left -= cached;
         let allocator = arena.allocator;
-        shares.push((
-            Share::Allocator(allocator, "free in pooled chunks"),
-            chunks.len() as u64,
-            total - (total.saturating_sub(free)),
-        ));
+        shares.push((Share::Allocator(allocator, "free in pooled chunks"), chunks.len() as u64, free.min(total)));
         shares.push((
             Share::Allocator(allocator, "released buffers parked in thread caches"),
             arena.report.cached_buffers,
@@ -173,7 +168,18 @@ fn pool_shares(
             0,
             left,
         ));
-        let _ = heap;
+    }
+
+    // Adaptive chunks: live buffers' `length` to their paths, the rest to the allocator.
+    for chunk in &netty.adaptive {
+        let Some(total) = chunk.memory.and_then(|m| counted.get(&m).copied()) else { continue };
+        let mut left = total;
+        for &(buffer, bytes) in &chunk.live {
+            let bytes = bytes.min(left);
+            left -= bytes;
+            shares.push((Share::Path(buffer), 1, bytes));
+        }
+        shares.push((Share::Allocator(chunk.allocator, "unused in adaptive chunks (free or released)"), 1, left));
     }
 }
 
@@ -349,7 +355,7 @@ pub(crate) fn largest(
         .filter(|b| (b.kind.counts() || b.kind == Kind::Mapped) && !b.jvm_mapping && b.capacity > 0)
         .filter_map(|b| match chunk_memory.get(&b.object) {
             // A huge allocation is listed as the Netty buffer using it.
-            Some(&c) if netty.chunks[c].unpooled => None,
+            Some(&Memory::Pool(c)) if netty.chunks[c].unpooled => None,
             Some(_) => Some((b.object, "netty_chunk", b.capacity)),
             None => Some((b.object, b.kind.name(), b.capacity)),
         })

@@ -378,3 +378,121 @@ fn jdk8_names_and_a_later_netty_layout() {
     assert!(report.findings.iter().any(|f| f.title.contains("released pooled buffers are still referenced")));
     assert_eq!(report.largest[0].kind, "netty_huge");
 }
+
+#[test]
+fn netty_4_2_adaptive_allocator() {
+    let mut b = HeapBuilder::new();
+    let c = define_jdk8(&mut b);
+    let abstract_buf =
+        b.define_class("io.netty.buffer.AbstractByteBuf", None, &[("readerIndex", T::Int), ("writerIndex", T::Int)]);
+    let counted =
+        b.define_class("io.netty.buffer.AbstractReferenceCountedByteBuf", Some(abstract_buf), &[("refCnt", T::Int)]);
+    let unpooled = b.define_class(
+        "io.netty.buffer.UnpooledDirectByteBuf",
+        Some(counted),
+        &[("buffer", T::Object), ("capacity", T::Int)],
+    );
+    let unsafe_unpooled =
+        b.define_class("io.netty.buffer.UnpooledUnsafeDirectByteBuf", Some(unpooled), &[("memoryAddress", T::Long)]);
+    let no_cleaner = b.define_class("io.netty.buffer.UnpooledUnsafeNoCleanerDirectByteBuf", Some(unsafe_unpooled), &[]);
+    let allocator_class = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator",
+        None,
+        &[("magazines", T::Object), ("centralQueue", T::Object)],
+    );
+    let magazine_class = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator$Magazine",
+        None,
+        &[("parent", T::Object), ("current", T::Object)],
+    );
+    let chunk_class = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
+        None,
+        &[
+            ("delegate", T::Object),
+            ("magazine", T::Object),
+            ("capacity", T::Int),
+            ("pooled", T::Boolean),
+            ("allocatedBytes", T::Int),
+            ("refCnt", T::Int),
+        ],
+    );
+    let adaptive_buf = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
+        Some(counted),
+        &[("adjustment", T::Int), ("rootParent", T::Object), ("chunk", T::Object), ("length", T::Int)],
+    );
+
+    let memory = direct_buffer(&mut b, &c, MIB, 0, 0);
+    let delegate = b.instance(
+        no_cleaner,
+        &[V::Long(0x7f00), V::Object(memory), V::Int(MIB as i32), V::Int(2), V::Int(0), V::Int(0)],
+    );
+    let allocator = b.new_id();
+    let chunk = b.new_id();
+    let magazine = b.instance(magazine_class, &[V::Object(allocator), V::Object(chunk)]);
+    b.body().instance(
+        chunk,
+        chunk_class.id,
+        &[V::Object(delegate), V::Object(magazine), V::Int(MIB as i32), V::Boolean(true), V::Int(180_000), V::Int(2)],
+    );
+    let magazines = b.object_array("io.netty.buffer.AdaptivePoolingAllocator$Magazine", &[magazine]);
+    b.body().instance(allocator, allocator_class.id, &[V::Object(magazines), V::Object(0)]);
+    let buf = |b: &mut HeapBuilder, adjustment: i32, length: i32, ref_count: i32| {
+        b.instance(
+            adaptive_buf,
+            &[
+                V::Int(adjustment),
+                V::Object(delegate),
+                V::Object(chunk),
+                V::Int(length),
+                V::Int(ref_count),
+                V::Int(0),
+                V::Int(length),
+            ],
+        )
+    };
+    let a = buf(&mut b, 0, 100_000, 2);
+    let second = buf(&mut b, 100_000, 50_000, 4);
+    let released = buf(&mut b, 150_000, 30_000, 1);
+    let pending = b.object_array("java.lang.Object", &[a, second]);
+    let counter = b.instance(c.atomic_long, &[V::Long(MIB)]);
+    let platform = b.define_class_with_statics(
+        "io.netty.util.internal.PlatformDependent",
+        None,
+        &[],
+        &[
+            ("DIRECT_MEMORY_COUNTER", V::Object(counter)),
+            ("DIRECT_MEMORY_LIMIT", V::Long(64 * MIB)),
+            ("USE_DIRECT_BUFFER_NO_CLEANER", V::Boolean(true)),
+        ],
+    );
+    let app = b.define_class_with_statics(
+        "com.example.Codec",
+        None,
+        &[],
+        &[("PENDING", V::Object(pending)), ("ALLOC", V::Object(allocator)), ("OLD", V::Object(released))],
+    );
+    for class in [app, platform] {
+        b.body().root_simple(STICKY_CLASS, class.id);
+    }
+
+    let dump = Dump::from_vec(b.finish_segments(1 << 12)).expect("a dump");
+    let heap = Heap::build(&dump).expect("a heap");
+    let report = analyze_heap(&heap, "synthetic", &Options::default(), &|_| {});
+
+    assert_eq!(report.direct_buffers.no_cleaner, Tally { count: 1, bytes: MIB as u64 });
+    let r = report.reconciliation.iter().find(|r| r.counter == "netty").unwrap();
+    assert_eq!(r.difference, 0, "{:?}", r.explanation);
+    let allocator = report.netty.iter().find(|a| a.adaptive.is_some()).expect("the adaptive allocator");
+    assert!(allocator.path.contains("static com.example.Codec.ALLOC"));
+    let pool = allocator.adaptive.as_ref().unwrap();
+    assert_eq!((pool.chunks, pool.chunk_bytes, pool.allocated_bytes), (1, MIB as u64, 180_000));
+    assert_eq!(pool.live_buffers, Tally { count: 2, bytes: 150_000 });
+
+    let group = report.retainers.iter().find(|r| r.root == "static com.example.Codec.PENDING").unwrap();
+    assert_eq!((group.buffers, group.bytes), (2, 150_000));
+    let unused = report.retainers.iter().find(|r| r.kind == RetainerKind::Allocator).unwrap();
+    assert_eq!(unused.bytes, MIB as u64 - 150_000);
+    assert_eq!(report.retainers.iter().map(|r| r.bytes).sum::<u64>(), MIB as u64);
+}
