@@ -14,6 +14,7 @@
 mod buffers;
 mod census;
 mod counters;
+mod dominance;
 mod fields;
 mod findings;
 mod netty;

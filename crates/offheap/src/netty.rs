@@ -444,9 +444,11 @@ fn finish(heap: &Heap<'_>, netty: &mut Netty) {
         }
     }
     // Where an arena has no huge-allocation counters, count the unpooled chunks found.
+    let uncounted: Vec<bool> =
+        netty.arenas.iter().map(|a| a.report.huge_bytes == 0 && a.report.huge_count == 0).collect();
     for c in netty.chunks.iter().filter(|c| c.unpooled) {
         let arena = &mut netty.arenas[c.arena];
-        if arena.report.huge_bytes == 0 && is_strong(heap, c.object) {
+        if uncounted[c.arena] && is_strong(heap, c.object) {
             arena.report.huge_count += 1;
             arena.report.huge_bytes += c.size;
         }

@@ -226,7 +226,8 @@ pub struct NativeDominator {
 pub struct LargeBuffer {
     pub id: String,
     pub class: String,
-    /// `owned`, `no_cleaner`, `mapped`, `unreachable`, `netty_pooled`, `netty_huge`.
+    /// `owned`, `no_cleaner`, `mapped`, `unreachable`, `netty_chunk` (a pool chunk's memory),
+    /// `netty_pooled`, `netty_huge`.
     pub kind: &'static str,
     pub bytes: u64,
     /// NIO `position`/`limit`, or Netty `readerIndex`/`writerIndex`.

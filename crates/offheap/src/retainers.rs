@@ -3,12 +3,14 @@
 //! a GC root; an allocator keeps its free, cached and unaccounted bytes; unreachable memory
 //! goes to one "awaiting GC" group. Paths are told the way a person recognises the owner.
 
-use dumpscan_heap::{object_text, Dominators, Heap, ObjectIndex, ObjectKind};
+use dumpscan_heap::{object_text, Heap, ObjectIndex, ObjectKind};
+
+use crate::dominance::NativeTree;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::buffers::{Classified, Kind};
 use crate::census::{is_strong, Referrers};
-use crate::fields::{class_is, int, object};
+use crate::fields::{int, object};
 use crate::netty::{Memory, Netty};
 use crate::report::{LargeBuffer, NativeDominator, Retainer, RetainerKind};
 
@@ -368,7 +370,9 @@ pub(crate) fn largest(
             .map(|l| (l.object, if l.huge { "netty_huge" } else { "netty_pooled" }, l.bytes)),
     );
     rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    rows.truncate(top);
+    if top > 0 {
+        rows.truncate(top);
+    }
     rows.into_iter()
         .map(|(o, kind, bytes)| {
             let netty_buf = kind.starts_with("netty_") && kind != "netty_chunk";
@@ -402,27 +406,21 @@ pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: u
     if owned.is_empty() {
         return Vec::new();
     }
-    let mut marked = vec![0u64; heap.len().div_ceil(64)];
-    for &o in owned.keys() {
-        marked[o as usize / 64] |= 1 << (o % 64);
-    }
-    let tree = Dominators::compute(heap);
-    let retained = tree.retained(|o| {
-        if marked[o as usize / 64] & (1 << (o % 64)) != 0 {
-            owned.get(&o).copied().unwrap_or(0)
-        } else {
-            0
-        }
-    });
+    let targets: Vec<ObjectIndex> = owned.keys().copied().collect();
+    let native = NativeTree::over(heap, &targets);
+    let tree = &native.tree;
+    let retained = tree.retained(|v| owned.get(&native.object(v)).copied().unwrap_or(0));
+    let (limit, candidates) = if top == 0 { (usize::MAX, 0) } else { (top, top * 20 + 100) };
     let mut rows = Vec::new();
-    for (o, bytes) in retained.top(top * 20 + 100) {
-        if bytes == 0 || rows.len() == top {
+    for (v, bytes) in retained.top(candidates) {
+        if bytes == 0 || rows.len() == limit {
             break;
         }
         // Show the top of each chain (list -> array -> buffer): the one a person can remove.
-        if tree.idom(o).is_some_and(|d| retained.get(d) == bytes) {
+        if tree.idom(v).is_some_and(|d| retained.get(d) == bytes) {
             continue;
         }
+        let o = native.object(v);
         rows.push(NativeDominator {
             id: format!("0x{:x}", heap.id(o)),
             class: heap.class_object_name(o).map(|n| format!("class {n}")).unwrap_or_else(|| heap.class_name(o)),
@@ -430,6 +428,5 @@ pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: u
             path: heap.path_text(o),
         });
     }
-    let _ = class_is;
     rows
 }
