@@ -167,7 +167,7 @@ pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
             }
         }
     }
-    findings.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.bytes));
     findings
 }
 
@@ -200,7 +200,7 @@ fn outbound_pileups(cx: &Context<'_, '_>, native: u64, findings: &mut Vec<Findin
             bytes.max(pending) >= MIB && (bytes.max(pending) * 10 >= native || pending >= 16 * MIB)
         })
         .collect();
-    piles.sort_by(|a, b| b.2.cmp(&a.2));
+    piles.sort_by_key(|p| std::cmp::Reverse(p.2));
     for (outbound, buffers, bytes) in piles.into_iter().take(5) {
         let pending = int(heap, outbound, "totalPendingSize").unwrap_or(0).max(0) as u64;
         let entries = count_entries(heap, outbound);
