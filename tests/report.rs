@@ -233,3 +233,29 @@ fn outbound_pileup_jdk17() {
 fn outbound_pileup_jdk25() {
     check_outbound_pileup("outbound-pileup-jdk25");
 }
+
+/// Old JVMs' dumps (format 1.0.1, 4- and 8-byte ids): the heap model numbers every object the
+/// histogram counts, and the report runs to the end.
+#[test]
+fn third_party_dumps_build_a_heap_and_a_report() {
+    use dumpscan::hprof::{Dump, Metadata, Summary};
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/thirdparty");
+    for file in ["hprof-32.bin", "hprof-64.bin"] {
+        let path = shared.join(file);
+        if !path.exists() {
+            eprintln!("skipping {file}: ../shared/thirdparty is not beside this checkout");
+            continue;
+        }
+        let dump = Dump::open(&path).unwrap();
+        let summary = Summary::compute(&Metadata::read(&dump).unwrap(), None).unwrap();
+        let counted: u64 = summary.histogram().iter().map(|r| r.instances).sum();
+        let heap = dumpscan::heap::Heap::build(&dump).unwrap();
+        assert_eq!(heap.len() as u64, counted, "{file}");
+        for i in (0..heap.len() as u32).step_by(97) {
+            assert_eq!(heap.index_of(heap.id(i)), Some(i), "{file}");
+        }
+        let report = dumpscan::offheap::analyze_heap(&heap, file, &Options::default(), &|_| {});
+        assert_attribution_is_complete(&report);
+        assert!(report.counters.jdk.is_some(), "{file}: java.nio.Bits");
+    }
+}

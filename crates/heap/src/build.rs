@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::graph::Csr;
-use crate::index::IdIndex;
+use crate::index::{IdColumn, IdIndex};
 use crate::layout::Layout;
 use crate::reach::Reach;
 use crate::roots::Root;
@@ -119,7 +119,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     });
     let Columns { ids, offsets, types, lengths } = Columns::gather(units);
     log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
-    let ids = IdIndex::new(ids);
+    let ids = IdIndex::from_column(ids);
 
     let layouts: Vec<Layout> = class_ids.par_iter().map(|&id| Layout::of(&classes, id, id_size)).collect();
     let referent_slots: Vec<Option<(u32, Reach)>> =
@@ -177,6 +177,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let in_index_order = edges.iter().flat_map(|u| u.sources.iter()).map(|s| s.0).is_sorted();
     let mut referents = Vec::new();
     let targets = if in_index_order {
+        // The (source, count) pairs are no longer needed: free them before the copy.
+        let mut edges = edges;
+        edges.iter_mut().for_each(|u| u.sources = Vec::new());
         let mut targets = Vec::with_capacity(total);
         for unit in edges {
             targets.extend_from_slice(&unit.targets);
@@ -203,6 +206,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         targets
     };
     let graph = Csr::from_degrees(&degrees, targets);
+    drop(degrees);
     log(&format!("resolved {} references", graph.edge_count()));
 
     let roots: Vec<Root> =
@@ -248,7 +252,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
 /// All objects in address order, column by column.
 struct Columns {
-    ids: Vec<u64>,
+    ids: IdColumn,
     offsets: Offsets,
     types: Vec<u32>,
     lengths: Vec<u32>,
@@ -321,19 +325,19 @@ impl Columns {
             }
         }
         segments.extend(pending.map(|&(_, mu, mi)| (mu, mi, mi + 1)));
-        // Column by column, each unit column freed once gathered: the peak stays near the
-        // first pass's own size.
+        // Column by column, each unit column freed once gathered, and each written in its
+        // final compact form: the peak stays near the first pass's own size.
         let mut units = units;
-        let ids = fill(&units, &segments, |u, i| u.ids[i]);
+        let ids = gather_ids(&units, &segments);
         units.iter_mut().for_each(|u| u.ids = Vec::new());
-        let offsets = Offsets::new(fill(&units, &segments, |u, i| u.base + u.offsets[i] as u64));
+        let offsets = gather_offsets(&units, &segments);
         units.iter_mut().for_each(|u| u.offsets = Vec::new());
-        let types = fill(&units, &segments, |u, i| u.types[i]);
+        let types = fill(&units, &segments, |u, i, _| u.types[i]);
         units.iter_mut().for_each(|u| u.types = Vec::new());
-        let lengths = fill(&units, &segments, |u, i| u.lengths[i]);
+        let lengths = fill(&units, &segments, |u, i, _| u.lengths[i]);
         drop(units);
         let mut c = Columns { ids, offsets, types, lengths };
-        if !c.ids.windows(2).all(|w| w[0] < w[1]) {
+        if !c.ids.is_strictly_ascending() {
             c.sort_and_dedup();
         }
         c
@@ -341,39 +345,79 @@ impl Columns {
 
     fn sort_and_dedup(&mut self) {
         let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
-        order.par_sort_by_key(|&i| (self.ids[i as usize], i));
+        order.par_sort_by_key(|&i| (self.ids.get(i as usize), i));
         // A corrupt dump may dump an id twice: the first one stands.
-        order.dedup_by_key(|i| self.ids[*i as usize]);
+        order.dedup_by_key(|i| self.ids.get(*i as usize));
         fn permute<T: Copy + Send + Sync>(column: &[T], order: &[u32]) -> Vec<T> {
             order.par_iter().map(|&i| column[i as usize]).collect()
         }
-        self.ids = permute(&self.ids, &order);
+        self.ids = self.ids.permute(&order);
         self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
         self.types = permute(&self.types, &order);
         self.lengths = permute(&self.lengths, &order);
     }
 }
 
+/// Object ids in gathered order: 4-byte slots above the smallest id when they fit, as they
+/// do for HotSpot, so the 8-byte column never exists.
+fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> IdColumn {
+    let bounds = |u: &FirstPass| u.ids.iter().fold((u64::MAX, 0u64), |(lo, hi), &id| (lo.min(id), hi.max(id)));
+    let (base, top) =
+        units.par_iter().map(bounds).reduce(|| (u64::MAX, 0), |(a, b), (c, d)| (a.min(c), b.max(d)));
+    let base = base.min(top);
+    let aligned = units.par_iter().all(|u| u.ids.iter().all(|id| (id - base) & 7 == 0));
+    if IdColumn::fits_compact(base, top, aligned) {
+        IdColumn::Compact { base, slots: fill(units, segments, |u, i, _| ((u.ids[i] - base) >> 3) as u32) }
+    } else {
+        IdColumn::Wide(fill(units, segments, |u, i, _| u.ids[i]))
+    }
+}
+
+/// File offsets in gathered order, straight into blocks (see [`Offsets`]).
+fn gather_offsets(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Offsets {
+    let offset = |u: &FirstPass, i: usize| u.base + u.offsets[i] as u64;
+    let n: usize = segments.iter().map(|&(_, start, end)| end - start).sum();
+    let blocks = n.div_ceil(OFFSET_BLOCK);
+    let (mut lo, mut hi) = (vec![u64::MAX; blocks], vec![0u64; blocks]);
+    let mut position = 0;
+    for &(u, start, end) in segments {
+        for i in start..end {
+            let (o, b) = (offset(&units[u], i), position / OFFSET_BLOCK);
+            lo[b] = lo[b].min(o);
+            hi[b] = hi[b].max(o);
+            position += 1;
+        }
+    }
+    if lo.iter().zip(&hi).all(|(&l, &h)| h - l <= u32::MAX as u64) {
+        let deltas = fill(units, segments, |u, i, at| (offset(u, i) - lo[at / OFFSET_BLOCK]) as u32);
+        Offsets::Blocks { bases: lo, deltas }
+    } else {
+        Offsets::Wide(fill(units, segments, |u, i, _| offset(u, i)))
+    }
+}
+
 /// One column of the objects, gathered from the units segment by segment in parallel;
-/// `value(unit, i)` reads object `i` of a unit.
+/// `value(unit, i, position)` reads object `i` of a unit, bound for `position` in the column.
 fn fill<T: Copy + Default + Send + Sync>(
     units: &[FirstPass],
     segments: &[(usize, usize, usize)],
-    value: impl Fn(&FirstPass, usize) -> T + Sync,
+    value: impl Fn(&FirstPass, usize, usize) -> T + Sync,
 ) -> Vec<T> {
     let n = segments.iter().map(|&(_, start, end)| end - start).sum();
     let mut out = vec![T::default(); n];
     let mut pieces = Vec::with_capacity(segments.len());
     let mut rest = &mut out[..];
+    let mut position = 0;
     for &segment in segments {
         let (head, tail) = rest.split_at_mut(segment.2 - segment.1);
-        pieces.push((head, segment));
+        pieces.push((head, segment, position));
+        position += segment.2 - segment.1;
         rest = tail;
     }
-    pieces.into_par_iter().for_each(|(dst, (u, start, _))| {
+    pieces.into_par_iter().for_each(|(dst, (u, start, _), at)| {
         let unit = &units[u];
         for (k, slot) in dst.iter_mut().enumerate() {
-            *slot = value(unit, start + k);
+            *slot = value(unit, start + k, at + k);
         }
     });
     out

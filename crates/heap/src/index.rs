@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 /// Object ids in ascending order, stored compactly when they allow it.
 #[derive(Debug)]
-enum IdColumn {
+pub(crate) enum IdColumn {
     /// `base + value * 8`: HotSpot ids are 8-aligned addresses, and a heap under 32 GiB
     /// spans fewer than 2^32 such slots.
     Compact {
@@ -26,14 +26,62 @@ pub struct IdIndex {
     base: u64,
 }
 
+impl IdColumn {
+    /// The 4-byte form when every id is `base` plus a multiple of 8 within 32 GiB of it.
+    pub(crate) fn fits_compact(base: u64, top: u64, all_aligned: bool) -> bool {
+        all_aligned && (top - base) >> 3 < u32::MAX as u64
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            IdColumn::Compact { slots, .. } => slots.len(),
+            IdColumn::Wide(ids) => ids.len(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u64 {
+        match self {
+            IdColumn::Compact { base, slots } => base + ((slots[i] as u64) << 3),
+            IdColumn::Wide(ids) => ids[i],
+        }
+    }
+
+    pub(crate) fn is_strictly_ascending(&self) -> bool {
+        match self {
+            IdColumn::Compact { slots, .. } => slots.windows(2).all(|w| w[0] < w[1]),
+            IdColumn::Wide(ids) => ids.windows(2).all(|w| w[0] < w[1]),
+        }
+    }
+
+    /// The ids in `order`.
+    pub(crate) fn permute(&self, order: &[u32]) -> IdColumn {
+        match self {
+            IdColumn::Compact { base, slots } => {
+                IdColumn::Compact { base: *base, slots: order.par_iter().map(|&i| slots[i as usize]).collect() }
+            }
+            IdColumn::Wide(ids) => IdColumn::Wide(order.par_iter().map(|&i| ids[i as usize]).collect()),
+        }
+    }
+}
+
 impl IdIndex {
     /// Builds the index over ids sorted ascending and distinct.
     pub fn new(sorted: Vec<u64>) -> IdIndex {
-        let n = sorted.len();
-        let (base, top) = match (sorted.first(), sorted.last()) {
-            (Some(&lo), Some(&hi)) => (lo, hi),
-            _ => (0, 0),
+        let (base, top) = (sorted.first().copied().unwrap_or(0), sorted.last().copied().unwrap_or(0));
+        let aligned = sorted.par_iter().all(|id| (id - base) & 7 == 0);
+        let ids = if IdColumn::fits_compact(base, top, aligned) {
+            IdColumn::Compact { base, slots: sorted.par_iter().map(|id| ((id - base) >> 3) as u32).collect() }
+        } else {
+            IdColumn::Wide(sorted)
         };
+        IdIndex::from_column(ids)
+    }
+
+    /// Builds the index over a column of ids sorted ascending and distinct.
+    pub(crate) fn from_column(ids: IdColumn) -> IdIndex {
+        let n = ids.len();
+        let (base, top) = if n == 0 { (0, 0) } else { (ids.get(0), ids.get(n - 1)) };
         let span = top - base;
         // About eight objects per region keeps each search inside a cache line or two.
         let per_region = (span / (n.max(1) as u64 / 8).max(1)).max(1);
@@ -41,8 +89,8 @@ impl IdIndex {
         let region_count = (span >> region_shift) as usize + 2;
         let mut regions = vec![0u32; region_count];
         let mut next = 0usize;
-        for (i, &id) in sorted.iter().enumerate() {
-            let r = ((id - base) >> region_shift) as usize;
+        for i in 0..n {
+            let r = ((ids.get(i) - base) >> region_shift) as usize;
             while next <= r {
                 regions[next] = i as u32;
                 next += 1;
@@ -51,20 +99,11 @@ impl IdIndex {
         for slot in &mut regions[next..] {
             *slot = n as u32;
         }
-        let compact = span >> 3 < u32::MAX as u64 && sorted.par_iter().all(|id| (id - base) & 7 == 0);
-        let ids = if compact {
-            IdColumn::Compact { base, slots: sorted.par_iter().map(|id| ((id - base) >> 3) as u32).collect() }
-        } else {
-            IdColumn::Wide(sorted)
-        };
         IdIndex { ids, regions, region_shift, base }
     }
 
     pub fn len(&self) -> usize {
-        match &self.ids {
-            IdColumn::Compact { slots, .. } => slots.len(),
-            IdColumn::Wide(ids) => ids.len(),
-        }
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -74,10 +113,7 @@ impl IdIndex {
     /// The id of object `index`.
     #[inline]
     pub fn id(&self, index: u32) -> u64 {
-        match &self.ids {
-            IdColumn::Compact { base, slots } => base + ((slots[index as usize] as u64) << 3),
-            IdColumn::Wide(ids) => ids[index as usize],
-        }
+        self.ids.get(index as usize)
     }
 
     /// The index of the object with this id, if the dump has it.

@@ -1,0 +1,47 @@
+//! The object index on dumps whose ids are neither ascending nor 8-aligned (old and odd
+//! JVMs): every object is numbered in address order and found again by its id.
+
+use dumpscan_heap::Heap;
+use dumpscan_hprof::Dump;
+use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
+
+fn check(id_size: u32, ids: &[u64]) {
+    let mut b = HeapBuilder::with_format("1.0.1", id_size);
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let node = b.define_class("com.example.Node", Some(object), &[("next", T::Object)]);
+    // A chain in the order given: each object points at the one written before it.
+    let mut previous = 0;
+    for &id in ids {
+        b.body().instance(id, node.id, &[V::Object(previous)]);
+        previous = id;
+    }
+    b.body().root_simple(0xFF, previous);
+    let dump = Dump::from_vec(b.finish_single()).expect("a dump");
+    let heap = Heap::build(&dump).expect("a heap");
+
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let numbered: Vec<u64> = (0..heap.len() as u32).map(|i| heap.id(i)).filter(|id| ids.contains(id)).collect();
+    assert_eq!(numbered, sorted, "address order");
+    for pair in ids.windows(2) {
+        let (older, newer) = (heap.index_of(pair[0]).unwrap(), heap.index_of(pair[1]).unwrap());
+        assert_eq!(heap.references(newer), &[older], "{:#x} -> {:#x}", pair[1], pair[0]);
+        assert_eq!(heap.reach.level(older), dumpscan_heap::Reach::Strong);
+    }
+    assert_eq!(heap.index_of(ids.iter().max().unwrap() + 1), None);
+}
+
+#[test]
+fn descending_ids() {
+    check(8, &[0x9000_0000, 0x8000_0010, 0x7000_0020, 0x6000_0000]);
+}
+
+#[test]
+fn unaligned_four_byte_ids() {
+    check(4, &[0x3003, 0x1001, 0x2002, 0x4005, 0x10007]);
+}
+
+#[test]
+fn ids_spanning_more_than_32_gib() {
+    check(8, &[0x10_0000_0000, 0x1000, 0x20_0000_0008, 0x2000]);
+}
