@@ -167,7 +167,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     })?;
 
     let n = types.len();
-    let mut degrees = vec![0u32; n];
+    // Room for one more: the degrees become the CSR's start offsets in place.
+    let mut degrees = Vec::with_capacity(n + 1);
+    degrees.resize(n, 0u32);
     for unit in &edges {
         for &(source, count) in &unit.sources {
             degrees[source as usize] = count;
@@ -176,7 +178,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
     let in_index_order = edges.iter().flat_map(|u| u.sources.iter()).map(|s| s.0).is_sorted();
     let mut referents = Vec::new();
-    let targets = if in_index_order {
+    let graph = if in_index_order {
         // The (source, count) pairs are no longer needed: free them before the copy.
         let mut edges = edges;
         edges.iter_mut().for_each(|u| u.sources = Vec::new());
@@ -185,28 +187,20 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
             targets.extend_from_slice(&unit.targets);
             referents.extend(unit.referents);
         }
-        targets
+        Csr::from_degrees(degrees, targets)
     } else {
-        let mut starts = Vec::with_capacity(n);
-        let mut sum = 0usize;
-        for &d in &degrees {
-            starts.push(sum);
-            sum += d as usize;
-        }
-        let mut targets = vec![0u32; total];
+        // Each unit's targets go to their sources' places, unit by unit, each freed once copied.
+        let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
         for unit in edges {
             let mut pos = 0;
             for &(source, count) in &unit.sources {
-                let start = starts[source as usize];
-                targets[start..start + count as usize].copy_from_slice(&unit.targets[pos..pos + count as usize]);
+                graph.successors_mut(source).copy_from_slice(&unit.targets[pos..pos + count as usize]);
                 pos += count as usize;
             }
             referents.extend(unit.referents);
         }
-        targets
+        graph
     };
-    let graph = Csr::from_degrees(&degrees, targets);
-    drop(degrees);
     log(&format!("resolved {} references", graph.edge_count()));
 
     let roots: Vec<Root> =
@@ -362,8 +356,7 @@ impl Columns {
 /// do for HotSpot, so the 8-byte column never exists.
 fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> IdColumn {
     let bounds = |u: &FirstPass| u.ids.iter().fold((u64::MAX, 0u64), |(lo, hi), &id| (lo.min(id), hi.max(id)));
-    let (base, top) =
-        units.par_iter().map(bounds).reduce(|| (u64::MAX, 0), |(a, b), (c, d)| (a.min(c), b.max(d)));
+    let (base, top) = units.par_iter().map(bounds).reduce(|| (u64::MAX, 0), |(a, b), (c, d)| (a.min(c), b.max(d)));
     let base = base.min(top);
     let aligned = units.par_iter().all(|u| u.ids.iter().all(|id| (id - base) & 7 == 0));
     if IdColumn::fits_compact(base, top, aligned) {

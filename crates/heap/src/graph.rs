@@ -40,21 +40,27 @@ impl Starts {
 
 impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
-    pub fn from_degrees(degrees: &[u32], targets: Vec<u32>) -> Csr {
-        fn prefix<T: Copy + std::ops::Add<Output = T> + From<u32>>(degrees: &[u32]) -> Vec<T> {
+    /// The degrees become the start offsets in place (give them room for one more entry and
+    /// no second array of a word per object is ever allocated).
+    pub fn from_degrees(mut degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
+        let starts = if targets.len() <= u32::MAX as usize {
+            let mut total = 0u32;
+            for d in &mut degrees {
+                let next = total + *d;
+                *d = total;
+                total = next;
+            }
+            degrees.push(total);
+            Starts::Narrow(degrees)
+        } else {
             let mut starts = Vec::with_capacity(degrees.len() + 1);
-            let mut total = T::from(0);
-            starts.push(total);
-            for &d in degrees {
-                total = total + T::from(d);
+            let mut total = 0u64;
+            starts.push(0);
+            for &d in &degrees {
+                total += d as u64;
                 starts.push(total);
             }
-            starts
-        }
-        let starts = if targets.len() <= u32::MAX as usize {
-            Starts::Narrow(prefix::<u32>(degrees))
-        } else {
-            Starts::Wide(prefix::<u64>(degrees))
+            Starts::Wide(starts)
         };
         Csr { starts, targets }
     }
@@ -62,7 +68,7 @@ impl Csr {
     /// Builds from adjacency lists (tests, small graphs).
     pub fn from_lists(lists: &[Vec<u32>]) -> Csr {
         let degrees: Vec<u32> = lists.iter().map(|l| l.len() as u32).collect();
-        Csr::from_degrees(&degrees, lists.concat())
+        Csr::from_degrees(degrees, lists.concat())
     }
 
     pub fn node_count(&self) -> usize {
@@ -79,6 +85,15 @@ impl Csr {
         match (self.starts.get(i), self.starts.get(i + 1)) {
             (Some(a), Some(b)) => &self.targets[a..b],
             _ => &[],
+        }
+    }
+
+    /// The targets of `node`, to be written (a graph built with its degrees known first).
+    pub(crate) fn successors_mut(&mut self, node: u32) -> &mut [u32] {
+        let i = node as usize;
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(a), Some(b)) => &mut self.targets[a..b],
+            _ => &mut [],
         }
     }
 
@@ -103,7 +118,7 @@ impl Csr {
                 *slot += 1;
             }
         }
-        Csr::from_degrees(&degrees, targets)
+        Csr::from_degrees(degrees, targets)
     }
 
     /// Bytes held by the graph.

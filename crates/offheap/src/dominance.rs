@@ -99,5 +99,5 @@ fn induced(heap: &Heap<'_>, marked: &[u64]) -> (Csr, Vec<ObjectIndex>, Vec<u32>)
         degrees.push((targets.len() - before) as u32);
     }
     let roots = heap.roots.iter().filter(|r| is_set(marked, r.object)).map(|r| rank(r.object)).collect();
-    (Csr::from_degrees(&degrees, targets), nodes, roots)
+    (Csr::from_degrees(degrees, targets), nodes, roots)
 }
