@@ -235,3 +235,20 @@ fn report_on_bad_input_and_an_unreadable_error_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no numbers to decode"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 B of direct memory found"));
 }
+
+#[test]
+fn report_on_a_truncated_dump_says_so() {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(fixture("netty-pooled-jdk17.hprof.gz")).unwrap();
+    flate2::read::MultiGzDecoder::new(file).read_to_end(&mut bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.hprof");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = dumpscan(&[cut.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dump"]["truncated"], true);
+    assert!(doc["findings"][0]["title"].as_str().unwrap().starts_with("The dump is cut short"));
+}

@@ -168,6 +168,23 @@ pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
         }
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.bytes));
+    if report.dump.truncated {
+        // HotSpot writes the GC roots last: a cut dump loses them first.
+        findings.insert(
+            0,
+            Finding {
+                title: "The dump is cut short: every figure covers only what was read".to_string(),
+                detail: format!(
+                    "{} objects were read from {} bytes. The JVM writes the GC roots at the end of the dump, so \
+                     buffers whose roots or referrers were lost look unreachable here (awaiting GC) although \
+                     the process held them. Take a new dump with room on the disk to be sure.",
+                    report.dump.objects, report.dump.bytes
+                ),
+                bytes: 0,
+                evidence: Vec::new(),
+            },
+        );
+    }
     findings
 }
 
