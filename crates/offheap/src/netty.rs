@@ -154,9 +154,9 @@ pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
     // Pooled buffers: live ones hold `maxLength` of their chunk; released ones (odd refCnt)
     // sit in Netty's recycler, unless the application still holds them.
     let mut released = Vec::new();
+    let released_count = ReleasedRule::of(heap);
     for &buffer in census.of("io.netty.buffer.PooledByteBuf") {
-        let ref_count = int(heap, buffer, "refCnt").unwrap_or(2);
-        if ref_count % 2 == 1 {
+        if released_count.is_released(int(heap, buffer, "refCnt")) {
             released.push(buffer);
             continue;
         }
@@ -187,6 +187,32 @@ pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
     read_thread_caches(heap, census, &mut netty, &arena_index, &chunk_of);
     finish(heap, &mut netty);
     netty
+}
+
+/// How a buffer's `refCnt` field says it was released.
+#[derive(Clone, Copy)]
+enum ReleasedRule {
+    /// Netty 4.1.48+ (`ReferenceCountUpdater`) stores twice the count: odd means released.
+    Doubled,
+    /// Earlier versions store the count itself: 0 means released.
+    Plain,
+}
+
+impl ReleasedRule {
+    fn of(heap: &Heap<'_>) -> ReleasedRule {
+        match heap.classes.by_name("io.netty.util.internal.ReferenceCountUpdater") {
+            Some(_) => ReleasedRule::Doubled,
+            None => ReleasedRule::Plain,
+        }
+    }
+
+    fn is_released(self, ref_count: Option<i64>) -> bool {
+        match (self, ref_count) {
+            (_, None) => false,
+            (ReleasedRule::Doubled, Some(n)) => n % 2 != 0,
+            (ReleasedRule::Plain, Some(n)) => n <= 0,
+        }
+    }
 }
 
 fn read_arena(heap: &Heap<'_>, arena: ObjectIndex, direct: bool, chunks: &mut Vec<Chunk>, index: usize) -> Arena {
@@ -417,7 +443,7 @@ fn read_adaptive(heap: &Heap<'_>, census: &Census, netty: &mut Netty) {
         netty.adaptive.push(AdaptiveChunk { allocator, memory, live: Vec::new() });
     }
     for &buffer in census.of("io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf") {
-        if int(heap, buffer, "refCnt").unwrap_or(2) % 2 == 1 {
+        if ReleasedRule::Doubled.is_released(int(heap, buffer, "refCnt")) {
             continue;
         }
         let Some(&c) = object(heap, buffer, "chunk").and_then(|c| chunk_index.get(&c)) else { continue };

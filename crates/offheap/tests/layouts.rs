@@ -85,10 +85,14 @@ fn adder(b: &mut HeapBuilder, c: &Classes, base: i64, cells: &[i64]) -> u64 {
     b.instance(c.long_adder, &[V::Object(array), V::Long(base)])
 }
 
-#[test]
-fn jdk8_names_and_a_later_netty_layout() {
+/// The JDK 8 and later-Netty dump; `doubled_ref_counts` puts Netty 4.1.48+'s
+/// `ReferenceCountUpdater` in it (a `refCnt` of twice the count, odd when released).
+fn jdk8_and_later_netty(doubled_ref_counts: bool) -> dumpscan_offheap::Report {
     let mut b = HeapBuilder::new();
     let c = define_jdk8(&mut b);
+    if doubled_ref_counts {
+        b.define_class("io.netty.util.internal.ReferenceCountUpdater", None, &[]);
+    }
 
     // JDK 8: an owned 1 MiB buffer, and a cleaner whose 2 MiB buffer is already collected.
     let dealloc_owned = b.instance(c.deallocator, &[V::Long(0x7f00), V::Long(MIB), V::Int(MIB as i32)]);
@@ -322,8 +326,12 @@ fn jdk8_names_and_a_later_netty_layout() {
 
     let dump = Dump::from_vec(b.finish_segments(1 << 12)).expect("a dump");
     let heap = Heap::build(&dump).expect("a heap");
-    let report = analyze_heap(&heap, "synthetic", &Options::default(), &|_| {});
+    analyze_heap(&heap, "synthetic", &Options::default(), &|_| {})
+}
 
+#[test]
+fn jdk8_names_and_a_later_netty_layout() {
+    let report = jdk8_and_later_netty(true);
     let jdk = report.counters.jdk.as_ref().expect("JDK 8's Bits");
     assert_eq!(
         (jdk.count, jdk.total_capacity, jdk.reserved, jdk.max),
@@ -377,6 +385,15 @@ fn jdk8_names_and_a_later_netty_layout() {
     assert!(report.findings.iter().any(|f| f.title.contains("thread caches of threads that no longer run")));
     assert!(report.findings.iter().any(|f| f.title.contains("released pooled buffers are still referenced")));
     assert_eq!(report.largest[0].kind, "netty_huge");
+}
+
+/// Before 4.1.48 `refCnt` is the count itself: 1 is a live buffer, only 0 is released.
+#[test]
+fn plain_reference_counts_of_older_netty() {
+    let report = jdk8_and_later_netty(false);
+    let a = &report.netty[0];
+    assert_eq!(a.released_still_referenced, Tally::default());
+    assert_eq!(a.arenas[0].live_buffers.count, 3);
 }
 
 #[test]
