@@ -80,6 +80,18 @@ pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
         });
     }
 
+    for leak in report.retainers.iter().filter(|r| r.root.ends_with("(a leak)") && r.bytes >= MIB) {
+        findings.push(Finding {
+            title: format!("{} in {} pooled buffers that were never released", mib(leak.bytes), leak.buffers),
+            detail: "Nothing references these buffers any more, yet they were not released: their memory stays \
+                     taken in the pool's chunks until the allocator itself goes. Run with \
+                     -Dio.netty.leakDetection.level=advanced to learn where they were last used."
+                .to_string(),
+            bytes: leak.bytes,
+            evidence: leak.example.iter().map(|e| format!("one of them: {e}")).collect(),
+        });
+    }
+
     let hidden = report.direct_buffers.no_cleaner;
     if hidden.bytes >= MIB {
         let netty = report.counters.netty.as_ref().filter(|n| n.no_cleaner == Some(true));

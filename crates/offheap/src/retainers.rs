@@ -4,12 +4,11 @@
 //! goes to one "awaiting GC" group. Paths are told the way a person recognises the owner.
 
 use dumpscan_heap::{object_text, Heap, ObjectIndex, ObjectKind};
-
-use crate::dominance::NativeTree;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::buffers::{Classified, Kind};
 use crate::census::{is_strong, Referrers};
+use crate::dominance::NativeTree;
 use crate::fields::{int, object};
 use crate::netty::{Memory, Netty};
 use crate::report::{LargeBuffer, NativeDominator, Retainer, RetainerKind};
@@ -73,7 +72,16 @@ pub(crate) fn attribute(
                     t.0 += buffers;
                     t.1 += bytes;
                 }
-                let d = describe(heap, &paths[&o]);
+                let d = match describe(heap, &paths[&o]) {
+                    // A pool's buffer nobody references yet never released: its bytes stay
+                    // taken in the chunk until the allocator goes (Netty calls this a leak).
+                    d if d.steps.is_empty() => Described {
+                        root: "no strong path: never released, no longer referenced (a leak)".into(),
+                        steps: vec![heap.class_name(o)],
+                        owner: None,
+                    },
+                    d => d,
+                };
                 (RetainerKind::Buffers, d.root, d.steps, d.owner, Some(o))
             }
             Share::Allocator(a, what) => {

@@ -289,6 +289,8 @@ fn jdk8_and_later_netty(doubled_ref_counts: bool) -> dumpscan_offheap::Report {
     let live_b = pooled(&mut b, chunk, 65_536, 4);
     let live_huge = pooled(&mut b, huge_chunk, 8 * MIB, 2);
     let released = pooled(&mut b, 0, 1024, 1);
+    // Never released, referenced by nothing: a leak, its bytes still taken in the chunk.
+    pooled(&mut b, chunk, 16_384, 2);
     let cached = b.instance(entry, &[V::Object(chunk), V::Long(7), V::Int(32_768)]);
     let slots = b.object_array("java.lang.Object", &[cached, 0, 0, 0]);
     let queue = b.instance(queue, &[V::Object(slots)]);
@@ -357,7 +359,7 @@ fn jdk8_names_and_a_later_netty_layout() {
     assert_eq!((arena.huge_count, arena.huge_bytes), (1, 8 * MIB as u64));
     assert_eq!((arena.thread_caches, arena.cached_buffers, arena.cached_bytes), (1, 1, 32_768));
     assert_eq!(arena.pinned_bytes, Some(589_824));
-    assert_eq!(arena.live_buffers, Tally { count: 3, bytes: 524_288 + 65_536 + 8 * MIB as u64 });
+    assert_eq!(arena.live_buffers, Tally { count: 4, bytes: 524_288 + 65_536 + 16_384 + 8 * MIB as u64 });
     assert_eq!(a.released_still_referenced, Tally { count: 1, bytes: 1024 });
 
     // Every native byte once: the application's list, the allocator's three shares, the
@@ -376,7 +378,15 @@ fn jdk8_names_and_a_later_netty_layout() {
     };
     assert_eq!(allocator_share("free in pooled chunks"), Some(3 * MIB as u64));
     assert_eq!(allocator_share("released buffers parked"), Some(32_768));
-    assert_eq!(allocator_share("used in chunks, held by no live buffer"), Some(MIB as u64 - 524_288 - 65_536 - 32_768));
+    assert_eq!(
+        allocator_share("used in chunks, held by no live buffer"),
+        Some(MIB as u64 - 524_288 - 65_536 - 16_384 - 32_768)
+    );
+    let leak = report.retainers.iter().find(|r| r.root.contains("(a leak)")).expect("the leaked buffer");
+    assert_eq!(
+        (leak.buffers, leak.bytes, leak.path.as_slice()),
+        (1, 16_384, ["io.netty.buffer.PooledUnsafeDirectByteBuf".to_string()].as_slice())
+    );
     let waiting = report.retainers.iter().find(|r| r.kind == RetainerKind::AwaitingGc).unwrap();
     assert_eq!(waiting.bytes, 2 * MIB as u64);
 
@@ -393,7 +403,7 @@ fn plain_reference_counts_of_older_netty() {
     let report = jdk8_and_later_netty(false);
     let a = &report.netty[0];
     assert_eq!(a.released_still_referenced, Tally::default());
-    assert_eq!(a.arenas[0].live_buffers.count, 3);
+    assert_eq!(a.arenas[0].live_buffers.count, 4);
 }
 
 #[test]
