@@ -80,6 +80,25 @@ pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
         });
     }
 
+    // Bytes read and not yet decoded: Netty's decoders and Lettuce's command handler keep
+    // them until a whole message is there.
+    for held in report.retainers.iter().filter(|r| r.kind == RetainerKind::Buffers && significant(r.bytes)) {
+        let Some(step) = held.path.iter().find(|s| is_read_buffer(s)) else { continue };
+        findings.push(Finding {
+            title: format!("{} read but not yet decoded, in {step}", mib(held.bytes)),
+            detail: format!(
+                "{} buffers hold bytes received and waiting for a whole message: a very large message, a peer \
+                 sending faster than the handler decodes, or a decoder that never consumes its input (Lettuce's \
+                 read buffer grows with large replies and does not shrink). Held along {} -> {}.",
+                held.buffers,
+                held.root,
+                held.path.join(" -> ")
+            ),
+            bytes: held.bytes,
+            evidence: held.example.iter().map(|e| format!("dumpscan paths DUMP --id {e}")).collect(),
+        });
+    }
+
     for leak in report.retainers.iter().filter(|r| r.root.ends_with("(a leak)") && r.bytes >= MIB) {
         findings.push(Finding {
             title: format!("{} in {} pooled buffers that were never released", mib(leak.bytes), leak.buffers),
@@ -198,6 +217,14 @@ pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// A step through a read buffer: `ByteToMessageDecoder.cumulation` (on the decoder's own
+/// class), Lettuce's `CommandHandler.buffer` (5.0 to 6.5) or `readBuffer` (6.6+).
+fn is_read_buffer(step: &str) -> bool {
+    step.ends_with(".cumulation")
+        || step == "io.lettuce.core.protocol.CommandHandler.buffer"
+        || step == "io.lettuce.core.protocol.CommandHandler.readBuffer"
 }
 
 fn near_limit(whose: &str, used: i64, max: i64, flag: &str) -> Finding {

@@ -450,6 +450,17 @@ fn netty_4_2_adaptive_allocator() {
         &[("adjustment", T::Int), ("rootParent", T::Object), ("chunk", T::Object), ("length", T::Int)],
     );
 
+    let decoder_class =
+        b.define_class("io.netty.handler.codec.ByteToMessageDecoder", None, &[("cumulation", T::Object)]);
+    let frame_decoder = b.define_class("com.example.FrameDecoder", Some(decoder_class), &[]);
+    // A decoder's cumulation: 4 MiB received, waiting for the rest of a message.
+    let received = direct_buffer(&mut b, &c, 4 * MIB, 0, 0);
+    let cumulation = b.instance(
+        no_cleaner,
+        &[V::Long(0x7f80), V::Object(received), V::Int(4 * MIB as i32), V::Int(2), V::Int(0), V::Int(0)],
+    );
+    let decoder = b.instance(frame_decoder, &[V::Object(cumulation)]);
+
     let memory = direct_buffer(&mut b, &c, MIB, 0, 0);
     let delegate = b.instance(
         no_cleaner,
@@ -483,7 +494,7 @@ fn netty_4_2_adaptive_allocator() {
     let second = buf(&mut b, 100_000, 50_000, 4);
     let released = buf(&mut b, 150_000, 30_000, 1);
     let pending = b.object_array("java.lang.Object", &[a, second]);
-    let counter = b.instance(c.atomic_long, &[V::Long(MIB)]);
+    let counter = b.instance(c.atomic_long, &[V::Long(5 * MIB)]);
     let platform = b.define_class_with_statics(
         "io.netty.util.internal.PlatformDependent",
         None,
@@ -498,7 +509,12 @@ fn netty_4_2_adaptive_allocator() {
         "com.example.Codec",
         None,
         &[],
-        &[("PENDING", V::Object(pending)), ("ALLOC", V::Object(allocator)), ("OLD", V::Object(released))],
+        &[
+            ("PENDING", V::Object(pending)),
+            ("ALLOC", V::Object(allocator)),
+            ("OLD", V::Object(released)),
+            ("DECODER", V::Object(decoder)),
+        ],
     );
     for class in [app, platform] {
         b.body().root_simple(STICKY_CLASS, class.id);
@@ -508,7 +524,7 @@ fn netty_4_2_adaptive_allocator() {
     let heap = Heap::build(&dump).expect("a heap");
     let report = analyze_heap(&heap, "synthetic", &Options::default(), &|_| {});
 
-    assert_eq!(report.direct_buffers.no_cleaner, Tally { count: 1, bytes: MIB as u64 });
+    assert_eq!(report.direct_buffers.no_cleaner, Tally { count: 2, bytes: 5 * MIB as u64 });
     let r = report.reconciliation.iter().find(|r| r.counter == "netty").unwrap();
     assert_eq!(r.difference, 0, "{:?}", r.explanation);
     let allocator = report.netty.iter().find(|a| a.adaptive.is_some()).expect("the adaptive allocator");
@@ -521,5 +537,9 @@ fn netty_4_2_adaptive_allocator() {
     assert_eq!((group.buffers, group.bytes), (2, 150_000));
     let unused = report.retainers.iter().find(|r| r.kind == RetainerKind::Allocator).unwrap();
     assert_eq!(unused.bytes, MIB as u64 - 150_000);
-    assert_eq!(report.retainers.iter().map(|r| r.bytes).sum::<u64>(), MIB as u64);
+    assert_eq!(report.retainers.iter().map(|r| r.bytes).sum::<u64>(), 5 * MIB as u64);
+
+    let decoding = report.findings.iter().find(|f| f.title.contains("read but not yet decoded")).expect("the decoder");
+    assert_eq!(decoding.bytes, 4 * MIB as u64);
+    assert!(decoding.title.ends_with("in com.example.FrameDecoder.cumulation"), "{}", decoding.title);
 }
