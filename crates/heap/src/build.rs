@@ -2,6 +2,8 @@
 //! a second resolves every reference to an object index.
 
 use dumpscan_hprof::{ClassInfo, ClassTable, Dump, GcRoot, Metadata, Result, SubRecord, Summary};
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -25,8 +27,9 @@ struct FirstPass {
     types: Vec<u32>,
     local_classes: Vec<u64>,
     local_index: FxHashMap<u64, u32>,
-    /// Element count of arrays; 0 for the others.
+    /// Element count of arrays, 0 for the others; empty when the model keeps no lengths.
     lengths: Vec<u32>,
+    keep_lengths: bool,
     classes: Vec<ClassInfo>,
     roots: Vec<GcRoot>,
 }
@@ -47,14 +50,17 @@ impl FirstPass {
         self.ids.push(id);
         self.offsets.push((offset - self.base) as u32);
         self.types.push(ty);
-        self.lengths.push(length);
+        if self.keep_lengths {
+            self.lengths.push(length);
+        }
     }
 }
 
 #[derive(Default)]
 struct SecondPass {
-    /// (source, number of targets), in the order the targets were pushed.
-    sources: Vec<(u32, u32)>,
+    /// Objects with references, in the order their targets were pushed (their counts go
+    /// straight into the shared degree array).
+    sources: Vec<u32>,
     targets: Vec<u32>,
     referents: Vec<(u32, u32, Reach)>,
 }
@@ -79,12 +85,13 @@ fn referent_slot(classes: &ClassTable, class_id: u64, layout: &Layout) -> Option
     Some((field.offset, strength))
 }
 
-pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
+pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
     let meta = Metadata::read(dump)?;
     let plan = meta.heap_plan();
     let id_size = dump.id_size();
 
-    let (mut units, truncation) = plan.map_units(id_size, FirstPass::default, |u, offset, sub| match sub {
+    let new_unit = || FirstPass { keep_lengths, ..FirstPass::default() };
+    let (mut units, truncation) = plan.map_units(id_size, new_unit, |u, offset, sub| match sub {
         SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0, 0),
         SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0, a.elements.len() as u32),
         SubRecord::PrimitiveArray(a) => u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32, a.length),
@@ -126,6 +133,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         class_ids.iter().zip(&layouts).map(|(&id, l)| referent_slot(&classes, id, l)).collect();
 
     let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id) };
+    // Written during the pass, each object by the one unit holding it; one spare entry, for
+    // the degrees become the CSR's start offsets in place.
+    let degrees: Vec<AtomicU32> = (0..=types.len()).map(|_| AtomicU32::new(0)).collect();
     let (edges, _) = plan.map_units(id_size, SecondPass::default, |p, offset, sub| {
         let Some(id) = sub.object_id() else { return };
         let Some(source) = ids.index_of(id) else { return };
@@ -162,24 +172,18 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         }
         let count = (p.targets.len() - before) as u32;
         if count > 0 {
-            p.sources.push((source, count));
+            p.sources.push(source);
+            degrees[source as usize].store(count, Ordering::Relaxed);
         }
     })?;
 
-    let n = types.len();
-    // Room for one more: the degrees become the CSR's start offsets in place.
-    let mut degrees = Vec::with_capacity(n + 1);
-    degrees.resize(n, 0u32);
-    for unit in &edges {
-        for &(source, count) in &unit.sources {
-            degrees[source as usize] = count;
-        }
-    }
+    let mut degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
+    degrees.truncate(types.len());
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
-    let in_index_order = edges.iter().flat_map(|u| u.sources.iter()).map(|s| s.0).is_sorted();
+    let in_index_order = edges.iter().flat_map(|u| u.sources.iter()).is_sorted();
     let mut referents = Vec::new();
     let graph = if in_index_order {
-        // The (source, count) pairs are no longer needed: free them before the copy.
+        // The sources are no longer needed: free them before the copy.
         let mut edges = edges;
         edges.iter_mut().for_each(|u| u.sources = Vec::new());
         let mut targets = Vec::with_capacity(total);
@@ -193,9 +197,11 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
         for unit in edges {
             let mut pos = 0;
-            for &(source, count) in &unit.sources {
-                graph.successors_mut(source).copy_from_slice(&unit.targets[pos..pos + count as usize]);
-                pos += count as usize;
+            for &source in &unit.sources {
+                let slots = graph.successors_mut(source);
+                let count = slots.len();
+                slots.copy_from_slice(&unit.targets[pos..pos + count]);
+                pos += count;
             }
             referents.extend(unit.referents);
         }
@@ -328,7 +334,10 @@ impl Columns {
         units.iter_mut().for_each(|u| u.offsets = Vec::new());
         let types = fill(&units, &segments, |u, i, _| u.types[i]);
         units.iter_mut().for_each(|u| u.types = Vec::new());
-        let lengths = fill(&units, &segments, |u, i, _| u.lengths[i]);
+        let lengths = match units.first() {
+            Some(u) if u.keep_lengths => fill(&units, &segments, |u, i, _| u.lengths[i]),
+            _ => Vec::new(),
+        };
         drop(units);
         let mut c = Columns { ids, offsets, types, lengths };
         if !c.ids.is_strictly_ascending() {
@@ -348,7 +357,9 @@ impl Columns {
         self.ids = self.ids.permute(&order);
         self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
         self.types = permute(&self.types, &order);
-        self.lengths = permute(&self.lengths, &order);
+        if !self.lengths.is_empty() {
+            self.lengths = permute(&self.lengths, &order);
+        }
     }
 }
 

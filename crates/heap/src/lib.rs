@@ -89,7 +89,7 @@ pub struct Heap<'a> {
     offsets: build::Offsets,
     /// Class index or marker of each object.
     types: Vec<u32>,
-    /// Element count of each array (0 for other objects).
+    /// Element count of each array (0 for other objects); empty in a lean model.
     lengths: Vec<u32>,
     /// Strong references: every reference but `Reference.referent`.
     pub graph: Csr,
@@ -105,12 +105,18 @@ pub struct Heap<'a> {
 impl<'a> Heap<'a> {
     /// Builds the model: two parallel passes over the heap records, then reachability.
     pub fn build(dump: &'a Dump) -> Result<Heap<'a>> {
-        build::build(dump, &|_| {})
+        build::build(dump, true, &|_| {})
     }
 
     /// Like [`Heap::build`], telling `log` as each phase ends.
     pub fn build_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
-        build::build(dump, log)
+        build::build(dump, true, log)
+    }
+
+    /// Like [`Heap::build_with_log`] without the array lengths (4 bytes an object), for
+    /// callers that ask few shallow sizes: an array's size is then read back from the dump.
+    pub fn build_lean_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
+        build::build(dump, false, log)
     }
 
     pub fn dump(&self) -> &'a Dump {
@@ -248,14 +254,21 @@ impl<'a> Heap<'a> {
     /// Shallow size of an object, estimated as the histogram does.
     pub fn shallow_size(&self, object: ObjectIndex) -> u64 {
         let model = &self.size_model;
-        let length = self.lengths[object as usize] as u64;
+        let length = || match self.lengths.get(object as usize) {
+            Some(&l) => l as u64,
+            None => match self.record(object) {
+                Some(SubRecord::ObjectArray(a)) => a.elements.len() as u64,
+                Some(SubRecord::PrimitiveArray(a)) => a.length as u64,
+                _ => 0,
+            },
+        };
         match self.kind(object) {
             ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
             ObjectKind::Class { class } => {
                 self.facts.get(class as usize).map_or(model.object_header, |f| f.mirror_size)
             }
-            ObjectKind::ObjectArray { .. } => model.array(length, model.reference),
-            ObjectKind::PrimitiveArray(t) => model.array(length, model.value_size(t)),
+            ObjectKind::ObjectArray { .. } => model.array(length(), model.reference),
+            ObjectKind::PrimitiveArray(t) => model.array(length(), model.value_size(t)),
             ObjectKind::Unknown => model.object_header,
         }
     }

@@ -45,3 +45,24 @@ fn unaligned_four_byte_ids() {
 fn ids_spanning_more_than_32_gib() {
     check(8, &[0x10_0000_0000, 0x1000, 0x20_0000_0008, 0x2000]);
 }
+
+/// A lean model reads array sizes back from the dump: the same sizes as the full model's.
+#[test]
+fn lean_model_has_the_same_sizes() {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let holder = b.define_class("com.example.Holder", Some(object), &[("bytes", T::Object), ("refs", T::Object)]);
+    let bytes = b.byte_array(&[1; 1000]);
+    let longs = b.long_array(&[7; 33]);
+    let refs = b.object_array("java.lang.Object", &[bytes, longs, 0]);
+    let top = b.instance(holder, &[V::Object(bytes), V::Object(refs)]);
+    b.body().root_simple(0xFF, top);
+    let dump = Dump::from_vec(b.finish_segments(256)).expect("a dump");
+    let full = Heap::build(&dump).unwrap();
+    let lean = Heap::build_lean_with_log(&dump, &|_| {}).unwrap();
+    assert_eq!(full.len(), lean.len());
+    for o in 0..full.len() as u32 {
+        assert_eq!(full.shallow_size(o), lean.shallow_size(o), "{}", full.class_name(o));
+    }
+    assert!(full.shallow_size(full.index_of(bytes).unwrap()) >= 1000);
+}
