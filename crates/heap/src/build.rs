@@ -34,7 +34,22 @@ struct FirstPass {
     roots: Vec<GcRoot>,
 }
 
+/// Copies a vector into one of its exact length when it grew much past it: a unit's columns
+/// double as they grow, and all units' columns are alive at once at the end of a pass.
+fn trim<T: Copy>(column: &mut Vec<T>) {
+    if column.capacity() > column.len() + column.len() / 8 {
+        *column = column.as_slice().to_vec();
+    }
+}
+
 impl FirstPass {
+    fn trim(&mut self) {
+        trim(&mut self.ids);
+        trim(&mut self.offsets);
+        trim(&mut self.types);
+        trim(&mut self.lengths);
+    }
+
     fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32, length: u32) {
         if self.ids.is_empty() {
             self.base = offset;
@@ -91,17 +106,24 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
     let id_size = dump.id_size();
 
     let new_unit = || FirstPass { keep_lengths, ..FirstPass::default() };
-    let (mut units, truncation) = plan.map_units(id_size, new_unit, |u, offset, sub| match sub {
-        SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0, 0),
-        SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0, a.elements.len() as u32),
-        SubRecord::PrimitiveArray(a) => u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32, a.length),
-        SubRecord::Class(c) => {
-            u.classes.push(ClassInfo::from_dump(&c, &meta));
-            u.push(c.id, offset, 0, TYPE_CLASS_OBJECT, 0)
-        }
-        SubRecord::Root(r) => u.roots.push(r),
-        SubRecord::HeapDumpInfo { .. } => {}
-    })?;
+    let (mut units, truncation) = plan.map_units_then(
+        id_size,
+        new_unit,
+        |u, offset, sub| match sub {
+            SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0, 0),
+            SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0, a.elements.len() as u32),
+            SubRecord::PrimitiveArray(a) => {
+                u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32, a.length)
+            }
+            SubRecord::Class(c) => {
+                u.classes.push(ClassInfo::from_dump(&c, &meta));
+                u.push(c.id, offset, 0, TYPE_CLASS_OBJECT, 0)
+            }
+            SubRecord::Root(r) => u.roots.push(r),
+            SubRecord::HeapDumpInfo { .. } => {}
+        },
+        FirstPass::trim,
+    )?;
 
     let mut classes = ClassTable::default();
     let mut raw_roots = Vec::new();
@@ -136,46 +158,54 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
     // Written during the pass, each object by the one unit holding it; one spare entry, for
     // the degrees become the CSR's start offsets in place.
     let degrees: Vec<AtomicU32> = (0..=types.len()).map(|_| AtomicU32::new(0)).collect();
-    let (edges, _) = plan.map_units(id_size, SecondPass::default, |p, offset, sub| {
-        let Some(id) = sub.object_id() else { return };
-        let Some(source) = ids.index_of(id) else { return };
-        if offsets.get(source) != offset {
-            return; // a duplicate the first pass dropped
-        }
-        let before = p.targets.len();
-        match sub {
-            SubRecord::Instance(i) => {
-                let class = types[source as usize];
-                let (Some(layout), Some(slot)) = (layouts.get(class as usize), referent_slots.get(class as usize))
-                else {
-                    return;
-                };
-                for field in &layout.references {
-                    let at = field.offset as usize;
-                    let Some(bytes) = i.fields.get(at..at + id_size.bytes()) else { continue };
-                    let value = id_size.read(bytes);
-                    let Some(target) = resolve(value) else { continue };
-                    match slot {
-                        Some((referent_at, strength)) if *referent_at as usize == at => {
-                            p.referents.push((source, target, *strength))
+    let (edges, _) = plan.map_units_then(
+        id_size,
+        SecondPass::default,
+        |p, offset, sub| {
+            let Some(id) = sub.object_id() else { return };
+            let Some(source) = ids.index_of(id) else { return };
+            if offsets.get(source) != offset {
+                return; // a duplicate the first pass dropped
+            }
+            let before = p.targets.len();
+            match sub {
+                SubRecord::Instance(i) => {
+                    let class = types[source as usize];
+                    let (Some(layout), Some(slot)) = (layouts.get(class as usize), referent_slots.get(class as usize))
+                    else {
+                        return;
+                    };
+                    for field in &layout.references {
+                        let at = field.offset as usize;
+                        let Some(bytes) = i.fields.get(at..at + id_size.bytes()) else { continue };
+                        let value = id_size.read(bytes);
+                        let Some(target) = resolve(value) else { continue };
+                        match slot {
+                            Some((referent_at, strength)) if *referent_at as usize == at => {
+                                p.referents.push((source, target, *strength))
+                            }
+                            _ => p.targets.push(target),
                         }
-                        _ => p.targets.push(target),
                     }
                 }
+                SubRecord::ObjectArray(a) => p.targets.extend(a.elements.iter().filter_map(resolve)),
+                SubRecord::Class(c) => {
+                    let statics = c.statics.iter().filter_map(|(_, v)| v.as_object());
+                    p.targets.extend([c.super_id, c.loader_id].into_iter().chain(statics).filter_map(resolve));
+                }
+                _ => {}
             }
-            SubRecord::ObjectArray(a) => p.targets.extend(a.elements.iter().filter_map(resolve)),
-            SubRecord::Class(c) => {
-                let statics = c.statics.iter().filter_map(|(_, v)| v.as_object());
-                p.targets.extend([c.super_id, c.loader_id].into_iter().chain(statics).filter_map(resolve));
+            let count = (p.targets.len() - before) as u32;
+            if count > 0 {
+                p.sources.push(source);
+                degrees[source as usize].store(count, Ordering::Relaxed);
             }
-            _ => {}
-        }
-        let count = (p.targets.len() - before) as u32;
-        if count > 0 {
-            p.sources.push(source);
-            degrees[source as usize].store(count, Ordering::Relaxed);
-        }
-    })?;
+        },
+        |p| {
+            trim(&mut p.sources);
+            trim(&mut p.targets);
+        },
+    )?;
 
     let mut degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
     degrees.truncate(types.len());

@@ -105,6 +105,24 @@ impl<'a> HeapPlan<'a> {
         I: Fn() -> A + Sync,
         F: Fn(&mut A, u64, SubRecord<'a>) + Sync,
     {
+        self.map_units_then(id_size, init, visit, |_| {})
+    }
+
+    /// Like [`HeapPlan::map_units`], calling `finish` on each unit's result as soon as the unit
+    /// is parsed: a place to trim what the unit collected while other units are still running.
+    pub fn map_units_then<A, I, F, G>(
+        &self,
+        id_size: IdSize,
+        init: I,
+        visit: F,
+        finish: G,
+    ) -> Result<(Vec<A>, Option<Truncation>)>
+    where
+        A: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(&mut A, u64, SubRecord<'a>) + Sync,
+        G: Fn(&mut A) + Sync,
+    {
         let run = |unit: &HeapUnit<'a>, start: usize| -> UnitRun<A> {
             let mut acc = init();
             let base = unit.record_body_offset;
@@ -121,6 +139,7 @@ impl<'a> HeapPlan<'a> {
                     None => break,
                 }
             }
+            finish(&mut acc);
             UnitRun { acc, stopped_at: subs.offset(), error }
         };
         let mut runs: Vec<UnitRun<A>> = self.units.par_iter().map(|u| run(u, u.start)).collect();
