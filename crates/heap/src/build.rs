@@ -1,9 +1,9 @@
 //! Building the model: one parallel pass numbers the objects and collects classes and roots,
 //! a second resolves every reference to an object index.
 
-use dumpscan_hprof::{ClassInfo, ClassTable, Dump, GcRoot, Metadata, Result, SubRecord, Summary};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use dumpscan_hprof::{ClassInfo, ClassTable, Dump, GcRoot, Metadata, Result, SubRecord, Summary};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 

@@ -78,6 +78,9 @@ pub(crate) struct Referrers(FxHashMap<ObjectIndex, Vec<ObjectIndex>>);
 
 impl Referrers {
     pub(crate) fn of_targets(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Referrers {
+        if targets.is_empty() {
+            return Referrers(FxHashMap::default()); // no pass over every reference for nothing
+        }
         let mut wanted = vec![0u64; heap.len().div_ceil(64)];
         for &t in targets {
             wanted[t as usize / 64] |= 1 << (t % 64);

@@ -3,8 +3,11 @@
 
 use dumpscan_heap::Heap;
 
+use crate::buffers::{Classified, Kind};
 use crate::fields::counter;
-use crate::report::{JdkCounters, NettyCounters};
+use crate::netty::Netty;
+use crate::oom::mib;
+use crate::report::{Counters, DirectBuffers, JdkCounters, NettyCounters, Reconciliation, Tally};
 
 /// `java.nio.Bits` statics, JDK 9+ names first, then JDK 8's.
 pub(crate) fn jdk(heap: &Heap<'_>) -> Option<JdkCounters> {
@@ -32,15 +35,14 @@ pub(crate) fn netty(heap: &Heap<'_>) -> Option<NettyCounters> {
     })
 }
 
-use crate::buffers::{Classified, Kind};
-use crate::netty::Netty;
-use crate::oom::mib;
-use crate::report::{Counters, Reconciliation};
-
 /// What each counter says against what the dump's buffers add up to, and why they differ.
-pub(crate) fn reconcile(counters: &Counters, classified: &Classified, netty: &Netty) -> Vec<Reconciliation> {
+pub(crate) fn reconcile(
+    counters: &Counters,
+    summary: &DirectBuffers,
+    classified: &Classified,
+    netty: &Netty,
+) -> Vec<Reconciliation> {
     let mut out = Vec::new();
-    let summary = classified.summary();
     if let Some(jdk) = &counters.jdk {
         let (mut count, mut bytes) = (0u64, 0u64);
         for b in
@@ -94,7 +96,7 @@ pub(crate) fn reconcile(counters: &Counters, classified: &Classified, netty: &Ne
     }
     if let Some(used) = counters.netty.as_ref().and_then(|n| n.used) {
         let chunk_memory = netty.chunk_memory();
-        let mut found = crate::report::Tally::default();
+        let mut found = Tally::default();
         let (mut pooled, mut other) = (0u64, 0u64);
         for b in classified.buffers.iter().filter(|b| b.kind == Kind::NoCleaner) {
             found.add(b.capacity);

@@ -75,6 +75,7 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
     } else {
         Vec::new()
     };
+    let direct_buffers = classified.summary();
     let mut report = Report {
         schema: SCHEMA,
         dump: DumpInfo {
@@ -85,10 +86,10 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
             truncated: heap.truncation.is_some(),
             objects: heap.len() as u64,
         },
-        reconciliation: counters::reconcile(&counters, &classified, &netty),
+        reconciliation: counters::reconcile(&counters, &direct_buffers, &classified, &netty),
         error: options.error.as_deref().and_then(|e| oom::decode(e, &counters)),
         counters,
-        direct_buffers: classified.summary(),
+        direct_buffers,
         native_bytes: attribution.total,
         largest: retainers::largest(heap, &classified, &netty, &attribution, options.top),
         netty: netty.allocators.iter().map(|(_, a)| a.clone()).collect(),

@@ -26,7 +26,8 @@ pub(crate) struct Chunk {
 #[derive(Debug, Clone)]
 pub(crate) struct LiveBuffer {
     pub object: ObjectIndex,
-    pub chunk: ObjectIndex,
+    /// Index of its chunk in `Netty::chunks`.
+    pub chunk: usize,
     pub bytes: u64,
     pub direct: bool,
     pub huge: bool,
@@ -165,13 +166,7 @@ pub(crate) fn read(heap: &Heap<'_>, census: &Census) -> Netty {
         let chunk = &netty.chunks[c];
         let bytes = if chunk.unpooled { chunk.size } else { int(heap, buffer, "maxLength").unwrap_or(0).max(0) as u64 };
         let arena = &netty.arenas[chunk.arena];
-        netty.live.push(LiveBuffer {
-            object: buffer,
-            chunk: chunk.object,
-            bytes,
-            direct: arena.direct,
-            huge: chunk.unpooled,
-        });
+        netty.live.push(LiveBuffer { object: buffer, chunk: c, bytes, direct: arena.direct, huge: chunk.unpooled });
     }
     let referrers = Referrers::of_targets(heap, &released);
     netty.released_referenced = released
@@ -458,9 +453,8 @@ fn read_adaptive(heap: &Heap<'_>, census: &Census, netty: &mut Netty) {
 
 /// Totals per arena and allocator.
 fn finish(heap: &Heap<'_>, netty: &mut Netty) {
-    let chunk_arena: FxHashMap<ObjectIndex, usize> = netty.chunks.iter().map(|c| (c.object, c.arena)).collect();
     for live in &netty.live {
-        let arena = chunk_arena[&live.chunk];
+        let arena = netty.chunks[live.chunk].arena;
         netty.arenas[arena].report.live_buffers.add(live.bytes);
     }
     for cache in &netty.caches {

@@ -67,12 +67,13 @@ pub(crate) fn attribute(
         total += bytes;
         let (kind, root, path, owner, example) = match share {
             Share::Path(o) => {
-                for w in paths[&o].iter().filter(|w| watched.contains(w)) {
+                let path = paths.get(&o).map_or(&[][..], Vec::as_slice);
+                for w in path.iter().filter(|w| watched.contains(w)) {
                     let t = through.entry(*w).or_default();
                     t.0 += buffers;
                     t.1 += bytes;
                 }
-                let d = match describe(heap, &paths[&o]) {
+                let d = match describe(heap, path) {
                     // A pool's buffer nobody references yet never released: its bytes stay
                     // taken in the chunk until the allocator goes (Netty calls this a leak).
                     d if d.steps.is_empty() => Described {
@@ -130,13 +131,11 @@ fn pool_shares(
         .map(|b| (b.object, b.capacity))
         .collect();
     let memory_bytes = |chunk: usize| netty.chunks[chunk].memory.and_then(|m| counted.get(&m).copied());
-    let chunk_index: FxHashMap<ObjectIndex, usize> =
-        netty.chunks.iter().enumerate().map(|(i, c)| (c.object, i)).collect();
 
     // Huge allocations: the whole unpooled chunk goes to the buffer using it.
     let mut huge_users: FxHashMap<usize, Vec<ObjectIndex>> = FxHashMap::default();
     for live in netty.live.iter().filter(|l| l.huge) {
-        huge_users.entry(chunk_index[&live.chunk]).or_default().push(live.object);
+        huge_users.entry(live.chunk).or_default().push(live.object);
     }
     for (i, chunk) in netty.chunks.iter().enumerate().filter(|(_, c)| c.unpooled) {
         let Some(bytes) = memory_bytes(i) else { continue };
@@ -157,8 +156,7 @@ fn pool_shares(
         let free: u64 = chunks.iter().filter(|&&c| memory_bytes(c).is_some()).map(|&c| netty.chunks[c].free).sum();
         let mut left = total.saturating_sub(free);
         for live in netty.live.iter().filter(|l| !l.huge) {
-            let c = chunk_index[&live.chunk];
-            if netty.chunks[c].arena == a && memory_bytes(c).is_some() {
+            if netty.chunks[live.chunk].arena == a && memory_bytes(live.chunk).is_some() {
                 let bytes = live.bytes.min(left);
                 left -= bytes;
                 shares.push((Share::Path(live.object), 1, bytes));
