@@ -12,6 +12,7 @@ use crate::index::{IdColumn, IdIndex};
 use crate::layout::Layout;
 use crate::reach::Reach;
 use crate::roots::Root;
+use crate::types::TypeColumn;
 use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
 /// What the first pass learns about the objects of one unit, column by column: 20 bytes an
@@ -73,11 +74,27 @@ impl FirstPass {
 
 #[derive(Default)]
 struct SecondPass {
-    /// Objects with references, in the order their targets were pushed (their counts go
-    /// straight into the shared degree array).
-    sources: Vec<u32>,
+    /// The objects read, in record order, as runs of consecutive indices `(first, count)`:
+    /// a HotSpot segment lists objects in address order, so a unit is a few runs and not a
+    /// word an object. Their reference counts go straight into the shared degree array.
+    runs: Vec<(u32, u32)>,
+    /// The targets of the objects of `runs`, in that order.
     targets: Vec<u32>,
     referents: Vec<(u32, u32, Reach)>,
+}
+
+impl SecondPass {
+    fn read(&mut self, source: u32) {
+        match self.runs.last_mut() {
+            Some((first, count)) if *first + *count == source => *count += 1,
+            _ => self.runs.push((source, 1)),
+        }
+    }
+
+    /// The objects read, in the order their targets lie in `targets`.
+    fn sources(&self) -> impl Iterator<Item = u32> + '_ {
+        self.runs.iter().flat_map(|&(first, count)| first..first + count)
+    }
 }
 
 /// How a class's instances refer to their referent, if it is a `java.lang.ref.Reference`.
@@ -146,7 +163,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
         }
         u.local_index = FxHashMap::default();
     });
-    let Columns { ids, offsets, types, lengths } = Columns::gather(units);
+    let Columns { ids, offsets, types, lengths } = Columns::gather(units, class_ids.len());
     log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
     let ids = IdIndex::from_column(ids);
 
@@ -167,10 +184,11 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
             if offsets.get(source) != offset {
                 return; // a duplicate the first pass dropped
             }
+            p.read(source);
             let before = p.targets.len();
             match sub {
                 SubRecord::Instance(i) => {
-                    let class = types[source as usize];
+                    let class = types.get(source as usize);
                     let (Some(layout), Some(slot)) = (layouts.get(class as usize), referent_slots.get(class as usize))
                     else {
                         return;
@@ -197,46 +215,30 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
             }
             let count = (p.targets.len() - before) as u32;
             if count > 0 {
-                p.sources.push(source);
                 degrees[source as usize].store(count, Ordering::Relaxed);
             }
         },
-        |p| {
-            trim(&mut p.sources);
-            trim(&mut p.targets);
-        },
+        |p| trim(&mut p.targets),
     )?;
 
     let mut degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
     degrees.truncate(types.len());
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
-    let in_index_order = edges.iter().flat_map(|u| u.sources.iter()).is_sorted();
+    // Each unit's targets go to their sources' places, unit by unit, each freed once copied:
+    // the final array's pages are touched only as they are written.
     let mut referents = Vec::new();
-    let graph = if in_index_order {
-        // The sources are no longer needed: free them before the copy.
-        let mut edges = edges;
-        edges.iter_mut().for_each(|u| u.sources = Vec::new());
-        let mut targets = Vec::with_capacity(total);
-        for unit in edges {
-            targets.extend_from_slice(&unit.targets);
-            referents.extend(unit.referents);
-        }
-        Csr::from_degrees(degrees, targets)
-    } else {
-        // Each unit's targets go to their sources' places, unit by unit, each freed once copied.
-        let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
-        for unit in edges {
-            let mut pos = 0;
-            for &source in &unit.sources {
-                let slots = graph.successors_mut(source);
-                let count = slots.len();
-                slots.copy_from_slice(&unit.targets[pos..pos + count]);
-                pos += count;
+    let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
+    for mut unit in edges {
+        let mut pos = 0;
+        for source in unit.sources() {
+            let slots = graph.successors_mut(source);
+            if let Some(targets) = unit.targets.get(pos..pos + slots.len()) {
+                slots.copy_from_slice(targets);
             }
-            referents.extend(unit.referents);
+            pos += slots.len();
         }
-        graph
-    };
+        referents.append(&mut unit.referents);
+    }
     log(&format!("resolved {} references", graph.edge_count()));
 
     let roots: Vec<Root> =
@@ -284,7 +286,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
 struct Columns {
     ids: IdColumn,
     offsets: Offsets,
-    types: Vec<u32>,
+    types: TypeColumn,
     lengths: Vec<u32>,
 }
 
@@ -293,7 +295,7 @@ impl Columns {
     /// addresses, after the class objects, so the dump is a few long ascending runs plus many
     /// short ones: the long runs that do not overlap form the backbone, and the objects of the
     /// other runs are sorted and merged into it. Only a dump with no such order is fully sorted.
-    fn gather(units: Vec<FirstPass>) -> Columns {
+    fn gather(units: Vec<FirstPass>, classes: usize) -> Columns {
         // (unit, start, end) of each ascending run.
         let mut runs: Vec<(usize, usize, usize)> = Vec::new();
         for (u, unit) in units.iter().enumerate() {
@@ -362,7 +364,11 @@ impl Columns {
         units.iter_mut().for_each(|u| u.ids = Vec::new());
         let offsets = gather_offsets(&units, &segments);
         units.iter_mut().for_each(|u| u.offsets = Vec::new());
-        let types = fill(&units, &segments, |u, i, _| u.types[i]);
+        let types = if TypeColumn::fits_narrow(classes) {
+            TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.types[i])))
+        } else {
+            TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.types[i]))
+        };
         units.iter_mut().for_each(|u| u.types = Vec::new());
         let lengths = match units.first() {
             Some(u) if u.keep_lengths => fill(&units, &segments, |u, i, _| u.lengths[i]),
@@ -386,7 +392,7 @@ impl Columns {
         }
         self.ids = self.ids.permute(&order);
         self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
-        self.types = permute(&self.types, &order);
+        self.types = self.types.permute(&order);
         if !self.lengths.is_empty() {
             self.lengths = permute(&self.lengths, &order);
         }

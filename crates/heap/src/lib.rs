@@ -25,6 +25,7 @@ mod paths;
 pub use paths::object_text;
 mod reach;
 mod roots;
+mod types;
 
 pub use dominators::{Dominators, Retained};
 pub use graph::Csr;
@@ -88,7 +89,7 @@ pub struct Heap<'a> {
     /// File offset of each object's sub-record.
     offsets: build::Offsets,
     /// Class index or marker of each object.
-    types: Vec<u32>,
+    types: types::TypeColumn,
     /// Element count of each array (0 for other objects); empty in a lean model.
     lengths: Vec<u32>,
     /// Strong references: every reference but `Reference.referent`.
@@ -129,7 +130,7 @@ impl<'a> Heap<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.types.is_empty()
+        self.types.len() == 0
     }
 
     pub fn id(&self, object: ObjectIndex) -> u64 {
@@ -145,7 +146,7 @@ impl<'a> Heap<'a> {
     }
 
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
-        match self.types[object as usize] {
+        match self.types.get(object as usize) {
             TYPE_CLASS_OBJECT => {
                 ObjectKind::Class { class: self.class_index.get(&self.id(object)).copied().unwrap_or(TYPE_UNKNOWN) }
             }
@@ -203,7 +204,7 @@ impl<'a> Heap<'a> {
     /// one per primitive array type, one for unknown classes. See [`Heap::type_group_name`].
     pub fn type_group(&self, object: ObjectIndex) -> usize {
         let classes = self.class_ids.len();
-        match self.types[object as usize] {
+        match self.types.get(object as usize) {
             TYPE_CLASS_OBJECT => classes,
             TYPE_UNKNOWN => classes + 1,
             t if t >= TYPE_PRIMITIVE_BASE => classes + 2 + (t - TYPE_PRIMITIVE_BASE) as usize,
@@ -248,7 +249,7 @@ impl<'a> Heap<'a> {
         if classes.is_empty() {
             return Vec::new();
         }
-        (0..self.types.len() as u32).filter(|&o| classes.contains(&self.types[o as usize])).collect()
+        (0..self.types.len() as u32).filter(|&o| classes.contains(&self.types.get(o as usize))).collect()
     }
 
     /// Shallow size of an object, estimated as the histogram does.

@@ -1,6 +1,11 @@
 //! Reachability by reference strength, with a breadth-first parent for every object reached:
 //! following parents back gives a shortest path to a GC root.
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use rayon::iter::Either;
+use rayon::prelude::*;
+
 use crate::{Csr, ObjectIndex, Root};
 
 /// How strongly an object is held, strongest first.
@@ -75,52 +80,126 @@ impl Reachability {
 }
 
 /// Breadth-first from the roots over strong references; then, strength by strength, from the
-/// referents of references already reached.
+/// referents of references already reached. Each level is expanded in parallel; an object's
+/// parent is its smallest-numbered referrer in the level before, so the result does not
+/// depend on thread timing.
 pub fn compute(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectIndex, Reach)]) -> Reachability {
     let n = graph.node_count();
-    let mut reach =
-        Reachability { level: vec![Reach::Unreachable; n], parent: vec![NO_PARENT; n], root_of: Default::default() };
-    let mut frontier: Vec<u32> = Vec::new();
+    let mut level = vec![Reach::Unreachable; n];
+    let parent: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(NO_PARENT)).collect();
+    let mut root_of = rustc_hash::FxHashMap::default();
+    let mut seeds: Vec<u32> = Vec::new();
     for (i, root) in roots.iter().enumerate() {
-        if reach.root_of.insert(root.object, i).is_none() {
-            reach.level[root.object as usize] = Reach::Strong;
-            frontier.push(root.object);
+        if root_of.insert(root.object, i).is_none() {
+            level[root.object as usize] = Reach::Strong;
+            seeds.push(root.object);
         }
     }
-    spread(graph, &mut reach, frontier, Reach::Strong);
+    spread(graph, &mut level, &parent, seeds, Reach::Strong);
     for strength in [Reach::Soft, Reach::Weak, Reach::Final, Reach::Phantom] {
         loop {
             let mut seeds = Vec::new();
             for &(reference, referent, edge) in referents {
-                let held = reach.level[reference as usize];
-                if edge <= strength && held <= strength && reach.level[referent as usize] == Reach::Unreachable {
-                    reach.level[referent as usize] = strength;
-                    reach.parent[referent as usize] = reference;
+                let held = level[reference as usize];
+                if edge <= strength && held <= strength && level[referent as usize] == Reach::Unreachable {
+                    level[referent as usize] = strength;
+                    parent[referent as usize].store(reference, Ordering::Relaxed);
                     seeds.push(referent);
                 }
             }
             if seeds.is_empty() {
                 break;
             }
-            spread(graph, &mut reach, seeds, strength);
+            spread(graph, &mut level, &parent, seeds, strength);
         }
     }
-    reach
+    let parent = parent.into_iter().map(AtomicU32::into_inner).collect();
+    Reachability { level, parent, root_of }
 }
 
-fn spread(graph: &Csr, reach: &mut Reachability, mut frontier: Vec<u32>, level: Reach) {
-    let mut next = Vec::new();
-    while !frontier.is_empty() {
-        for &v in &frontier {
-            for &w in graph.successors(v) {
-                if reach.level[w as usize] == Reach::Unreachable {
-                    reach.level[w as usize] = level;
-                    reach.parent[w as usize] = v;
-                    next.push(w);
-                }
-            }
+/// The objects of one breadth-first level: a list while it is short, a bitmap over all
+/// objects once a list could outgrow one, so no level costs more than an eighth of a byte
+/// an object.
+enum Frontier {
+    List(Vec<u32>),
+    Bits(Vec<AtomicU64>),
+}
+
+impl Frontier {
+    fn objects(&self) -> impl ParallelIterator<Item = u32> + '_ {
+        match self {
+            Frontier::List(list) => Either::Left(list.par_iter().copied()),
+            Frontier::Bits(words) => Either::Right(words.par_iter().enumerate().flat_map_iter(|(k, word)| {
+                set_bits(word.load(Ordering::Relaxed)).map(move |bit| (k * 64 + bit) as u32)
+            })),
         }
-        frontier.clear();
-        std::mem::swap(&mut frontier, &mut next);
+    }
+}
+
+fn set_bits(mut word: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (word != 0).then(|| {
+            let bit = word.trailing_zeros() as usize;
+            word &= word - 1;
+            bit
+        })
+    })
+}
+
+/// Levels with fewer references to follow than this are expanded on the calling thread.
+const SMALL_LEVEL: usize = 4096;
+
+fn spread(graph: &Csr, level: &mut [Reach], parent: &[AtomicU32], seeds: Vec<u32>, strength: Reach) {
+    let n = level.len();
+    let mut frontier = Frontier::List(seeds);
+    loop {
+        let out_degree: usize = match &frontier {
+            Frontier::List(list) if list.len() < SMALL_LEVEL => list.iter().map(|&v| graph.successors(v).len()).sum(),
+            _ => frontier.objects().map(|v| graph.successors(v).len()).sum(),
+        };
+        if out_degree == 0 {
+            return;
+        }
+        // Levels are written only between expansions, so reading them here is safe; the
+        // first referrer to claim an object adds it to the next level.
+        let seen: &[Reach] = level;
+        let claims = |v: u32, w: u32| {
+            seen[w as usize] == Reach::Unreachable && parent[w as usize].fetch_min(v, Ordering::Relaxed) == NO_PARENT
+        };
+        let next = if out_degree < SMALL_LEVEL {
+            // Deep chains (linked lists) make many tiny levels: no threads for them.
+            let list = match frontier {
+                Frontier::List(list) => list,
+                bits => bits.objects().filter(|&v| !graph.successors(v).is_empty()).collect(),
+            };
+            Frontier::List(
+                list.iter().flat_map(|&v| graph.successors(v).iter().copied().filter(move |&w| claims(v, w))).collect(),
+            )
+        } else if out_degree < n / 32 {
+            Frontier::List(
+                frontier
+                    .objects()
+                    .flat_map_iter(|v| graph.successors(v).iter().copied().filter(move |&w| claims(v, w)))
+                    .collect(),
+            )
+        } else {
+            let words: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+            frontier.objects().for_each(|v| {
+                for &w in graph.successors(v) {
+                    if claims(v, w) {
+                        words[w as usize / 64].fetch_or(1 << (w % 64), Ordering::Relaxed);
+                    }
+                }
+            });
+            Frontier::Bits(words)
+        };
+        match &next {
+            Frontier::List(list) => list.iter().for_each(|&w| level[w as usize] = strength),
+            Frontier::Bits(words) => level
+                .par_chunks_mut(64)
+                .zip(words.par_iter())
+                .for_each(|(chunk, word)| set_bits(word.load(Ordering::Relaxed)).for_each(|bit| chunk[bit] = strength)),
+        }
+        frontier = next;
     }
 }

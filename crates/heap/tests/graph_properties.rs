@@ -89,43 +89,71 @@ proptest! {
 
     #[test]
     fn breadth_first_paths_are_shortest((lists, roots) in graphs()) {
-        let graph = Csr::from_lists(&lists);
-        let gc_roots: Vec<Root> = roots.iter().map(|&object| Root { object, kind: RootKind::Unknown }).collect();
-        let reach = compute_reachability(&graph, &gc_roots, &[]);
-        // Distances by plain breadth-first search.
-        let mut distance = vec![usize::MAX; lists.len()];
-        let mut queue = VecDeque::new();
-        for &r in &roots {
-            if distance[r as usize] == usize::MAX {
-                distance[r as usize] = 0;
-                queue.push_back(r);
-            }
+        check_breadth_first(&lists, &roots)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Graphs big enough for every way a level is expanded: on the calling thread, in
+    /// parallel into a list, and in parallel into a bitmap; a chain adds many tiny levels.
+    #[test]
+    fn breadth_first_paths_are_shortest_at_scale(seed in any::<u64>(), n in 150_000usize..250_000) {
+        let mut state = seed | 1;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as u32
+        };
+        let chain = 5_000;
+        let mut lists: Vec<Vec<u32>> = (0..n).map(|_| (0..next(4)).map(|_| next(n)).collect()).collect();
+        for (v, list) in lists.iter_mut().enumerate().take(chain) {
+            list.push(v as u32 + 1);
         }
-        while let Some(v) = queue.pop_front() {
-            for &w in &lists[v as usize] {
-                if distance[w as usize] == usize::MAX {
-                    distance[w as usize] = distance[v as usize] + 1;
-                    queue.push_back(w);
-                }
-            }
-        }
-        for v in 0..lists.len() as u32 {
-            if distance[v as usize] == usize::MAX {
-                prop_assert_eq!(reach.level(v), Reach::Unreachable);
-                continue;
-            }
-            prop_assert_eq!(reach.level(v), Reach::Strong);
-            let mut steps = 0;
-            let mut at = v;
-            while let Some(p) = reach.parent(at) {
-                prop_assert!(lists[p as usize].contains(&at), "parent edge {} -> {} exists", p, at);
-                at = p;
-                steps += 1;
-            }
-            prop_assert!(roots.contains(&at));
-            prop_assert_eq!(steps, distance[v as usize]);
+        let roots = [0, next(n), next(n)];
+        check_breadth_first(&lists, &roots)?;
+    }
+}
+
+/// Every object reached has a parent chain of real edges back to a root, exactly as long as
+/// its breadth-first distance; the others are unreachable.
+fn check_breadth_first(lists: &[Vec<u32>], roots: &[u32]) -> Result<(), TestCaseError> {
+    let graph = Csr::from_lists(lists);
+    let gc_roots: Vec<Root> = roots.iter().map(|&object| Root { object, kind: RootKind::Unknown }).collect();
+    let reach = compute_reachability(&graph, &gc_roots, &[]);
+    // Distances by plain breadth-first search.
+    let mut distance = vec![usize::MAX; lists.len()];
+    let mut queue = VecDeque::new();
+    for &r in roots {
+        if distance[r as usize] == usize::MAX {
+            distance[r as usize] = 0;
+            queue.push_back(r);
         }
     }
+    while let Some(v) = queue.pop_front() {
+        for &w in &lists[v as usize] {
+            if distance[w as usize] == usize::MAX {
+                distance[w as usize] = distance[v as usize] + 1;
+                queue.push_back(w);
+            }
+        }
+    }
+    for v in 0..lists.len() as u32 {
+        if distance[v as usize] == usize::MAX {
+            prop_assert_eq!(reach.level(v), Reach::Unreachable);
+            continue;
+        }
+        prop_assert_eq!(reach.level(v), Reach::Strong);
+        let Some(p) = reach.parent(v) else {
+            prop_assert!(roots.contains(&v));
+            continue;
+        };
+        prop_assert!(lists[p as usize].contains(&v), "parent edge {} -> {} exists", p, v);
+        prop_assert_eq!(distance[p as usize] + 1, distance[v as usize], "parent of {} is one step closer", v);
+    }
+    Ok(())
 }
 
 #[test]
