@@ -18,13 +18,13 @@ fn check(name: &str) {
 
     // Held by a static field.
     let held = one("DirectBuffers$StaticHolder");
-    assert_eq!(heap.reach.level(held), Reach::Strong);
+    assert_eq!(heap.reach().level(held), Reach::Strong);
     assert!(heap.path_text(held).contains("static DirectBuffers.HELD"), "{}", heap.path_text(held));
 
     // Held only by a local variable: the root names the thread and the frame.
     let local = one("DirectBuffers$LocalTarget");
     let path = heap.path(local);
-    let root = heap.reach.root_of(path[0]).map(|r| heap.root_text(&heap.roots[r])).unwrap();
+    let root = heap.reach().root_of(path[0]).map(|r| heap.root_text(&heap.roots[r])).unwrap();
     assert!(
         root.starts_with("local in thread \"holder-thread\" at DirectBuffers.lambda$main$0(DirectBuffers.java:"),
         "{name}: {root}"
@@ -33,10 +33,10 @@ fn check(name: &str) {
 
     // Held only through a WeakReference, and garbage with no path at all.
     let weak = one("DirectBuffers$WeakTarget");
-    assert_eq!(heap.reach.level(weak), Reach::Weak);
+    assert_eq!(heap.reach().level(weak), Reach::Weak);
     assert!(heap.path(weak).iter().any(|&o| heap.class_name(o) == "java.lang.ref.WeakReference"));
     let garbage = one("DirectBuffers$Garbage");
-    assert_eq!(heap.reach.level(garbage), Reach::Unreachable);
+    assert_eq!(heap.reach().level(garbage), Reach::Unreachable);
     assert!(heap.path(garbage).is_empty());
 
     // The linked list's head retains exactly its nodes and their payloads.

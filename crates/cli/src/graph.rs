@@ -47,7 +47,7 @@ pub fn render_paths(
                         "id": format!("0x{:x}", heap.id(*o)),
                         "class": heap.class_name(*o),
                         "shallow_bytes": heap.shallow_size(*o),
-                        "reachability": heap.reach.level(*o).name(),
+                        "reachability": heap.reach().level(*o).name(),
                         "path": path_steps(heap, *o),
                         "text": path,
                     })
@@ -64,7 +64,7 @@ pub fn render_paths(
                     "{} ({}, {} reachable)\n    {path}\n",
                     object_text(heap, *o),
                     human_bytes(heap.shallow_size(*o)),
-                    heap.reach.level(*o).name()
+                    heap.reach().level(*o).name()
                 )
                 .map_err(io)?;
             }
@@ -81,7 +81,7 @@ fn path_steps(heap: &Heap<'_>, object: ObjectIndex) -> Vec<String> {
     let path = heap.path(object);
     let Some(&first) = path.first() else { return Vec::new() };
     let mut steps = Vec::with_capacity(path.len() + 1);
-    if let Some(i) = heap.reach.root_of(first) {
+    if let Some(i) = heap.reach().root_of(first) {
         steps.push(heap.root_text(&heap.roots[i]));
     }
     steps.extend(path.windows(2).map(|w| heap.edge_label(w[0], w[1])));

@@ -314,6 +314,8 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let opened = open(&dump, &log)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             warn_truncation_at(heap.truncation);
+            heap.reach();
+            log.phase(&format!("walked reachability from {} GC roots", heap.roots.len()));
             // clap requires one of --id and --class.
             let target = match id {
                 Some(id) => graph::Target::Id(id),

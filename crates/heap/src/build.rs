@@ -259,7 +259,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
         })
         .collect();
     let truncation = meta.truncation.or(truncation);
-    let mut heap = Heap {
+    let heap = Heap {
         meta,
         classes,
         class_ids,
@@ -277,8 +277,6 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
         truncation,
         reach: Default::default(),
     };
-    heap.reach = crate::reach::compute(&heap.graph, &heap.roots, &heap.referents);
-    log(&format!("walked reachability from {} GC roots", heap.roots.len()));
     Ok(heap)
 }
 

@@ -2,14 +2,18 @@
 //! the variant LLVM uses), rooted at a virtual node above every GC root. An object's retained
 //! set is what its dominator subtree holds: what would be freed if it were gone.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 
 use crate::{Csr, Heap, ObjectIndex};
 
 /// The virtual root's preorder number; 0 marks objects the search never reached.
 const VIRTUAL_ROOT: u32 = 1;
-/// Marks, during the search, a lone leaf and its referrer's number (see `of_graph`).
+/// Marks, during the search, a leaf and the number of a referrer (see `of_graph`).
 const LEAF: u32 = 1 << 31;
+/// A leaf the search has not reached (yet).
+const UNSEEN_LEAF: u32 = u32::MAX;
 
 /// Immediate dominators of all strongly reachable objects.
 pub struct Dominators {
@@ -30,70 +34,56 @@ impl Dominators {
 
     /// Computes the tree of `graph` under a virtual root whose children are `roots`.
     ///
-    /// An object with no references of its own and a single referrer (a string's bytes, a
-    /// boxed number) is dominated by that referrer and never lies on a path to anything else,
-    /// so it takes no part in the search: it is numbered after the others, child of its
-    /// referrer. On a typical heap that is a quarter of the objects.
+    /// An object with no references of its own (a string's bytes, a boxed number) never lies
+    /// on a path to anything else, so it takes no part in the search: its dominator is the
+    /// nearest common dominator of its referrers, found once the others' tree is known, and it
+    /// is numbered after them. On a typical heap that is a third of the objects.
     pub fn of_graph(graph: &Csr, roots: &[ObjectIndex]) -> Dominators {
         let n = graph.node_count();
-        let mut in_degree = vec![0u8; n];
-        for v in 0..n as u32 {
-            for &w in graph.successors(v) {
-                let d = &mut in_degree[w as usize];
-                *d = d.saturating_add(1);
+        // Numbers must stay clear of the LEAF bit; past 2^31 objects, no object is skipped.
+        let skip_leaves = n + 2 < LEAF as usize;
+        // number[v]: 0 unvisited, UNSEEN_LEAF, a preorder number, or LEAF | the number of a
+        // referrer (in the end, of the nearest common dominator of all its referrers). Leaves
+        // are marked up front, so the search tells them apart with the one lookup it needs.
+        let mut number: Vec<u32> = (0..n as u32)
+            .into_par_iter()
+            .map(|w| if skip_leaves && graph.successors(w).is_empty() { UNSEEN_LEAF } else { 0 })
+            .collect();
+        for &root in roots {
+            // The search starts at every GC root, leaf or not.
+            if let Some(slot) = number.get_mut(root as usize) {
+                *slot = 0;
             }
         }
-        let mut sorted_roots = roots.to_vec();
-        sorted_roots.sort_unstable();
-        sorted_roots.dedup();
-        // Numbers must stay clear of the LEAF bit; past 2^31 objects, no object is skipped.
-        let skip_leaves = n < LEAF as usize;
-        let is_lone_leaf = |w: ObjectIndex| {
-            skip_leaves
-                && in_degree[w as usize] == 1
-                && graph.successors(w).is_empty()
-                && sorted_roots.binary_search(&w).is_err()
-        };
-
-        // number[v]: 0 unvisited, a preorder number, or LEAF | the referrer's number.
-        let mut number = vec![0u32; n];
-        // vertex[0] is a placeholder and vertex[1] the virtual root. Both arrays are sized for
-        // the worst case up front: growing them would briefly need twice the memory.
-        let mut vertex: Vec<ObjectIndex> = Vec::with_capacity(n + 2);
-        let mut dfs_parent: Vec<u32> = Vec::with_capacity(n + 2);
-        vertex.extend([u32::MAX, u32::MAX]);
-        dfs_parent.extend([0, 0]);
-
         // Depth-first search from the virtual root, whose children are the GC roots; the stack
         // holds a cursor into each open vertex's successors, so it grows with depth, not edges.
+        let mut search = Search::new(number, n);
+        let mut distinct_roots = roots.to_vec();
+        distinct_roots.sort_unstable();
+        distinct_roots.dedup();
         let mut stack: Vec<(ObjectIndex, u32, usize)> = Vec::new();
         let mut leaves = 0usize;
-        for &root in roots {
-            if number[root as usize] != 0 {
+        for &root in &distinct_roots {
+            let seen = search.number[root as usize];
+            if seen != 0 {
+                // Reached from another root first: the virtual root is one more predecessor.
+                search.pred_end[seen as usize] += 1;
                 continue;
             }
-            let visit =
-                |v: ObjectIndex, parent: u32, number: &mut [u32], vertex: &mut Vec<u32>, dfs_parent: &mut Vec<u32>| {
-                    let num = vertex.len() as u32;
-                    number[v as usize] = num;
-                    vertex.push(v);
-                    dfs_parent.push(parent);
-                    (v, num, 0)
-                };
-            stack.push(visit(root, VIRTUAL_ROOT, &mut number, &mut vertex, &mut dfs_parent));
+            stack.push(search.visit(root, VIRTUAL_ROOT));
             while let Some(top) = stack.last_mut() {
                 let (v, num, cursor) = *top;
                 match graph.successors(v).get(cursor) {
                     Some(&w) => {
                         top.2 += 1;
-                        if number[w as usize] != 0 {
-                            continue;
-                        }
-                        if is_lone_leaf(w) {
-                            number[w as usize] = LEAF | num;
-                            leaves += 1;
-                        } else {
-                            stack.push(visit(w, num, &mut number, &mut vertex, &mut dfs_parent));
+                        match search.number[w as usize] {
+                            0 => stack.push(search.visit(w, num)),
+                            UNSEEN_LEAF => {
+                                search.number[w as usize] = LEAF | num;
+                                leaves += 1;
+                            }
+                            seen if seen & LEAF == 0 => search.pred_end[seen as usize] += 1,
+                            _ => {}
                         }
                     }
                     None => {
@@ -102,42 +92,36 @@ impl Dominators {
                 }
             }
         }
-        drop((in_degree, sorted_roots));
+        let Search { mut number, mut vertex, dfs_parent, mut pred_end } = search;
         let count = vertex.len();
         let numbered = |w: ObjectIndex| number[w as usize] & LEAF == 0;
 
-        // Predecessors by preorder number, restricted to visited objects: `pred_end[w]` first
-        // counts them, then, filled from the back, ends up where w's run starts.
-        let mut pred_end = vec![0u32; count + 1];
-        for &v in &vertex[2..] {
-            for &w in graph.successors(v).iter().filter(|&&w| numbered(w)) {
-                pred_end[number[w as usize] as usize] += 1;
-            }
-        }
-        let mut root_numbers: Vec<u32> = roots.iter().map(|&r| number[r as usize]).collect();
-        root_numbers.sort_unstable();
-        root_numbers.dedup();
-        for &r in &root_numbers {
-            pred_end[r as usize] += 1;
-        }
+        // Predecessors by preorder number, restricted to visited objects: `pred_end[w]`, which
+        // the search counted, ends up where w's run starts once the runs are filled from the
+        // back. The order within a run depends on thread timing; the dominators do not.
+        pred_end.push(0);
         let mut total = 0u32;
         for slot in &mut pred_end {
             total += *slot;
             *slot = total;
         }
         let mut preds = vec![0u32; total as usize];
-        for &r in &root_numbers {
-            pred_end[r as usize] -= 1;
-            preds[pred_end[r as usize] as usize] = VIRTUAL_ROOT;
+        for &root in &distinct_roots {
+            let r = number[root as usize] as usize;
+            pred_end[r] -= 1;
+            preds[pred_end[r] as usize] = VIRTUAL_ROOT;
         }
-        drop(root_numbers);
-        for (num, &v) in vertex.iter().enumerate().skip(2) {
+        drop(distinct_roots);
+        let ends: Vec<AtomicU32> = pred_end.into_iter().map(AtomicU32::new).collect();
+        let slots: Vec<AtomicU32> = preds.into_iter().map(AtomicU32::new).collect();
+        vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
             for &w in graph.successors(v).iter().filter(|&&w| numbered(w)) {
-                let t = number[w as usize] as usize;
-                pred_end[t] -= 1;
-                preds[pred_end[t] as usize] = num as u32;
+                let at = ends[number[w as usize] as usize].fetch_sub(1, Ordering::Relaxed) - 1;
+                slots[at as usize].store(num as u32, Ordering::Relaxed);
             }
-        }
+        });
+        let pred_end: Vec<u32> = ends.into_iter().map(AtomicU32::into_inner).collect();
+        let preds: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
         let pred_start = pred_end;
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
@@ -164,10 +148,21 @@ impl Dominators {
             idom[w] = candidate;
         }
         drop(semi);
-        // The lone leaves, numbered after everything else, each under its referrer.
+        // Each leaf's dominator: the nearest common dominator of all its referrers.
+        for (num, &v) in vertex.iter().enumerate().skip(2) {
+            for &w in graph.successors(v) {
+                let slot = number[w as usize];
+                if slot & LEAF != 0 && slot != UNSEEN_LEAF {
+                    number[w as usize] = LEAF | nearest_common_dominator(&idom, slot & !LEAF, num as u32);
+                }
+            }
+        }
+        // The leaves, numbered after everything else, each under its dominator.
         idom.reserve_exact(leaves);
         for (object, slot) in number.iter_mut().enumerate() {
-            if *slot & LEAF != 0 {
+            if *slot == UNSEEN_LEAF {
+                *slot = 0;
+            } else if *slot & LEAF != 0 {
                 idom.push(*slot & !LEAF);
                 *slot = vertex.len() as u32;
                 vertex.push(object as u32);
@@ -318,6 +313,51 @@ impl Retained<'_> {
     pub fn total(&self) -> u64 {
         self.tree.tops().map(|o| self.get(o)).sum()
     }
+}
+
+/// The arrays the depth-first search fills, by preorder number: numbers 0 and 1 are a
+/// placeholder and the virtual root. Sized for the worst case up front, since growing them
+/// would briefly need twice the memory.
+struct Search {
+    number: Vec<u32>,
+    vertex: Vec<ObjectIndex>,
+    dfs_parent: Vec<u32>,
+    /// Predecessors met so far.
+    pred_end: Vec<u32>,
+}
+
+impl Search {
+    fn new(number: Vec<u32>, n: usize) -> Search {
+        let with = |capacity: usize| {
+            let mut v = Vec::with_capacity(capacity);
+            v.extend([0, 0]);
+            v
+        };
+        Search { number, vertex: with(n + 2), dfs_parent: with(n + 2), pred_end: with(n + 3) }
+    }
+
+    /// Numbers `v`, reached from `parent` (its first predecessor); the new stack entry.
+    fn visit(&mut self, v: ObjectIndex, parent: u32) -> (ObjectIndex, u32, usize) {
+        let num = self.vertex.len() as u32;
+        self.number[v as usize] = num;
+        self.vertex.push(v);
+        self.dfs_parent.push(parent);
+        self.pred_end.push(1);
+        (v, num, 0)
+    }
+}
+
+/// The nearest common ancestor of two vertices in the tree `idom` (by preorder numbers, so
+/// that a dominator's number is below all of its subtree's).
+fn nearest_common_dominator(idom: &[u32], mut a: u32, mut b: u32) -> u32 {
+    while a != b {
+        if a > b {
+            a = idom[a as usize];
+        } else {
+            b = idom[b as usize];
+        }
+    }
+    a
 }
 
 /// The vertex with the smallest semidominator on the path from `v` up to the part of the

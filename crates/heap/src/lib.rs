@@ -99,8 +99,9 @@ pub struct Heap<'a> {
     pub roots: Vec<Root>,
     pub size_model: SizeModel,
     pub truncation: Option<Truncation>,
-    /// Reachability by reference strength, and the shortest strong path to each object.
-    pub reach: Reachability,
+    /// Reachability by reference strength, and the shortest strong path to each object:
+    /// computed when first asked (the dominator tree does not need it).
+    reach: std::sync::OnceLock<Reachability>,
 }
 
 impl<'a> Heap<'a> {
@@ -118,6 +119,12 @@ impl<'a> Heap<'a> {
     /// callers that ask few shallow sizes: an array's size is then read back from the dump.
     pub fn build_lean_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
         build::build(dump, false, log)
+    }
+
+    /// How strongly each object is held, and the breadth-first parents that give shortest
+    /// paths from the GC roots; a breadth-first walk of the whole graph the first time.
+    pub fn reach(&self) -> &Reachability {
+        self.reach.get_or_init(|| reach::compute(&self.graph, &self.roots, &self.referents))
     }
 
     pub fn dump(&self) -> &'a Dump {

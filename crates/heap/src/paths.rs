@@ -10,14 +10,14 @@ impl Heap<'_> {
     pub fn path(&self, object: ObjectIndex) -> Vec<ObjectIndex> {
         let mut path = vec![object];
         let mut current = object;
-        while let Some(parent) = self.reach.parent(current) {
+        while let Some(parent) = self.reach().parent(current) {
             if path.len() > self.len() {
                 break; // never loops on a consistent model; a guard all the same
             }
             path.push(parent);
             current = parent;
         }
-        if self.reach.root_of(current).is_none() {
+        if self.reach().root_of(current).is_none() {
             return Vec::new();
         }
         path.reverse();
@@ -77,7 +77,7 @@ pub(crate) fn path_text(heap: &Heap<'_>, object: ObjectIndex) -> String {
         return format!("{} (no path from a GC root)", object_text(heap, object));
     };
     let mut parts = Vec::with_capacity(path.len() + 1);
-    if let Some(i) = heap.reach.root_of(first) {
+    if let Some(i) = heap.reach().root_of(first) {
         parts.push(heap.root_text(&heap.roots[i]));
     }
     for pair in path.windows(2) {

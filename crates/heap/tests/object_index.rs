@@ -26,7 +26,7 @@ fn check(id_size: u32, ids: &[u64]) {
     for pair in ids.windows(2) {
         let (older, newer) = (heap.index_of(pair[0]).unwrap(), heap.index_of(pair[1]).unwrap());
         assert_eq!(heap.references(newer), &[older], "{:#x} -> {:#x}", pair[1], pair[0]);
-        assert_eq!(heap.reach.level(older), dumpscan_heap::Reach::Strong);
+        assert_eq!(heap.reach().level(older), dumpscan_heap::Reach::Strong);
     }
     assert_eq!(heap.index_of(ids.iter().max().unwrap() + 1), None);
 }

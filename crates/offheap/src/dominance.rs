@@ -58,7 +58,7 @@ fn reaching(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Option<Vec<u64>> {
             let objects = block * BLOCK..((block + 1) * BLOCK).min(n);
             let visit = |v: u32| {
                 let newly = !is_marked(v)
-                    && heap.reach.level(v) == Reach::Strong
+                    && heap.reach().level(v) == Reach::Strong
                     && heap.references(v).iter().any(|&w| is_marked(w));
                 if newly {
                     marked[v as usize / 64].fetch_or(1 << (v % 64), Ordering::Relaxed);

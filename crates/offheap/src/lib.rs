@@ -59,6 +59,8 @@ pub fn analyze(path: impl AsRef<Path>, options: &Options) -> Result<Report> {
 /// The report on a heap model already built; `log` hears as each phase ends.
 pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn(&str)) -> Report {
     let dump = heap.dump();
+    heap.reach();
+    log(&format!("walked reachability from {} GC roots", heap.roots.len()));
     let census = census::Census::take(heap);
     let classified = buffers::classify(heap, &census);
     log("classified the direct buffers");

@@ -238,7 +238,7 @@ pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
     let (root, first_edge) = match start {
         Some(i) => (heap.edge_label(path[i], path[i + 1]), i + 1),
         None => {
-            let root = heap.reach.root_of(path[0]).map(|r| heap.root_text(&heap.roots[r]));
+            let root = heap.reach().root_of(path[0]).map(|r| heap.root_text(&heap.roots[r]));
             (root.unwrap_or_else(|| "GC root".into()), 0)
         }
     };
@@ -331,7 +331,7 @@ fn is_infrastructure(class: &str) -> bool {
 fn path_text(heap: &Heap<'_>, path: &[ObjectIndex]) -> String {
     let Some(&last) = path.last() else { return "no strong path".into() };
     let mut parts = Vec::with_capacity(path.len() + 1);
-    if let Some(r) = heap.reach.root_of(path[0]) {
+    if let Some(r) = heap.reach().root_of(path[0]) {
         parts.push(heap.root_text(&heap.roots[r]));
     }
     parts.extend(path.windows(2).map(|w| heap.edge_label(w[0], w[1])));
