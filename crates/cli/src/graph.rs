@@ -36,7 +36,9 @@ pub fn render_paths(
     };
     let total = objects.len();
     let shown = if top == 0 { total } else { top.min(total) };
-    let rows: Vec<(ObjectIndex, String)> = objects[..shown].iter().map(|&o| (o, heap.path_text(o))).collect();
+    let paths = heap.paths_to(&objects[..shown]);
+    let rows: Vec<(ObjectIndex, &[ObjectIndex])> =
+        objects[..shown].iter().zip(&paths).map(|(&o, path)| (o, path.as_slice())).collect();
     let io = |e: std::io::Error| e.to_string();
     match format {
         Format::Json => {
@@ -48,8 +50,8 @@ pub fn render_paths(
                         "class": heap.class_name(*o),
                         "shallow_bytes": heap.shallow_size(*o),
                         "reachability": heap.reach().level(*o).name(),
-                        "path": path_steps(heap, *o),
-                        "text": path,
+                        "path": heap.path_steps(path, *o),
+                        "text": heap.path_line(path, *o),
                     })
                 })
                 .collect();
@@ -61,10 +63,11 @@ pub fn render_paths(
             for (o, path) in &rows {
                 writeln!(
                     out,
-                    "{} ({}, {} reachable)\n    {path}\n",
+                    "{} ({}, {} reachable)\n    {}\n",
                     object_text(heap, *o),
                     human_bytes(heap.shallow_size(*o)),
-                    heap.reach().level(*o).name()
+                    heap.reach().level(*o).name(),
+                    heap.path_line(path, *o),
                 )
                 .map_err(io)?;
             }
@@ -74,19 +77,6 @@ pub fn render_paths(
             Ok(())
         }
     }
-}
-
-/// A path as a list of steps: the root's description, each edge, then the object.
-fn path_steps(heap: &Heap<'_>, object: ObjectIndex) -> Vec<String> {
-    let path = heap.path(object);
-    let Some(&first) = path.first() else { return Vec::new() };
-    let mut steps = Vec::with_capacity(path.len() + 1);
-    if let Some(i) = heap.reach().root_of(first) {
-        steps.push(heap.root_text(&heap.roots[i]));
-    }
-    steps.extend(path.windows(2).map(|w| heap.edge_label(w[0], w[1])));
-    steps.push(object_text(heap, object));
-    steps
 }
 
 pub fn render_dominators(
@@ -100,17 +90,20 @@ pub fn render_dominators(
     let retained = tree.retained(|o| heap.shallow_size(o));
     let rows = retained.top(top);
     let total_reachable = retained.total();
+    let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
+    let paths = heap.paths_to(&objects);
     match format {
         Format::Json => {
             let rows: Vec<_> = rows
                 .iter()
-                .map(|&(o, retained)| {
+                .zip(&paths)
+                .map(|(&(o, retained), steps)| {
                     json!({
                         "id": format!("0x{:x}", heap.id(o)),
                         "class": heap.class_name(o),
                         "shallow_bytes": heap.shallow_size(o),
                         "retained_bytes": retained,
-                        "path": path_steps(heap, o),
+                        "path": heap.path_steps(steps, o),
                     })
                 })
                 .collect();
@@ -125,13 +118,13 @@ pub fn render_dominators(
         }
         Format::Table => {
             let mut table = new_table(&["#", "retained", "shallow", "object", "path from a GC root"], &[0, 1, 2]);
-            for (i, &(o, retained)) in rows.iter().enumerate() {
+            for (i, (&(o, retained), steps)) in rows.iter().zip(&paths).enumerate() {
                 table.add_row(vec![
                     (i + 1).to_string(),
                     human_bytes(retained),
                     human_bytes(heap.shallow_size(o)),
                     object_text(heap, o),
-                    heap.path_text(o),
+                    heap.path_line(steps, o),
                 ]);
             }
             writeln!(out, "{table}")?;

@@ -259,8 +259,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Report { dump, format, output, error, top, no_dominators, show_values } => {
             let opened = open(&dump, &log)?;
             let progress = Progress::new(&log);
-            // The report asks few shallow sizes: no array lengths in the model.
-            let heap = Heap::build_lean_with_log(&opened, &|m| progress.phase(m))?;
+            let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
             warn_truncation_at(heap.truncation);
             let options =
                 dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };

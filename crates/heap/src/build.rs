@@ -15,7 +15,7 @@ use crate::roots::Root;
 use crate::types::TypeColumn;
 use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
-/// What the first pass learns about the objects of one unit, column by column: 20 bytes an
+/// What the first pass learns about the objects of one unit, column by column: 16 bytes an
 /// object, since this is the peak of the build.
 #[derive(Default)]
 struct FirstPass {
@@ -28,9 +28,6 @@ struct FirstPass {
     types: Vec<u32>,
     local_classes: Vec<u64>,
     local_index: FxHashMap<u64, u32>,
-    /// Element count of arrays, 0 for the others; empty when the model keeps no lengths.
-    lengths: Vec<u32>,
-    keep_lengths: bool,
     classes: Vec<ClassInfo>,
     roots: Vec<GcRoot>,
 }
@@ -48,10 +45,9 @@ impl FirstPass {
         trim(&mut self.ids);
         trim(&mut self.offsets);
         trim(&mut self.types);
-        trim(&mut self.lengths);
     }
 
-    fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32, length: u32) {
+    fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32) {
         if self.ids.is_empty() {
             self.base = offset;
         }
@@ -66,9 +62,6 @@ impl FirstPass {
         self.ids.push(id);
         self.offsets.push((offset - self.base) as u32);
         self.types.push(ty);
-        if self.keep_lengths {
-            self.lengths.push(length);
-        }
     }
 }
 
@@ -117,24 +110,21 @@ fn referent_slot(classes: &ClassTable, class_id: u64, layout: &Layout) -> Option
     Some((field.offset, strength))
 }
 
-pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
+pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
     let meta = Metadata::read(dump)?;
     let plan = meta.heap_plan();
     let id_size = dump.id_size();
 
-    let new_unit = || FirstPass { keep_lengths, ..FirstPass::default() };
     let (mut units, truncation) = plan.map_units_then(
         id_size,
-        new_unit,
+        FirstPass::default,
         |u, offset, sub| match sub {
-            SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0, 0),
-            SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0, a.elements.len() as u32),
-            SubRecord::PrimitiveArray(a) => {
-                u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32, a.length)
-            }
+            SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0),
+            SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0),
+            SubRecord::PrimitiveArray(a) => u.push(a.id, offset, 0, TYPE_PRIMITIVE_BASE + a.element_type as u32),
             SubRecord::Class(c) => {
                 u.classes.push(ClassInfo::from_dump(&c, &meta));
-                u.push(c.id, offset, 0, TYPE_CLASS_OBJECT, 0)
+                u.push(c.id, offset, 0, TYPE_CLASS_OBJECT)
             }
             SubRecord::Root(r) => u.roots.push(r),
             SubRecord::HeapDumpInfo { .. } => {}
@@ -163,7 +153,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
         }
         u.local_index = FxHashMap::default();
     });
-    let Columns { ids, offsets, types, lengths } = Columns::gather(units, class_ids.len());
+    let Columns { ids, offsets, types } = Columns::gather(units, class_ids.len());
     log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
     let ids = IdIndex::from_column(ids);
 
@@ -269,7 +259,6 @@ pub(crate) fn build<'a>(dump: &'a Dump, keep_lengths: bool, log: &dyn Fn(&str)) 
         ids,
         offsets,
         types,
-        lengths,
         graph,
         referents,
         roots,
@@ -285,7 +274,6 @@ struct Columns {
     ids: IdColumn,
     offsets: Offsets,
     types: TypeColumn,
-    lengths: Vec<u32>,
 }
 
 impl Columns {
@@ -368,12 +356,8 @@ impl Columns {
             TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.types[i]))
         };
         units.iter_mut().for_each(|u| u.types = Vec::new());
-        let lengths = match units.first() {
-            Some(u) if u.keep_lengths => fill(&units, &segments, |u, i, _| u.lengths[i]),
-            _ => Vec::new(),
-        };
         drop(units);
-        let mut c = Columns { ids, offsets, types, lengths };
+        let mut c = Columns { ids, offsets, types };
         if !c.ids.is_strictly_ascending() {
             c.sort_and_dedup();
         }
@@ -385,15 +369,9 @@ impl Columns {
         order.par_sort_by_key(|&i| (self.ids.get(i as usize), i));
         // A corrupt dump may dump an id twice: the first one stands.
         order.dedup_by_key(|i| self.ids.get(*i as usize));
-        fn permute<T: Copy + Send + Sync>(column: &[T], order: &[u32]) -> Vec<T> {
-            order.par_iter().map(|&i| column[i as usize]).collect()
-        }
         self.ids = self.ids.permute(&order);
         self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
         self.types = self.types.permute(&order);
-        if !self.lengths.is_empty() {
-            self.lengths = permute(&self.lengths, &order);
-        }
     }
 }
 

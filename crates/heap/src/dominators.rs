@@ -2,7 +2,7 @@
 //! the variant LLVM uses), rooted at a virtual node above every GC root. An object's retained
 //! set is what its dominator subtree holds: what would be freed if it were gone.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -190,8 +190,15 @@ impl Dominators {
     /// the shallow size, retained native memory when it is the bytes an object owns off-heap.
     /// Objects not strongly reachable retain nothing.
     pub fn retained(&self, quantity: impl Fn(ObjectIndex) -> u64 + Sync) -> Retained<'_> {
-        let mut by_number: Vec<u64> =
-            self.vertex.par_iter().enumerate().map(|(num, &v)| if num >= 2 { quantity(v) } else { 0 }).collect();
+        // Asked in object order, which is the dump's order: a quantity that reads records
+        // (an array's length in a lean model) then reads the file front to back.
+        let slots: Vec<AtomicU64> = (0..self.vertex.len()).map(|_| AtomicU64::new(0)).collect();
+        self.number.par_iter().enumerate().for_each(|(object, &num)| {
+            if num >= 2 {
+                slots[num as usize].store(quantity(object as ObjectIndex), Ordering::Relaxed);
+            }
+        });
+        let mut by_number: Vec<u64> = slots.into_iter().map(AtomicU64::into_inner).collect();
         // Children come after their dominator in preorder: fold from the back.
         for num in (2..self.vertex.len()).rev() {
             let d = self.idom[num] as usize;

@@ -90,8 +90,6 @@ pub struct Heap<'a> {
     offsets: build::Offsets,
     /// Class index or marker of each object.
     types: types::TypeColumn,
-    /// Element count of each array (0 for other objects); empty in a lean model.
-    lengths: Vec<u32>,
     /// Strong references: every reference but `Reference.referent`.
     pub graph: Csr,
     /// `Reference.referent` edges: (reference object, referent, strength).
@@ -105,20 +103,15 @@ pub struct Heap<'a> {
 }
 
 impl<'a> Heap<'a> {
-    /// Builds the model: two parallel passes over the heap records, then reachability.
+    /// Builds the model: two parallel passes over the heap records (reachability waits until
+    /// asked for).
     pub fn build(dump: &'a Dump) -> Result<Heap<'a>> {
-        build::build(dump, true, &|_| {})
+        build::build(dump, &|_| {})
     }
 
     /// Like [`Heap::build`], telling `log` as each phase ends.
     pub fn build_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
-        build::build(dump, true, log)
-    }
-
-    /// Like [`Heap::build_with_log`] without the array lengths (4 bytes an object), for
-    /// callers that ask few shallow sizes: an array's size is then read back from the dump.
-    pub fn build_lean_with_log(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> {
-        build::build(dump, false, log)
+        build::build(dump, log)
     }
 
     /// How strongly each object is held, and the breadth-first parents that give shortest
@@ -262,13 +255,11 @@ impl<'a> Heap<'a> {
     /// Shallow size of an object, estimated as the histogram does.
     pub fn shallow_size(&self, object: ObjectIndex) -> u64 {
         let model = &self.size_model;
-        let length = || match self.lengths.get(object as usize) {
-            Some(&l) => l as u64,
-            None => match self.record(object) {
-                Some(SubRecord::ObjectArray(a)) => a.elements.len() as u64,
-                Some(SubRecord::PrimitiveArray(a)) => a.length as u64,
-                _ => 0,
-            },
+        // Arrays' lengths are not kept (4 bytes an object): they are read back from the record.
+        let length = || match self.record(object) {
+            Some(SubRecord::ObjectArray(a)) => a.elements.len() as u64,
+            Some(SubRecord::PrimitiveArray(a)) => a.length as u64,
+            _ => 0,
         };
         match self.kind(object) {
             ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
@@ -336,6 +327,6 @@ impl<'a> Heap<'a> {
 
     /// The shortest strong path from a GC root, as text: `root -> Class.field -> ... -> Class`.
     pub fn path_text(&self, object: ObjectIndex) -> String {
-        paths::path_text(self, object)
+        self.path_line(&self.path(object), object)
     }
 }

@@ -2,27 +2,74 @@
 
 use dumpscan_hprof::SubRecord;
 
-use crate::{Heap, ObjectIndex, ObjectKind};
+use crate::{Heap, ObjectIndex, ObjectKind, Reachability};
 
 impl Heap<'_> {
     /// The chain of objects from a GC root down to `object` (root first), along breadth-first
     /// parents; empty when nothing reaches it.
     pub fn path(&self, object: ObjectIndex) -> Vec<ObjectIndex> {
-        let mut path = vec![object];
-        let mut current = object;
-        while let Some(parent) = self.reach().parent(current) {
-            if path.len() > self.len() {
-                break; // never loops on a consistent model; a guard all the same
-            }
-            path.push(parent);
-            current = parent;
-        }
-        if self.reach().root_of(current).is_none() {
-            return Vec::new();
-        }
-        path.reverse();
-        path
+        along_parents(self.reach(), object, self.len())
     }
+
+    /// [`Heap::path`] of a few objects at once. Before the reachability of the whole heap is
+    /// known, the walk from the roots stops at the level where the last of them is met: the
+    /// same paths at a fraction of the cost when they lie near the roots.
+    pub fn paths_to(&self, targets: &[ObjectIndex]) -> Vec<Vec<ObjectIndex>> {
+        let near;
+        let reach = match self.reach.get() {
+            Some(reach) => reach,
+            None => match crate::reach::toward(&self.graph, &self.roots, targets) {
+                Some(found) => {
+                    near = found;
+                    &near
+                }
+                None => self.reach(),
+            },
+        };
+        targets.iter().map(|&t| along_parents(reach, t, self.len())).collect()
+    }
+
+    /// A path to `object` (from [`Heap::path`] or [`Heap::paths_to`]) spelled out step by
+    /// step: the GC root, each reference, then the object; empty when there is no path.
+    pub fn path_steps(&self, path: &[ObjectIndex], object: ObjectIndex) -> Vec<String> {
+        let Some(&first) = path.first() else { return Vec::new() };
+        let mut steps = Vec::with_capacity(path.len() + 1);
+        if let Some(root) = self.roots.iter().find(|r| r.object == first) {
+            steps.push(self.root_text(root));
+        }
+        steps.extend(path.windows(2).map(|pair| edge_label(self, pair[0], pair[1])));
+        let object = object_text(self, object);
+        // A sticky-class root already names its class.
+        if steps.last() != Some(&object) {
+            steps.push(object);
+        }
+        steps
+    }
+
+    /// [`Heap::path_steps`] on one line: `root -> Class.field -> ... -> Class@0x...`.
+    pub fn path_line(&self, path: &[ObjectIndex], object: ObjectIndex) -> String {
+        match self.path_steps(path, object) {
+            steps if steps.is_empty() => format!("{} (no path from a GC root)", object_text(self, object)),
+            steps => steps.join(" -> "),
+        }
+    }
+}
+
+fn along_parents(reach: &Reachability, object: ObjectIndex, objects: usize) -> Vec<ObjectIndex> {
+    let mut path = vec![object];
+    let mut current = object;
+    while let Some(parent) = reach.parent(current) {
+        if path.len() > objects {
+            break; // never loops on a consistent model; a guard all the same
+        }
+        path.push(parent);
+        current = parent;
+    }
+    if reach.root_of(current).is_none() {
+        return Vec::new();
+    }
+    path.reverse();
+    path
 }
 
 /// Strips one `[]` from an array class name: `java.lang.Object[]` → `java.lang.Object`.
@@ -69,26 +116,6 @@ pub(crate) fn edge_label(heap: &Heap<'_>, from: ObjectIndex, to: ObjectIndex) ->
         }
         _ => format!("{class_name}.?"),
     }
-}
-
-pub(crate) fn path_text(heap: &Heap<'_>, object: ObjectIndex) -> String {
-    let path = heap.path(object);
-    let Some(&first) = path.first() else {
-        return format!("{} (no path from a GC root)", object_text(heap, object));
-    };
-    let mut parts = Vec::with_capacity(path.len() + 1);
-    if let Some(i) = heap.reach().root_of(first) {
-        parts.push(heap.root_text(&heap.roots[i]));
-    }
-    for pair in path.windows(2) {
-        parts.push(edge_label(heap, pair[0], pair[1]));
-    }
-    let object = object_text(heap, object);
-    // A sticky-class root already names its class.
-    if parts.last() != Some(&object) {
-        parts.push(object);
-    }
-    parts.join(" -> ")
 }
 
 /// `java.nio.DirectByteBuffer@0x7f001234`, or `class Foo` for a class object.

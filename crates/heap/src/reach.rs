@@ -84,18 +84,8 @@ impl Reachability {
 /// parent is its smallest-numbered referrer in the level before, so the result does not
 /// depend on thread timing.
 pub fn compute(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectIndex, Reach)]) -> Reachability {
-    let n = graph.node_count();
-    let mut level = vec![Reach::Unreachable; n];
-    let parent: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(NO_PARENT)).collect();
-    let mut root_of = rustc_hash::FxHashMap::default();
-    let mut seeds: Vec<u32> = Vec::new();
-    for (i, root) in roots.iter().enumerate() {
-        if root_of.insert(root.object, i).is_none() {
-            level[root.object as usize] = Reach::Strong;
-            seeds.push(root.object);
-        }
-    }
-    spread(graph, &mut level, &parent, seeds, Reach::Strong);
+    let Walk { mut level, parent, root_of, seeds } = Walk::from_roots(graph.node_count(), roots);
+    spread(graph, &mut level, &parent, seeds, Reach::Strong, &mut |_| false);
     for strength in [Reach::Soft, Reach::Weak, Reach::Final, Reach::Phantom] {
         loop {
             let mut seeds = Vec::new();
@@ -110,11 +100,58 @@ pub fn compute(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectInd
             if seeds.is_empty() {
                 break;
             }
-            spread(graph, &mut level, &parent, seeds, strength);
+            spread(graph, &mut level, &parent, seeds, strength, &mut |_| false);
         }
     }
     let parent = parent.into_iter().map(AtomicU32::into_inner).collect();
     Reachability { level, parent, root_of }
+}
+
+/// The strong walk of [`compute`] stopped after the level where the last of `targets` is
+/// met: the same parents for them and for every object on their paths, without walking the
+/// rest of the heap. `None` when a target is not strongly reachable.
+pub(crate) fn toward(graph: &Csr, roots: &[Root], targets: &[ObjectIndex]) -> Option<Reachability> {
+    let Walk { mut level, parent, root_of, seeds } = Walk::from_roots(graph.node_count(), roots);
+    // Targets not met yet; each level checks from the last until one is still missing.
+    let mut pending = targets.to_vec();
+    let mut all_met = |level: &[Reach]| {
+        while let Some(&t) = pending.last() {
+            if level.get(t as usize) != Some(&Reach::Strong) {
+                return false;
+            }
+            pending.pop();
+        }
+        true
+    };
+    spread(graph, &mut level, &parent, seeds, Reach::Strong, &mut all_met);
+    let parent = parent.into_iter().map(AtomicU32::into_inner).collect();
+    all_met(&level).then_some(Reachability { level, parent, root_of })
+}
+
+/// A walk's state before its first step: the GC roots reached, nothing else.
+struct Walk {
+    level: Vec<Reach>,
+    parent: Vec<AtomicU32>,
+    root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
+    seeds: Vec<u32>,
+}
+
+impl Walk {
+    fn from_roots(n: usize, roots: &[Root]) -> Walk {
+        let mut walk = Walk {
+            level: vec![Reach::Unreachable; n],
+            parent: (0..n).map(|_| AtomicU32::new(NO_PARENT)).collect(),
+            root_of: Default::default(),
+            seeds: Vec::new(),
+        };
+        for (i, root) in roots.iter().enumerate() {
+            if walk.root_of.insert(root.object, i).is_none() {
+                walk.level[root.object as usize] = Reach::Strong;
+                walk.seeds.push(root.object);
+            }
+        }
+        walk
+    }
 }
 
 /// The objects of one breadth-first level: a list while it is short, a bitmap over all
@@ -149,10 +186,19 @@ fn set_bits(mut word: u64) -> impl Iterator<Item = usize> {
 /// Levels with fewer references to follow than this are expanded on the calling thread.
 const SMALL_LEVEL: usize = 4096;
 
-fn spread(graph: &Csr, level: &mut [Reach], parent: &[AtomicU32], seeds: Vec<u32>, strength: Reach) {
+/// Walks breadth-first from `seeds`, giving the objects it reaches `strength`, until no level
+/// is left or `done` says the levels so far are enough.
+fn spread(
+    graph: &Csr,
+    level: &mut [Reach],
+    parent: &[AtomicU32],
+    seeds: Vec<u32>,
+    strength: Reach,
+    done: &mut dyn FnMut(&[Reach]) -> bool,
+) {
     let n = level.len();
     let mut frontier = Frontier::List(seeds);
-    loop {
+    while !done(level) {
         let out_degree: usize = match &frontier {
             Frontier::List(list) if list.len() < SMALL_LEVEL => list.iter().map(|&v| graph.successors(v).len()).sum(),
             _ => frontier.objects().map(|v| graph.successors(v).len()).sum(),

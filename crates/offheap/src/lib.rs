@@ -52,7 +52,7 @@ impl Default for Options {
 /// Opens a dump (plain or gzip), builds its heap model and reports on its off-heap memory.
 pub fn analyze(path: impl AsRef<Path>, options: &Options) -> Result<Report> {
     let dump = Dump::open(path.as_ref())?;
-    let heap = Heap::build_lean_with_log(&dump, &|_| {})?;
+    let heap = Heap::build_with_log(&dump, &|_| {})?;
     Ok(analyze_heap(&heap, &path.as_ref().display().to_string(), options, &|_| {}))
 }
 
