@@ -15,11 +15,11 @@ use crate::roots::Root;
 use crate::types::TypeColumn;
 use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
-/// What the first pass learns about the objects of one unit, column by column: 16 bytes an
+/// What the first pass learns about the objects of one unit, column by column: 12 bytes an
 /// object, since this is the peak of the build.
 #[derive(Default)]
 struct FirstPass {
-    ids: Vec<u64>,
+    ids: UnitIds,
     /// File offsets, from `base` (a unit lies within one record, under 4 GiB).
     base: u64,
     offsets: Vec<u32>,
@@ -42,13 +42,13 @@ fn trim<T: Copy>(column: &mut Vec<T>) {
 
 impl FirstPass {
     fn trim(&mut self) {
-        trim(&mut self.ids);
+        self.ids.trim();
         trim(&mut self.offsets);
         trim(&mut self.types);
     }
 
     fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32) {
-        if self.ids.is_empty() {
+        if self.ids.len() == 0 {
             self.base = offset;
         }
         let ty = if marker != 0 {
@@ -62,6 +62,78 @@ impl FirstPass {
         self.ids.push(id);
         self.offsets.push((offset - self.base) as u32);
         self.types.push(ty);
+    }
+}
+
+/// The ids of one unit's objects: 4-byte distances, in 8-byte steps, from the unit's first
+/// id while they allow it (HotSpot's ids are 8-aligned addresses, a unit's close together),
+/// full ids once one does not.
+enum UnitIds {
+    Near { first: u64, steps: Vec<i32> },
+    Far(Vec<u64>),
+}
+
+impl Default for UnitIds {
+    fn default() -> Self {
+        UnitIds::Near { first: 0, steps: Vec::new() }
+    }
+}
+
+impl UnitIds {
+    fn len(&self) -> usize {
+        match self {
+            UnitIds::Near { steps, .. } => steps.len(),
+            UnitIds::Far(ids) => ids.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            UnitIds::Near { first, steps } => first.wrapping_add_signed((steps[i] as i64) << 3),
+            UnitIds::Far(ids) => ids[i],
+        }
+    }
+
+    fn push(&mut self, id: u64) {
+        match self {
+            UnitIds::Near { first, steps } => {
+                if steps.is_empty() {
+                    *first = id;
+                }
+                let distance = id.wrapping_sub(*first) as i64;
+                match i32::try_from(distance >> 3) {
+                    Ok(step) if distance & 7 == 0 => steps.push(step),
+                    _ => {
+                        let mut ids: Vec<u64> = (0..steps.len()).map(|i| self.get(i)).collect();
+                        ids.push(id);
+                        *self = UnitIds::Far(ids);
+                    }
+                }
+            }
+            UnitIds::Far(ids) => ids.push(id),
+        }
+    }
+
+    fn trim(&mut self) {
+        match self {
+            UnitIds::Near { steps, .. } => trim(steps),
+            UnitIds::Far(ids) => trim(ids),
+        }
+    }
+
+    /// The first position in `from..end`, an ascending run, whose id is at least `id`.
+    fn first_at_least(&self, from: usize, end: usize, id: u64) -> usize {
+        let (mut lo, mut hi) = (from, end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid) < id {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 
@@ -287,7 +359,7 @@ impl Columns {
         for (u, unit) in units.iter().enumerate() {
             let mut start = 0;
             for i in 1..=unit.ids.len() {
-                if i == unit.ids.len() || unit.ids[i] <= unit.ids[i - 1] {
+                if i == unit.ids.len() || unit.ids.get(i) <= unit.ids.get(i - 1) {
                     runs.push((u, start, i));
                     start = i;
                 }
@@ -296,15 +368,15 @@ impl Columns {
         runs.retain(|&(_, start, end)| end > start);
         // Longest runs claim their address range first.
         runs.sort_by_key(|&(_, start, end)| std::cmp::Reverse(end - start));
-        let first = |&(u, start, _): &(usize, usize, usize)| units[u].ids[start];
-        let last = |&(u, _, end): &(usize, usize, usize)| units[u].ids[end - 1];
+        let first = |&(u, start, _): &(usize, usize, usize)| units[u].ids.get(start);
+        let last = |&(u, _, end): &(usize, usize, usize)| units[u].ids.get(end - 1);
         let mut backbone: std::collections::BTreeMap<u64, (usize, usize, usize)> = Default::default();
         let mut misfits: Vec<(u64, usize, usize)> = Vec::new();
         for run in runs {
             let below = backbone.range(..=first(&run)).next_back().map(|(_, r)| last(r) >= first(&run));
             let above = backbone.range(first(&run)..).next().is_some_and(|(&lo, _)| lo <= last(&run));
             if below == Some(true) || above {
-                misfits.extend((run.1..run.2).map(|i| (units[run.0].ids[i], run.0, i)));
+                misfits.extend((run.1..run.2).map(|i| (units[run.0].ids.get(i), run.0, i)));
             } else {
                 backbone.insert(first(&run), run);
             }
@@ -319,7 +391,7 @@ impl Columns {
             while from < end {
                 // Up to the next misfit that belongs inside this run.
                 let until = match pending.peek() {
-                    Some(&&(id, _, _)) if id < ids[end - 1] => from + ids[from..end].partition_point(|&x| x < id),
+                    Some(&&(id, _, _)) if id < ids.get(end - 1) => ids.first_at_least(from, end, id),
                     _ => end,
                 };
                 if until > from {
@@ -333,7 +405,7 @@ impl Columns {
                 }
             }
             // Misfits that fall before the next run.
-            let next_run = backbone.range(ids[end - 1] + 1..).next().map(|(&lo, _)| lo);
+            let next_run = backbone.range(ids.get(end - 1) + 1..).next().map(|(&lo, _)| lo);
             while let Some(&&(id, mu, mi)) = pending.peek() {
                 if next_run.is_some_and(|lo| id > lo) {
                     break;
@@ -347,7 +419,7 @@ impl Columns {
         // final compact form: the peak stays near the first pass's own size.
         let mut units = units;
         let ids = gather_ids(&units, &segments);
-        units.iter_mut().for_each(|u| u.ids = Vec::new());
+        units.iter_mut().for_each(|u| u.ids = UnitIds::default());
         let offsets = gather_offsets(&units, &segments);
         units.iter_mut().for_each(|u| u.offsets = Vec::new());
         let types = if TypeColumn::fits_narrow(classes) {
@@ -378,14 +450,16 @@ impl Columns {
 /// Object ids in gathered order: 4-byte slots above the smallest id when they fit, as they
 /// do for HotSpot, so the 8-byte column never exists.
 fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> IdColumn {
-    let bounds = |u: &FirstPass| u.ids.iter().fold((u64::MAX, 0u64), |(lo, hi), &id| (lo.min(id), hi.max(id)));
+    let bounds = |u: &FirstPass| {
+        (0..u.ids.len()).fold((u64::MAX, 0u64), |(lo, hi), i| (lo.min(u.ids.get(i)), hi.max(u.ids.get(i))))
+    };
     let (base, top) = units.par_iter().map(bounds).reduce(|| (u64::MAX, 0), |(a, b), (c, d)| (a.min(c), b.max(d)));
     let base = base.min(top);
-    let aligned = units.par_iter().all(|u| u.ids.iter().all(|id| (id - base) & 7 == 0));
+    let aligned = units.par_iter().all(|u| (0..u.ids.len()).all(|i| (u.ids.get(i) - base) & 7 == 0));
     if IdColumn::fits_compact(base, top, aligned) {
-        IdColumn::Compact { base, slots: fill(units, segments, |u, i, _| ((u.ids[i] - base) >> 3) as u32) }
+        IdColumn::Compact { base, slots: fill(units, segments, |u, i, _| ((u.ids.get(i) - base) >> 3) as u32) }
     } else {
-        IdColumn::Wide(fill(units, segments, |u, i, _| u.ids[i]))
+        IdColumn::Wide(fill(units, segments, |u, i, _| u.ids.get(i)))
     }
 }
 
