@@ -90,6 +90,8 @@ pub fn render_dominators(
     let retained = tree.retained(|o| heap.shallow_size(o));
     let rows = retained.top(top);
     let total_reachable = retained.total();
+    // Every object's retained size is no longer needed: free it before the paths' walk.
+    drop(retained);
     let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
     let paths = heap.paths_to(&objects);
     match format {

@@ -120,29 +120,32 @@ impl Dominators {
                 slots[at as usize].store(num as u32, Ordering::Relaxed);
             }
         });
-        let pred_end: Vec<u32> = ends.into_iter().map(AtomicU32::into_inner).collect();
+        let mut pred_start: Vec<u32> = ends.into_iter().map(AtomicU32::into_inner).collect();
         let preds: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
-        let pred_start = pred_end;
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
+        // `low[v]` is the smallest semidominator on v's compressed path (the semidominator of
+        // the classic algorithm's `label[v]`, kept as the value itself). Each vertex's own
+        // semidominator goes to `pred_start[w + 1]`, a slot the loop never reads again once w is
+        // done: the semidominators need no array of their own.
         let mut idom = dfs_parent.clone();
         let mut ancestor = dfs_parent;
-        let mut semi: Vec<u32> = (0..count as u32).collect();
-        let mut label: Vec<u32> = (0..count as u32).collect();
+        let mut low: Vec<u32> = (0..count as u32).collect();
         let mut stack: Vec<u32> = Vec::new();
         for w in (2..count).rev() {
             let mut best = ancestor[w];
             for &v in &preds[pred_start[w] as usize..pred_start[w + 1] as usize] {
-                let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut stack);
-                best = best.min(semi[u as usize]);
+                best = best.min(eval(v, w as u32 + 1, &mut ancestor, &mut low, &mut stack));
             }
-            semi[w] = best;
+            low[w] = best;
+            pred_start[w + 1] = best;
         }
-        drop((preds, pred_start, ancestor, label));
+        drop((preds, ancestor, low));
+        let semi = pred_start;
         // idom(w) = nearest common ancestor of semi(w) and the DFS parent, in the final tree.
         for w in 2..count {
             let mut candidate = idom[w];
-            while candidate > semi[w] {
+            while candidate > semi[w + 1] {
                 candidate = idom[candidate as usize];
             }
             idom[w] = candidate;
@@ -367,11 +370,11 @@ fn nearest_common_dominator(idom: &[u32], mut a: u32, mut b: u32) -> u32 {
     a
 }
 
-/// The vertex with the smallest semidominator on the path from `v` up to the part of the
-/// forest already linked (numbers at or above `last_linked`), compressing that path.
-fn eval(v: u32, last_linked: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], stack: &mut Vec<u32>) -> u32 {
+/// The smallest semidominator on the path from `v` up to the part of the forest already
+/// linked (numbers at or above `last_linked`), compressing that path.
+fn eval(v: u32, last_linked: u32, ancestor: &mut [u32], low: &mut [u32], stack: &mut Vec<u32>) -> u32 {
     if v < last_linked {
-        return label[v as usize];
+        return low[v as usize];
     }
     let mut x = v;
     loop {
@@ -385,10 +388,10 @@ fn eval(v: u32, last_linked: u32, ancestor: &mut [u32], label: &mut [u32], semi:
     let mut p = stack.pop().unwrap_or(v);
     while let Some(y) = stack.pop() {
         ancestor[y as usize] = ancestor[p as usize];
-        if semi[label[p as usize] as usize] < semi[label[y as usize] as usize] {
-            label[y as usize] = label[p as usize];
+        if low[p as usize] < low[y as usize] {
+            low[y as usize] = low[p as usize];
         }
         p = y;
     }
-    label[p as usize]
+    low[p as usize]
 }
