@@ -10,6 +10,16 @@ fn check(name: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.hprof.gz"));
     let dump = Dump::open(&path).unwrap();
     let heap = Heap::build(&dump).unwrap();
+    // Paths asked before the whole heap's reachability is known come from a walk that stops
+    // at the deepest of them (the linked list's tail, 1000 steps down): the full walk's paths.
+    let nodes = heap.instances_of("DirectBuffers$Node");
+    let early = heap.paths_to(&nodes);
+    assert!(early.iter().map(Vec::len).max() > Some(1000), "{name}: the list's tail lies deep");
+    assert_eq!(early, nodes.iter().map(|&o| heap.path(o)).collect::<Vec<_>>(), "{name}: same paths");
+    // With a target no strong path reaches, the whole walk answers.
+    let fresh = Heap::build(&dump).unwrap();
+    let garbage = fresh.instances_of("DirectBuffers$Garbage");
+    assert_eq!(fresh.paths_to(&[nodes[0], garbage[0]]), [heap.path(nodes[0]), Vec::new()], "{name}: fallback");
     let one = |class: &str| {
         let found = heap.instances_of(class);
         assert_eq!(found.len(), 1, "{name}: one {class}");
