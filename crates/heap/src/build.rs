@@ -415,19 +415,15 @@ impl Columns {
             }
         }
         segments.extend(pending.map(|&(_, mu, mi)| (mu, mi, mi + 1)));
-        // Column by column, each unit column freed once gathered, and each written in its
-        // final compact form: the peak stays near the first pass's own size.
-        let mut units = units;
+        // Column by column, each written in its final compact form; the units are freed
+        // together at the end, so that their memory is one block the next phase can reuse.
         let ids = gather_ids(&units, &segments);
-        units.iter_mut().for_each(|u| u.ids = UnitIds::default());
         let offsets = gather_offsets(&units, &segments);
-        units.iter_mut().for_each(|u| u.offsets = Vec::new());
         let types = if TypeColumn::fits_narrow(classes) {
             TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.types[i])))
         } else {
             TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.types[i]))
         };
-        units.iter_mut().for_each(|u| u.types = Vec::new());
         drop(units);
         let mut c = Columns { ids, offsets, types };
         if !c.ids.is_strictly_ascending() {
