@@ -90,9 +90,14 @@ impl UnitIds {
     #[inline]
     fn get(&self, i: usize) -> u64 {
         match self {
-            UnitIds::Near { first, steps } => first.wrapping_add_signed((steps[i] as i64) << 3),
+            UnitIds::Near { first, steps } => Self::at(*first, steps[i]),
             UnitIds::Far(ids) => ids[i],
         }
+    }
+
+    #[inline]
+    fn at(first: u64, step: i32) -> u64 {
+        first.wrapping_add_signed((step as i64) << 3)
     }
 
     fn push(&mut self, id: u64) {
@@ -124,16 +129,10 @@ impl UnitIds {
 
     /// The first position in `from..end`, an ascending run, whose id is at least `id`.
     fn first_at_least(&self, from: usize, end: usize, id: u64) -> usize {
-        let (mut lo, mut hi) = (from, end);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.get(mid) < id {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        from + match self {
+            UnitIds::Near { first, steps } => steps[from..end].partition_point(|&s| Self::at(*first, s) < id),
+            UnitIds::Far(ids) => ids[from..end].partition_point(|&x| x < id),
         }
-        lo
     }
 }
 

@@ -3,7 +3,7 @@
 //! a GC root; an allocator keeps its free, cached and unaccounted bytes; unreachable memory
 //! goes to one "awaiting GC" group. Paths are told the way a person recognises the owner.
 
-use dumpscan_heap::{object_text, Heap, ObjectIndex, ObjectKind};
+use dumpscan_heap::{Heap, ObjectIndex, ObjectKind};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::buffers::{Classified, Kind};
@@ -329,14 +329,10 @@ fn is_infrastructure(class: &str) -> bool {
 
 /// A chosen path as text: `root -> Class.field -> ... -> Class@0x...`.
 fn path_text(heap: &Heap<'_>, path: &[ObjectIndex]) -> String {
-    let Some(&last) = path.last() else { return "no strong path".into() };
-    let mut parts = Vec::with_capacity(path.len() + 1);
-    if let Some(r) = heap.reach().root_of(path[0]) {
-        parts.push(heap.root_text(&heap.roots[r]));
+    match path.last() {
+        Some(&last) => heap.path_line(path, last),
+        None => "no strong path".into(),
     }
-    parts.extend(path.windows(2).map(|w| heap.edge_label(w[0], w[1])));
-    parts.push(object_text(heap, last));
-    parts.join(" -> ")
 }
 
 impl Attribution {
