@@ -83,15 +83,17 @@ pub fn render_dominators(
     out: &mut dyn Write,
     path: &Path,
     heap: &Heap<'_>,
-    tree: &Dominators,
+    tree: Dominators,
     top: usize,
     format: Format,
 ) -> std::io::Result<()> {
     let retained = tree.retained(|o| heap.shallow_size(o));
     let rows = retained.top(top);
     let total_reachable = retained.total();
-    // Every object's retained size is no longer needed: free it before the paths' walk.
+    // The tree and every object's retained size are no longer needed: free them before the
+    // paths' walk.
     drop(retained);
+    drop(tree);
     let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
     let paths = heap.paths_to(&objects);
     match format {

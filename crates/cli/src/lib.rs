@@ -329,7 +329,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             warn_truncation_at(heap.truncation);
             let tree = Dominators::compute(&heap);
             log.phase("computed the dominator tree");
-            graph::render_dominators(&mut out, &dump, &heap, &tree, top, format)?;
+            graph::render_dominators(&mut out, &dump, &heap, tree, top, format)?;
         }
     }
     out.flush()?;

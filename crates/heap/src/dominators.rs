@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use crate::pages::{self, Progress, Room};
 use crate::{Csr, Heap, ObjectIndex};
 
 /// The virtual root's preorder number; 0 marks objects the search never reached.
@@ -55,82 +56,37 @@ impl Dominators {
                 *slot = 0;
             }
         }
-        // Depth-first search from the virtual root, whose children are the GC roots; the stack
-        // holds a cursor into each open vertex's successors, so it grows with depth, not edges.
-        let mut search = Search::new(number, n);
+        // Depth-first search from the virtual root, whose children are the GC roots, over
+        // the objects not marked as leaves; their arrays faulted in by the other core.
+        let searchable = number.par_iter().filter(|&&slot| slot != UNSEEN_LEAF).count();
+        let mut search = Search::new(number, n, searchable);
         let mut distinct_roots = roots.to_vec();
         distinct_roots.sort_unstable();
         distinct_roots.dedup();
-        let mut stack: Vec<(ObjectIndex, u32, usize)> = Vec::new();
-        let mut leaves = 0usize;
-        for &root in &distinct_roots {
-            let seen = search.number[root as usize];
-            if seen != 0 {
-                // Reached from another root first: the virtual root is one more predecessor.
-                search.pred_end[seen as usize] += 1;
-                continue;
-            }
-            stack.push(search.visit(root, VIRTUAL_ROOT));
-            while let Some(top) = stack.last_mut() {
-                let (v, num, cursor) = *top;
-                match graph.successors(v).get(cursor) {
-                    Some(&w) => {
-                        top.2 += 1;
-                        match search.number[w as usize] {
-                            0 => stack.push(search.visit(w, num)),
-                            UNSEEN_LEAF => {
-                                search.number[w as usize] = LEAF | num;
-                                leaves += 1;
-                            }
-                            seen if seen & LEAF == 0 => search.pred_end[seen as usize] += 1,
-                            _ => {}
-                        }
-                    }
-                    None => {
-                        stack.pop();
-                    }
-                }
-            }
-        }
-        let Search { mut number, mut vertex, dfs_parent, mut pred_end } = search;
-        let count = vertex.len();
-        let numbered = |w: ObjectIndex| number[w as usize] & LEAF == 0;
-
-        // Predecessors by preorder number, restricted to visited objects: `pred_end[w]`, which
-        // the search counted, ends up where w's run starts once the runs are filled from the
-        // back. The order within a run depends on thread timing; the dominators do not.
-        pred_end.push(0);
-        let mut total = 0u32;
-        for slot in &mut pred_end {
-            total += *slot;
-            *slot = total;
-        }
-        let mut preds = vec![0u32; total as usize];
-        for &root in &distinct_roots {
-            let r = number[root as usize] as usize;
-            pred_end[r] -= 1;
-            preds[pred_end[r] as usize] = VIRTUAL_ROOT;
-        }
-        drop(distinct_roots);
-        let ends: Vec<AtomicU32> = pred_end.into_iter().map(AtomicU32::new).collect();
-        let slots: Vec<AtomicU32> = preds.into_iter().map(AtomicU32::new).collect();
-        vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
-            for &w in graph.successors(v).iter().filter(|&&w| numbered(w)) {
-                let at = ends[number[w as usize] as usize].fetch_sub(1, Ordering::Relaxed) - 1;
-                slots[at as usize].store(num as u32, Ordering::Relaxed);
-            }
+        // The semidominator loop's arrays, reserved now so that the other core faults them in
+        // while this one searches and gathers the predecessors. Leaves' dominators are
+        // appended to `idom` at the end.
+        let mut idom: Vec<u32> = Vec::with_capacity(n + 2);
+        let mut low: Vec<u32> = Vec::with_capacity(searchable + 2);
+        let written_in_step =
+            [Room::of(&mut search.vertex), Room::of(&mut search.dfs_parent), Room::of(&mut search.pred_end)];
+        let written_next = [Room::of(&mut idom), Room::of(&mut low)];
+        let preds = pages::while_faulting_in(&written_in_step, &written_next, |progress| {
+            search.run(graph, &distinct_roots, progress);
+            search.predecessors(graph, &distinct_roots)
         });
-        let mut pred_start: Vec<u32> = ends.into_iter().map(AtomicU32::into_inner).collect();
-        let preds: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
+        drop(distinct_roots);
+        let Search { mut number, mut vertex, dfs_parent, pred_end: mut pred_start } = search;
+        let count = vertex.len();
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
         // `low[v]` is the smallest semidominator on v's compressed path (the semidominator of
         // the classic algorithm's `label[v]`, kept as the value itself). Each vertex's own
         // semidominator goes to `pred_start[w + 1]`, a slot the loop never reads again once w is
         // done: the semidominators need no array of their own.
-        let mut idom = dfs_parent.clone();
+        idom.extend_from_slice(&dfs_parent);
         let mut ancestor = dfs_parent;
-        let mut low: Vec<u32> = (0..count as u32).collect();
+        low.extend(0..count as u32);
         let mut stack: Vec<u32> = Vec::new();
         for w in (2..count).rev() {
             let mut best = ancestor[w];
@@ -140,7 +96,9 @@ impl Dominators {
             low[w] = best;
             pred_start[w + 1] = best;
         }
-        drop((preds, ancestor, low));
+        pages::release(preds);
+        pages::release(ancestor);
+        pages::release(low);
         let semi = pred_start;
         // idom(w) = nearest common ancestor of semi(w) and the DFS parent, in the final tree.
         for w in 2..count {
@@ -150,7 +108,7 @@ impl Dominators {
             }
             idom[w] = candidate;
         }
-        drop(semi);
+        pages::release(semi);
         // Each leaf's dominator: the nearest common dominator of all its referrers.
         for (num, &v) in vertex.iter().enumerate().skip(2) {
             for &w in graph.successors(v) {
@@ -161,7 +119,6 @@ impl Dominators {
             }
         }
         // The leaves, numbered after everything else, each under its dominator.
-        idom.reserve_exact(leaves);
         for (object, slot) in number.iter_mut().enumerate() {
             if *slot == UNSEEN_LEAF {
                 *slot = 0;
@@ -284,6 +241,12 @@ pub struct Retained<'t> {
     by_number: Vec<u64>,
 }
 
+impl Drop for Retained<'_> {
+    fn drop(&mut self) {
+        pages::release(std::mem::take(&mut self.by_number));
+    }
+}
+
 impl Retained<'_> {
     /// What `object` retains; 0 when it is not strongly reachable.
     pub fn get(&self, object: ObjectIndex) -> u64 {
@@ -327,7 +290,8 @@ impl Retained<'_> {
 
 /// The arrays the depth-first search fills, by preorder number: numbers 0 and 1 are a
 /// placeholder and the virtual root. Sized for the worst case up front, since growing them
-/// would briefly need twice the memory.
+/// would briefly need twice the memory (and would move them while another thread faults
+/// them in).
 struct Search {
     number: Vec<u32>,
     vertex: Vec<ObjectIndex>,
@@ -337,13 +301,86 @@ struct Search {
 }
 
 impl Search {
-    fn new(number: Vec<u32>, n: usize) -> Search {
+    /// Room for `searchable` objects in the search arrays, and for every object in `vertex`,
+    /// where the leaves are numbered at the end.
+    fn new(number: Vec<u32>, n: usize, searchable: usize) -> Search {
         let with = |capacity: usize| {
             let mut v = Vec::with_capacity(capacity);
             v.extend([0, 0]);
             v
         };
-        Search { number, vertex: with(n + 2), dfs_parent: with(n + 2), pred_end: with(n + 3) }
+        Search { number, vertex: with(n + 2), dfs_parent: with(searchable + 2), pred_end: with(searchable + 3) }
+    }
+
+    /// Numbers every object reachable from `roots`, marking each leaf with the number of
+    /// its first referrer; the stack holds a cursor into each open vertex's successors, so it
+    /// grows with depth, not edges.
+    fn run(&mut self, graph: &Csr, roots: &[ObjectIndex], progress: &Progress) {
+        let mut stack: Vec<(ObjectIndex, u32, usize)> = Vec::new();
+        for &root in roots {
+            let seen = self.number[root as usize];
+            if seen != 0 {
+                // Reached from another root first: the virtual root is one more predecessor.
+                self.pred_end[seen as usize] += 1;
+                continue;
+            }
+            stack.push(self.visit(root, VIRTUAL_ROOT));
+            while let Some(top) = stack.last_mut() {
+                let (v, num, cursor) = *top;
+                match graph.successors(v).get(cursor) {
+                    Some(&w) => {
+                        top.2 += 1;
+                        match self.number[w as usize] {
+                            0 => {
+                                let entry = self.visit(w, num);
+                                if entry.1 % 4096 == 0 {
+                                    progress.wrote(entry.1 as usize);
+                                }
+                                stack.push(entry);
+                            }
+                            UNSEEN_LEAF => self.number[w as usize] = LEAF | num,
+                            seen if seen & LEAF == 0 => self.pred_end[seen as usize] += 1,
+                            _ => {}
+                        }
+                    }
+                    None => {
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        progress.finish(self.vertex.len());
+    }
+
+    /// Predecessors by preorder number, restricted to searched objects, as runs in one array;
+    /// `pred_end` becomes where each run starts. The search counted each object's
+    /// predecessors, so the runs are filled from the back. The order within a run depends on
+    /// thread timing; the dominators do not.
+    fn predecessors(&mut self, graph: &Csr, roots: &[ObjectIndex]) -> Vec<u32> {
+        let number = &self.number;
+        let mut pred_end = std::mem::take(&mut self.pred_end);
+        pred_end.push(0);
+        let mut total = 0u32;
+        for slot in &mut pred_end {
+            total += *slot;
+            *slot = total;
+        }
+        let mut preds = vec![0u32; total as usize];
+        for &root in roots {
+            let r = number[root as usize] as usize;
+            pred_end[r] -= 1;
+            preds[pred_end[r] as usize] = VIRTUAL_ROOT;
+        }
+        let ends: Vec<AtomicU32> = pred_end.into_iter().map(AtomicU32::new).collect();
+        let slots: Vec<AtomicU32> = preds.into_iter().map(AtomicU32::new).collect();
+        self.vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
+            for &w in graph.successors(v).iter().filter(|&&w| number[w as usize] & LEAF == 0) {
+                let at = ends[number[w as usize] as usize].fetch_sub(1, Ordering::Relaxed) - 1;
+                slots[at as usize].store(num as u32, Ordering::Relaxed);
+            }
+        });
+        self.pred_end = ends.into_iter().map(AtomicU32::into_inner).collect();
+        slots.into_iter().map(AtomicU32::into_inner).collect()
     }
 
     /// Numbers `v`, reached from `parent` (its first predecessor); the new stack entry.
