@@ -1,5 +1,7 @@
 //! Dense object numbering: every object gets a `u32` index in address order, and an id maps
-//! to its index through a table of address regions, not a per-object hash map.
+//! to its index through a table of address regions, not a per-object hash map. Once the
+//! references are resolved, the ids themselves need not stay in memory: each object's record
+//! in the dump starts with it.
 
 use rayon::prelude::*;
 
@@ -13,12 +15,15 @@ pub(crate) enum IdColumn {
         slots: Vec<u32>,
     },
     Wide(Vec<u64>),
+    /// Not kept: each id is read back from its object's record.
+    Dropped,
 }
 
 /// Maps object ids to dense indices and back.
 #[derive(Debug)]
-pub struct IdIndex {
+pub(crate) struct IdIndex {
     ids: IdColumn,
+    len: usize,
     /// For each region of `1 << region_shift` bytes of address space, the index of its first
     /// object: a lookup searches only the objects of one region.
     regions: Vec<u32>,
@@ -36,14 +41,17 @@ impl IdColumn {
         match self {
             IdColumn::Compact { slots, .. } => slots.len(),
             IdColumn::Wide(ids) => ids.len(),
+            IdColumn::Dropped => 0,
         }
     }
 
+    /// The id at `i`; only while the column is kept.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> u64 {
         match self {
             IdColumn::Compact { base, slots } => base + ((slots[i] as u64) << 3),
             IdColumn::Wide(ids) => ids[i],
+            IdColumn::Dropped => unreachable!("the id column is read only while it is kept"),
         }
     }
 
@@ -51,6 +59,7 @@ impl IdColumn {
         match self {
             IdColumn::Compact { slots, .. } => slots.windows(2).all(|w| w[0] < w[1]),
             IdColumn::Wide(ids) => ids.windows(2).all(|w| w[0] < w[1]),
+            IdColumn::Dropped => true,
         }
     }
 
@@ -61,13 +70,15 @@ impl IdColumn {
                 IdColumn::Compact { base: *base, slots: order.par_iter().map(|&i| slots[i as usize]).collect() }
             }
             IdColumn::Wide(ids) => IdColumn::Wide(order.par_iter().map(|&i| ids[i as usize]).collect()),
+            IdColumn::Dropped => IdColumn::Dropped,
         }
     }
 }
 
 impl IdIndex {
     /// Builds the index over ids sorted ascending and distinct.
-    pub fn new(sorted: Vec<u64>) -> IdIndex {
+    #[cfg(test)]
+    fn new(sorted: Vec<u64>) -> IdIndex {
         let (base, top) = (sorted.first().copied().unwrap_or(0), sorted.last().copied().unwrap_or(0));
         let aligned = sorted.par_iter().all(|id| (id - base) & 7 == 0);
         let ids = if IdColumn::fits_compact(base, top, aligned) {
@@ -99,26 +110,34 @@ impl IdIndex {
         for slot in &mut regions[next..] {
             *slot = n as u32;
         }
-        IdIndex { ids, regions, region_shift, base }
+        IdIndex { ids, len: n, regions, region_shift, base }
     }
 
-    pub fn len(&self) -> usize {
-        self.ids.len()
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
-    /// The id of object `index`.
+    /// Frees the ids: from now on they are read back through `id_at`.
+    pub(crate) fn drop_column(&mut self) {
+        self.ids = IdColumn::Dropped;
+    }
+
+    /// The id of object `index`; `id_at` reads it back once the column is dropped.
     #[inline]
-    pub fn id(&self, index: u32) -> u64 {
-        self.ids.get(index as usize)
+    pub(crate) fn id(&self, index: u32, id_at: impl Fn(u32) -> u64) -> u64 {
+        match self.ids {
+            IdColumn::Dropped => id_at(index),
+            ref ids => ids.get(index as usize),
+        }
     }
 
-    /// The index of the object with this id, if the dump has it.
+    /// The index of the object with this id, if the dump has it; `id_at` as for [`IdIndex::id`].
     #[inline]
-    pub fn index_of(&self, id: u64) -> Option<u32> {
+    pub(crate) fn index_of(&self, id: u64, id_at: impl Fn(u32) -> u64) -> Option<u32> {
         let offset = id.checked_sub(self.base)?;
         let r = (offset >> self.region_shift) as usize;
         let lo = *self.regions.get(r)? as usize;
@@ -131,17 +150,21 @@ impl IdIndex {
                 slots[lo..hi].binary_search(&((offset >> 3) as u32))
             }
             IdColumn::Wide(ids) => ids[lo..hi].binary_search(&id),
+            IdColumn::Dropped => {
+                // The first of the region's objects whose id is not below `id`.
+                let (mut at, mut end) = (lo, hi);
+                while at < end {
+                    let mid = at + (end - at) / 2;
+                    if id_at(mid as u32) < id {
+                        at = mid + 1;
+                    } else {
+                        end = mid;
+                    }
+                }
+                return (at < hi && id_at(at as u32) == id).then_some(at as u32);
+            }
         };
         found.ok().map(|i| (lo + i) as u32)
-    }
-
-    /// Bytes held by the index.
-    pub fn heap_bytes(&self) -> usize {
-        let ids = match &self.ids {
-            IdColumn::Compact { slots, .. } => slots.len() * 4,
-            IdColumn::Wide(ids) => ids.len() * 8,
-        };
-        ids + self.regions.len() * 4
     }
 }
 
@@ -150,16 +173,22 @@ mod tests {
     use super::IdIndex;
 
     #[test]
-    fn maps_ids_both_ways() {
+    fn maps_ids_both_ways_with_and_without_the_column() {
         for ids in [vec![0x1000u64, 0x1010, 0x1018, 0x9000, 0x9008], vec![3, 5, 7, 1 << 40], vec![], vec![42]] {
-            let index = IdIndex::new(ids.clone());
-            for (i, &id) in ids.iter().enumerate() {
-                assert_eq!(index.index_of(id), Some(i as u32));
-                assert_eq!(index.id(i as u32), id);
-            }
-            for missing in [0, 1, 0x1008, 0x1011, 0x8ff8, 0x9010, u64::MAX] {
-                if !ids.contains(&missing) {
-                    assert_eq!(index.index_of(missing), None, "{missing:#x} in {ids:?}");
+            let mut index = IdIndex::new(ids.clone());
+            let id_at = |i: u32| ids[i as usize];
+            for kept in [true, false] {
+                if !kept {
+                    index.drop_column();
+                }
+                for (i, &id) in ids.iter().enumerate() {
+                    assert_eq!(index.index_of(id, id_at), Some(i as u32), "kept: {kept}");
+                    assert_eq!(index.id(i as u32, id_at), id);
+                }
+                for missing in [0, 1, 0x1008, 0x1011, 0x8ff8, 0x9010, u64::MAX] {
+                    if !ids.contains(&missing) {
+                        assert_eq!(index.index_of(missing, id_at), None, "{missing:#x} in {ids:?}, kept: {kept}");
+                    }
                 }
             }
         }

@@ -30,7 +30,6 @@ mod types;
 
 pub use dominators::{Dominators, Retained};
 pub use graph::Csr;
-pub use index::IdIndex;
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
 pub use roots::Root;
@@ -38,6 +37,7 @@ pub use roots::Root;
 use dumpscan_hprof::{
     BasicType, ClassInfo, ClassTable, Dump, InstanceDump, Metadata, Result, SizeModel, SubRecord, Truncation, Value,
 };
+use index::IdIndex;
 use rustc_hash::FxHashMap;
 
 /// Index of an object in the heap model.
@@ -135,11 +135,19 @@ impl<'a> Heap<'a> {
     }
 
     pub fn id(&self, object: ObjectIndex) -> u64 {
-        self.ids.id(object)
+        self.ids.id(object, |o| self.record_id(o))
     }
 
     pub fn index_of(&self, id: u64) -> Option<ObjectIndex> {
-        self.ids.index_of(id)
+        self.ids.index_of(id, |o| self.record_id(o))
+    }
+
+    /// The id an object's record starts with, after the record's tag: the model keeps no ids
+    /// of its own once the references are resolved.
+    fn record_id(&self, object: ObjectIndex) -> u64 {
+        let id_size = self.dump().id_size();
+        let at = self.offset(object) as usize + 1;
+        self.dump().bytes().get(at..at + id_size.bytes()).map_or(0, |bytes| id_size.read(bytes))
     }
 
     pub fn offset(&self, object: ObjectIndex) -> u64 {
