@@ -2,18 +2,21 @@
 //! the variant LLVM uses), rooted at a virtual node above every GC root. An object's retained
 //! set is what its dominator subtree holds: what would be freed if it were gone.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::pages::{self, Progress, Room};
 use crate::{Csr, Heap, ObjectIndex};
 
 /// The virtual root's preorder number; 0 marks objects the search never reached.
 const VIRTUAL_ROOT: u32 = 1;
-/// Marks, during the search, a leaf and the number of a referrer (see `of_graph`).
+/// Marks a leaf's number: with the number of its referrers' nearest common dominator once
+/// the others' tree is known (see `of_graph`).
 const LEAF: u32 = 1 << 31;
-/// A leaf the search has not reached (yet).
+/// A leaf, which the search passes by.
 const UNSEEN_LEAF: u32 = u32::MAX;
 
 /// Immediate dominators of all strongly reachable objects.
@@ -43,9 +46,8 @@ impl Dominators {
         let n = graph.node_count();
         // Numbers must stay clear of the LEAF bit; past 2^31 objects, no object is skipped.
         let skip_leaves = n + 2 < LEAF as usize;
-        // number[v]: 0 unvisited, UNSEEN_LEAF, a preorder number, or LEAF | the number of a
-        // referrer (in the end, of the nearest common dominator of all its referrers). Leaves
-        // are marked up front, so the search tells them apart with the one lookup it needs.
+        // number[v]: 0 unvisited, UNSEEN_LEAF, or a preorder number. Leaves are marked up
+        // front, so the search tells them apart with the one lookup it needs.
         let mut number: Vec<u32> = (0..n as u32)
             .into_par_iter()
             .map(|w| if skip_leaves && graph.successors(w).is_empty() { UNSEEN_LEAF } else { 0 })
@@ -63,30 +65,31 @@ impl Dominators {
         let mut distinct_roots = roots.to_vec();
         distinct_roots.sort_unstable();
         distinct_roots.dedup();
-        // The semidominator loop's arrays, reserved now so that the other core faults them in
-        // while this one searches and gathers the predecessors. Leaves' dominators are
-        // appended to `idom` at the end.
-        let mut idom: Vec<u32> = Vec::with_capacity(n + 2);
-        let mut low: Vec<u32> = Vec::with_capacity(searchable + 2);
         let written_in_step =
             [Room::of(&mut search.vertex), Room::of(&mut search.dfs_parent), Room::of(&mut search.pred_end)];
-        let written_next = [Room::of(&mut idom), Room::of(&mut low)];
-        let preds = pages::while_faulting_in(&written_in_step, &written_next, |progress| {
+        let preds = pages::while_faulting_in(&written_in_step, |progress| {
             search.run(graph, &distinct_roots, progress);
             search.predecessors(graph, &distinct_roots)
         });
         drop(distinct_roots);
-        let Search { mut number, mut vertex, dfs_parent, pred_end: mut pred_start } = search;
+        let Search { number, mut vertex, dfs_parent, pred_end: mut pred_start } = search;
         let count = vertex.len();
+        // Not needed again until the leaves' turn, and rebuilt from `vertex` then: the largest
+        // array of the search is not held while the semidominators are.
+        pages::release(number);
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
         // `low[v]` is the smallest semidominator on v's compressed path (the semidominator of
         // the classic algorithm's `label[v]`, kept as the value itself). Each vertex's own
         // semidominator goes to `pred_start[w + 1]`, a slot the loop never reads again once w is
         // done: the semidominators need no array of their own.
-        idom.extend_from_slice(&dfs_parent);
+        // Leaves' dominators are appended to `idom` at the end. Both arrays are written by
+        // both cores: their pages are fresh.
+        let mut idom: Vec<u32> = Vec::with_capacity(n + 2);
+        idom.par_extend(dfs_parent.par_iter().copied());
         let mut ancestor = dfs_parent;
-        low.extend(0..count as u32);
+        let mut low: Vec<u32> = Vec::with_capacity(count);
+        low.par_extend((0..count as u32).into_par_iter());
         let mut stack: Vec<u32> = Vec::new();
         for w in (2..count).rev() {
             let mut best = ancestor[w];
@@ -109,23 +112,28 @@ impl Dominators {
             idom[w] = candidate;
         }
         pages::release(semi);
-        // Each leaf's dominator: the nearest common dominator of all its referrers.
-        for (num, &v) in vertex.iter().enumerate().skip(2) {
-            for &w in graph.successors(v) {
-                let slot = number[w as usize];
-                if slot & LEAF != 0 && slot != UNSEEN_LEAF {
-                    number[w as usize] = LEAF | nearest_common_dominator(&idom, slot & !LEAF, num as u32);
+        let mut number = numbers_of(&vertex, n);
+        if skip_leaves {
+            // Each leaf's dominator: the nearest common dominator of all its referrers, kept as
+            // LEAF | its number meanwhile.
+            for (num, &v) in vertex.iter().enumerate().skip(2) {
+                for &w in graph.successors(v) {
+                    match number[w as usize] {
+                        0 => number[w as usize] = LEAF | num as u32,
+                        slot if slot & LEAF != 0 => {
+                            number[w as usize] = LEAF | nearest_common_dominator(&idom, slot & !LEAF, num as u32)
+                        }
+                        _ => {}
+                    }
                 }
             }
-        }
-        // The leaves, numbered after everything else, each under its dominator.
-        for (object, slot) in number.iter_mut().enumerate() {
-            if *slot == UNSEEN_LEAF {
-                *slot = 0;
-            } else if *slot & LEAF != 0 {
-                idom.push(*slot & !LEAF);
-                *slot = vertex.len() as u32;
-                vertex.push(object as u32);
+            // The leaves, numbered after everything else, each under its dominator.
+            for (object, slot) in number.iter_mut().enumerate() {
+                if *slot & LEAF != 0 {
+                    idom.push(*slot & !LEAF);
+                    *slot = vertex.len() as u32;
+                    vertex.push(object as u32);
+                }
             }
         }
         Dominators { number, vertex, idom }
@@ -152,21 +160,29 @@ impl Dominators {
     pub fn retained(&self, quantity: impl Fn(ObjectIndex) -> u64 + Sync) -> Retained<'_> {
         // Asked in object order, which is the dump's order: a quantity that reads records
         // (an array's length in a lean model) then reads the file front to back.
-        let slots: Vec<AtomicU64> = (0..self.vertex.len()).map(|_| AtomicU64::new(0)).collect();
+        let slots: Vec<AtomicU32> = (0..self.vertex.len()).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+        let large = Mutex::new(FxHashMap::default());
         self.number.par_iter().enumerate().for_each(|(object, &num)| {
             if num >= 2 {
-                slots[num as usize].store(quantity(object as ObjectIndex), Ordering::Relaxed);
+                let amount = quantity(object as ObjectIndex);
+                slots[num as usize].store(Amounts::narrow(amount), Ordering::Relaxed);
+                if amount >= LARGE as u64 {
+                    large.lock().unwrap_or_else(|e| e.into_inner()).insert(num, amount);
+                }
             }
         });
-        let mut by_number: Vec<u64> = slots.into_iter().map(AtomicU64::into_inner).collect();
+        let mut amounts = Amounts {
+            small: slots.into_iter().map(AtomicU32::into_inner).collect(),
+            large: large.into_inner().unwrap_or_else(|e| e.into_inner()),
+        };
         // Children come after their dominator in preorder: fold from the back.
         for num in (2..self.vertex.len()).rev() {
-            let d = self.idom[num] as usize;
+            let d = self.idom[num];
             if d >= 2 {
-                by_number[d] += by_number[num];
+                amounts.set(d, amounts.get(d) + amounts.get(num as u32));
             }
         }
-        Retained { tree: self, by_number }
+        Retained { tree: self, amounts }
     }
 
     /// Strongly reachable objects, in depth-first preorder.
@@ -213,7 +229,7 @@ impl Dominators {
             }
             if let Some(g) = g {
                 if open[g] == 0 {
-                    sums[g] += retained.by_number[num as usize];
+                    sums[g] += retained.amounts.get(num);
                 }
                 open[g] += 1;
             }
@@ -238,12 +254,41 @@ impl Dominators {
 /// Retained amounts of every object, from [`Dominators::retained`].
 pub struct Retained<'t> {
     tree: &'t Dominators,
-    by_number: Vec<u64>,
+    amounts: Amounts,
+}
+
+/// Amounts by preorder number: 4 bytes each, and the few of 4 GiB or more in a map.
+struct Amounts {
+    small: Vec<u32>,
+    large: FxHashMap<u32, u64>,
+}
+
+/// Marks, in `Amounts::small`, an amount kept in `Amounts::large`.
+const LARGE: u32 = u32::MAX;
+
+impl Amounts {
+    fn narrow(amount: u64) -> u32 {
+        amount.min(LARGE as u64) as u32
+    }
+
+    fn get(&self, num: u32) -> u64 {
+        match self.small[num as usize] {
+            LARGE => self.large.get(&num).copied().unwrap_or(LARGE as u64),
+            small => small as u64,
+        }
+    }
+
+    fn set(&mut self, num: u32, amount: u64) {
+        self.small[num as usize] = Amounts::narrow(amount);
+        if amount >= LARGE as u64 {
+            self.large.insert(num, amount);
+        }
+    }
 }
 
 impl Drop for Retained<'_> {
     fn drop(&mut self) {
-        pages::release(std::mem::take(&mut self.by_number));
+        pages::release(std::mem::take(&mut self.amounts.small));
     }
 }
 
@@ -251,7 +296,7 @@ impl Retained<'_> {
     /// What `object` retains; 0 when it is not strongly reachable.
     pub fn get(&self, object: ObjectIndex) -> u64 {
         match self.tree.number.get(object as usize) {
-            Some(&num) if num >= 2 => self.by_number[num as usize],
+            Some(&num) if num >= 2 => self.amounts.get(num),
             _ => 0,
         }
     }
@@ -259,7 +304,7 @@ impl Retained<'_> {
     /// The `n` objects that retain the most, largest first (all of them when `n` is 0).
     pub fn top(&self, n: usize) -> Vec<(ObjectIndex, u64)> {
         let key = |&(o, r): &(ObjectIndex, u64)| (std::cmp::Reverse(r), o);
-        let all = self.tree.vertex.iter().zip(&self.by_number).skip(2).map(|(&o, &r)| (o, r));
+        let all = self.tree.vertex.iter().enumerate().skip(2).map(|(num, &o)| (o, self.amounts.get(num as u32)));
         let mut top: Vec<(ObjectIndex, u64)> = if n == 0 {
             all.collect()
         } else {
@@ -312,9 +357,8 @@ impl Search {
         Search { number, vertex: with(n + 2), dfs_parent: with(searchable + 2), pred_end: with(searchable + 3) }
     }
 
-    /// Numbers every object reachable from `roots`, marking each leaf with the number of
-    /// its first referrer; the stack holds a cursor into each open vertex's successors, so it
-    /// grows with depth, not edges.
+    /// Numbers every object reachable from `roots` but the leaves; the stack holds a cursor
+    /// into each open vertex's successors, so it grows with depth, not edges.
     fn run(&mut self, graph: &Csr, roots: &[ObjectIndex], progress: &Progress) {
         let mut stack: Vec<(ObjectIndex, u32, usize)> = Vec::new();
         for &root in roots {
@@ -338,7 +382,6 @@ impl Search {
                                 }
                                 stack.push(entry);
                             }
-                            UNSEEN_LEAF => self.number[w as usize] = LEAF | num,
                             seen if seen & LEAF == 0 => self.pred_end[seen as usize] += 1,
                             _ => {}
                         }
@@ -349,7 +392,7 @@ impl Search {
                 }
             }
         }
-        progress.finish(self.vertex.len());
+        progress.finish();
     }
 
     /// Predecessors by preorder number, restricted to searched objects, as runs in one array;
@@ -392,6 +435,13 @@ impl Search {
         self.pred_end.push(1);
         (v, num, 0)
     }
+}
+
+/// Each object's preorder number (0 for none) from the objects by number.
+fn numbers_of(vertex: &[ObjectIndex], n: usize) -> Vec<u32> {
+    let number: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+    vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| number[v as usize].store(num as u32, Ordering::Relaxed));
+    number.into_iter().map(AtomicU32::into_inner).collect()
 }
 
 /// The nearest common ancestor of two vertices in the tree `idom` (by preorder numbers, so

@@ -8,7 +8,7 @@
 //! the allocator keeps for a while in case they are reused, which adds them to the next
 //! phase's peak.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 const PAGE: usize = 4096;
@@ -39,12 +39,11 @@ impl Room {
     }
 }
 
-/// How many elements the writer has written past each room's start, and how many it will
-/// write in all once it knows.
+/// How many elements the writer has written past each room's start, and whether it is done.
 #[derive(Default)]
 pub(crate) struct Progress {
     written: AtomicUsize,
-    total: AtomicUsize,
+    done: AtomicBool,
 }
 
 impl Progress {
@@ -52,37 +51,28 @@ impl Progress {
         self.written.store(count, Ordering::Relaxed);
     }
 
-    /// The writer is done with the rooms written in step; the next ones get `total` elements.
-    pub(crate) fn finish(&self, total: usize) {
-        self.total.store(total + 1, Ordering::Release);
+    pub(crate) fn finish(&self) {
+        self.done.store(true, Ordering::Relaxed);
     }
 }
 
-/// Runs `work` while another thread has the kernel back the rooms `in_step` just ahead of the
-/// count `work` reports through its `Progress`, then the rooms `next` for the total it
-/// reports at the end. The vectors must not grow past their capacity meanwhile (they would
-/// move). Nothing is backed that the writer will not write, so objects the search never
-/// reaches (garbage in a dump taken without a full collection) cost no memory.
-pub(crate) fn while_faulting_in<R>(in_step: &[Room], next: &[Room], work: impl FnOnce(&Progress) -> R) -> R {
+/// Runs `work` while another thread has the kernel back the rooms, which `work` writes in
+/// step, just ahead of the count it reports through its `Progress`. The vectors must not grow
+/// past their capacity meanwhile (they would move). Nothing is backed that the writer will
+/// not write, so objects the search never reaches (garbage in a dump taken without a full
+/// collection) cost no memory.
+pub(crate) fn while_faulting_in<R>(rooms: &[Room], work: impl FnOnce(&Progress) -> R) -> R {
     let progress = Progress::default();
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let mut backed = 0;
-            let total = loop {
-                let total = progress.total.load(Ordering::Acquire);
-                if total != 0 {
-                    break total - 1;
-                }
-                let goal = progress.written.load(Ordering::Relaxed) + AHEAD;
-                if backed >= goal {
+            while !progress.done.load(Ordering::Relaxed) {
+                if backed >= progress.written.load(Ordering::Relaxed) + AHEAD {
                     std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
-                in_step.iter().for_each(|room| room.populate(backed, backed + STEP));
+                rooms.iter().for_each(|room| room.populate(backed, backed + STEP));
                 backed += STEP;
-            };
-            for room in next {
-                (0..total).step_by(STEP).for_each(|at| room.populate(at, (at + STEP).min(total)));
             }
         });
         work(&progress)

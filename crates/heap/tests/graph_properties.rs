@@ -73,7 +73,8 @@ proptest! {
     fn retained_sum_is_the_sum_over_dominated_nodes((lists, roots) in graphs()) {
         let graph = Csr::from_lists(&lists);
         let tree = Dominators::of_graph(&graph, &roots);
-        let weight = |v: u32| 1 + v as u64 * 3;
+        // Every fourth node weighs 3 GiB, so that sums pass 4 GiB (kept apart from the rest).
+        let weight = |v: u32| 1 + v as u64 * 3 + if v % 4 == 0 { 3 << 30 } else { 0 };
         let retained = tree.retained(weight);
         let dominates = dominators_by_definition(&lists, &roots);
         let all = reachable(&lists, &roots, None);
@@ -85,6 +86,9 @@ proptest! {
             };
             prop_assert_eq!(retained.get(d as u32), expected, "node {}", d);
         }
+        let top = retained.top(0);
+        prop_assert!(top.iter().all(|&(o, r)| retained.get(o) == r));
+        prop_assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
     }
 
     #[test]
