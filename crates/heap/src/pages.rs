@@ -75,6 +75,14 @@ pub(crate) fn while_faulting_in<R>(rooms: &[Room], work: impl FnOnce(&Progress) 
                 backed += STEP;
             }
         });
+        // Stops the other thread however `work` ends, a panic included.
+        struct Finish<'p>(&'p Progress);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.0.finish();
+            }
+        }
+        let _finish = Finish(&progress);
         work(&progress)
     })
 }
@@ -113,3 +121,51 @@ fn populate(start: usize, end: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn populate(_start: usize, _end: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::{release, while_faulting_in, Room, AHEAD};
+
+    #[test]
+    fn a_writer_far_past_the_lead_gets_its_values_and_finishes() {
+        let count = 3 * AHEAD + 12_345;
+        let (mut first, mut second): (Vec<u32>, Vec<u64>) = (Vec::with_capacity(count), Vec::with_capacity(count));
+        let rooms = [Room::of(&mut first), Room::of(&mut second)];
+        let sum = while_faulting_in(&rooms, |progress| {
+            for i in 0..count {
+                first.push(i as u32);
+                second.push(i as u64 * 3);
+                if i % 4096 == 0 {
+                    progress.wrote(i);
+                }
+            }
+            progress.finish();
+            first.iter().map(|&x| x as u64).sum::<u64>()
+        });
+        assert_eq!(sum, (count as u64 - 1) * count as u64 / 2);
+        assert!(second.iter().enumerate().all(|(i, &x)| x == i as u64 * 3));
+        release(first);
+        release(second);
+    }
+
+    #[test]
+    fn a_writer_that_panics_ends_the_faulting_in() {
+        let mut v: Vec<u32> = Vec::with_capacity(10 * AHEAD);
+        let rooms = [Room::of(&mut v)];
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            while_faulting_in(&rooms, |_| panic!("the writer fails"));
+        }));
+        assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn a_writer_that_stops_early_ends_the_faulting_in() {
+        let mut v: Vec<u32> = Vec::with_capacity(10 * AHEAD);
+        let rooms = [Room::of(&mut v)];
+        while_faulting_in(&rooms, |progress| {
+            v.push(7);
+            progress.finish();
+        });
+        assert_eq!(v, [7]);
+    }
+}
