@@ -265,11 +265,7 @@ impl<'a> Heap<'a> {
     pub fn shallow_size(&self, object: ObjectIndex) -> u64 {
         let model = &self.size_model;
         // Arrays' lengths are not kept (4 bytes an object): they are read back from the record.
-        let length = || match self.record(object) {
-            Some(SubRecord::ObjectArray(a)) => a.elements.len() as u64,
-            Some(SubRecord::PrimitiveArray(a)) => a.length as u64,
-            _ => 0,
-        };
+        let length = || self.dump().array_length_at(self.offset(object)).unwrap_or(0) as u64;
         match self.kind(object) {
             ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
             ObjectKind::Class { class } => {

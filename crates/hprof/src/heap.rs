@@ -325,6 +325,19 @@ fn object_array_dump(input: &[u8], s: IdSize) -> Parsed<'_, ObjectArrayDump<'_>>
     Ok((input, ObjectArrayDump { id, stack_trace_serial, class_id, elements }))
 }
 
+/// The element count in the header of the array dump (object or primitive, with or without
+/// data) that `input` starts with, tag included; `None` for any other sub-record. A shallow
+/// size needs no more than this, and skipping the rest of the record makes it cheap to ask
+/// for every array of a dump.
+pub fn array_dump_length(input: &[u8], s: IdSize) -> Option<u32> {
+    let (&t, body) = input.split_first()?;
+    if !matches!(t, tag::OBJECT_ARRAY_DUMP | tag::PRIMITIVE_ARRAY_DUMP | tag::PRIMITIVE_ARRAY_NODATA) {
+        return None;
+    }
+    let header: Parsed<'_, u32> = (id(s), be_u32, be_u32).map(|(_, _, length)| length).parse(body);
+    header.ok().map(|(_, length)| length)
+}
+
 fn primitive_array_header(input: &[u8], s: IdSize) -> Parsed<'_, (u64, u32, u32, BasicType)> {
     let (rest, (id, stack_trace_serial, length, code)) = (id(s), be_u32, be_u32, be_u8).parse(input)?;
     match BasicType::from_code(code) {

@@ -36,8 +36,8 @@ use std::path::Path;
 pub use classes::{ClassInfo, ClassTable, SizeModel};
 pub use error::{Error, ErrorKind, Result};
 pub use heap::{
-    is_sub_record_tag, sub_record_name, tag as sub_tag, ClassDump, FieldDescriptors, GcRoot, InstanceDump,
-    ObjectArrayDump, PrimitiveArrayDump, RootKind, StaticFields, SubRecord, SubRecords,
+    array_dump_length, is_sub_record_tag, sub_record_name, tag as sub_tag, ClassDump, FieldDescriptors, GcRoot,
+    InstanceDump, ObjectArrayDump, PrimitiveArrayDump, RootKind, StaticFields, SubRecord, SubRecords,
 };
 pub use input::Compression;
 pub use metadata::{Metadata, ThreadTrace};
@@ -94,6 +94,12 @@ impl Dump {
     /// The top-level records, lazily.
     pub fn records(&self) -> Records<'_> {
         Records::new(self.bytes(), self.header.len)
+    }
+
+    /// The element count of the array dump starting at `offset` (see [`array_dump_length`]).
+    pub fn array_length_at(&self, offset: u64) -> Option<u32> {
+        let rest = usize::try_from(offset).ok().and_then(|o| self.bytes().get(o..))?;
+        array_dump_length(rest, self.id_size())
     }
 
     /// The sub-record starting at `offset`, as a heap walk reported it.
