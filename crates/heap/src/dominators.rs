@@ -92,6 +92,8 @@ impl Dominators {
         low.par_extend((0..count as u32).into_par_iter());
         let mut stack: Vec<u32> = Vec::new();
         for w in (2..count).rev() {
+            // The DFS parent, not compressed yet: what the tree edge, left out of the
+            // predecessors, offers.
             let mut best = ancestor[w];
             for &v in &preds[pred_start[w] as usize..pred_start[w + 1] as usize] {
                 best = best.min(eval(v, w as u32 + 1, &mut ancestor, &mut low, &mut stack));
@@ -341,7 +343,7 @@ struct Search {
     number: Vec<u32>,
     vertex: Vec<ObjectIndex>,
     dfs_parent: Vec<u32>,
-    /// Predecessors met so far.
+    /// Predecessors met so far, the DFS parent aside.
     pred_end: Vec<u32>,
 }
 
@@ -382,7 +384,9 @@ impl Search {
                                 }
                                 stack.push(entry);
                             }
-                            seen if seen & LEAF == 0 => self.pred_end[seen as usize] += 1,
+                            seen if seen & LEAF == 0 && self.dfs_parent[seen as usize] != num => {
+                                self.pred_end[seen as usize] += 1
+                            }
                             _ => {}
                         }
                     }
@@ -398,7 +402,9 @@ impl Search {
     /// Predecessors by preorder number, restricted to searched objects, as runs in one array;
     /// `pred_end` becomes where each run starts. The search counted each object's
     /// predecessors, so the runs are filled from the back. The order within a run depends on
-    /// thread timing; the dominators do not.
+    /// thread timing; the dominators do not. A vertex's DFS parent is left out of its run (a
+    /// third of a heap's references are such tree edges): as a predecessor it only offers
+    /// itself as the semidominator, the value the loop starts from.
     fn predecessors(&mut self, graph: &Csr, roots: &[ObjectIndex]) -> Vec<u32> {
         let number = &self.number;
         let mut pred_end = std::mem::take(&mut self.pred_end);
@@ -409,17 +415,23 @@ impl Search {
             *slot = total;
         }
         let mut preds = vec![0u32; total as usize];
+        let dfs_parent = &self.dfs_parent;
         for &root in roots {
             let r = number[root as usize] as usize;
-            pred_end[r] -= 1;
-            preds[pred_end[r] as usize] = VIRTUAL_ROOT;
+            if dfs_parent[r] != VIRTUAL_ROOT {
+                pred_end[r] -= 1;
+                preds[pred_end[r] as usize] = VIRTUAL_ROOT;
+            }
         }
         let ends: Vec<AtomicU32> = pred_end.into_iter().map(AtomicU32::new).collect();
         let slots: Vec<AtomicU32> = preds.into_iter().map(AtomicU32::new).collect();
         self.vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
-            for &w in graph.successors(v).iter().filter(|&&w| number[w as usize] & LEAF == 0) {
-                let at = ends[number[w as usize] as usize].fetch_sub(1, Ordering::Relaxed) - 1;
-                slots[at as usize].store(num as u32, Ordering::Relaxed);
+            for &w in graph.successors(v) {
+                let target = number[w as usize];
+                if target & LEAF == 0 && dfs_parent[target as usize] != num as u32 {
+                    let at = ends[target as usize].fetch_sub(1, Ordering::Relaxed) - 1;
+                    slots[at as usize].store(num as u32, Ordering::Relaxed);
+                }
             }
         });
         self.pred_end = ends.into_iter().map(AtomicU32::into_inner).collect();
@@ -432,7 +444,7 @@ impl Search {
         self.number[v as usize] = num;
         self.vertex.push(v);
         self.dfs_parent.push(parent);
-        self.pred_end.push(1);
+        self.pred_end.push(0);
         (v, num, 0)
     }
 }
