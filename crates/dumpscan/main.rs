@@ -59,8 +59,8 @@ unsafe impl GlobalAlloc for Allocator {
 
 /// Asks Linux to back a large block with 2 MiB pages as it is first written. Each phase of
 /// the analysis writes hundreds of megabytes of fresh arrays, and on a virtual machine a
-/// first touch of a 4 KiB page is dear: one fault per 2 MiB instead of 512 makes the
-/// dominator search's arrays about three times cheaper to fault in (benchmark dump). The
+/// first touch of a 4 KiB page is dear: one fault per 2 MiB instead of 512 made `dumpscan
+/// dominators` about 1.5 s faster on the benchmark dump, with a third less system time. The
 /// system's `transparent_hugepage` setting must be `madvise` or `always`; otherwise the advice
 /// is refused and nothing changes.
 #[cfg(target_os = "linux")]

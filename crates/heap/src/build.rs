@@ -232,9 +232,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let referent_slots: Vec<Option<(u32, Reach)>> =
         class_ids.iter().zip(&layouts).map(|(&id, l)| referent_slot(&classes, id, l)).collect();
 
-    // The column is kept until the references are resolved.
-    let kept = |_| unreachable!("the id column is kept while building");
-    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, kept) };
+    // The id column is kept until the references are resolved, so `id_at` is not asked.
+    let id_at = |object: u32| crate::record_id(dump, offsets.get(object));
+    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
     // Written during the pass, each object by the one unit holding it; one spare entry, for
     // the degrees become the CSR's start offsets in place.
     let degrees: Vec<AtomicU32> = (0..=types.len()).map(|_| AtomicU32::new(0)).collect();
@@ -243,7 +243,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         SecondPass::default,
         |p, offset, sub| {
             let Some(id) = sub.object_id() else { return };
-            let Some(source) = ids.index_of(id, kept) else { return };
+            let Some(source) = ids.index_of(id, id_at) else { return };
             if offsets.get(source) != offset {
                 return; // a duplicate the first pass dropped
             }
@@ -308,7 +308,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         raw_roots.iter().filter_map(|r| Some(Root { object: resolve(r.object_id)?, kind: r.kind })).collect();
 
     // The same size model as the histogram, so the two always agree.
-    let span = (!ids.is_empty()).then(|| (ids.id(0, kept), ids.id(ids.len() as u32 - 1, kept)));
+    let span = (!ids.is_empty()).then(|| (ids.id(0, id_at), ids.id(ids.len() as u32 - 1, id_at)));
     let mut ids = ids;
     ids.drop_column();
     let size_model = Summary::size_model_for(id_size, span, None);

@@ -402,9 +402,9 @@ impl Search {
     /// Predecessors by preorder number, restricted to searched objects, as runs in one array;
     /// `pred_end` becomes where each run starts. The search counted each object's
     /// predecessors, so the runs are filled from the back. The order within a run depends on
-    /// thread timing; the dominators do not. A vertex's DFS parent is left out of its run (a
-    /// third of a heap's references are such tree edges): as a predecessor it only offers
-    /// itself as the semidominator, the value the loop starts from.
+    /// thread timing; the dominators do not. A vertex's DFS parent is left out of its run
+    /// (about half of a heap's references are such tree edges): as a predecessor it only
+    /// offers itself as the semidominator, the value the loop starts from.
     fn predecessors(&mut self, graph: &Csr, roots: &[ObjectIndex]) -> Vec<u32> {
         let number = &self.number;
         let mut pred_end = std::mem::take(&mut self.pred_end);

@@ -15,14 +15,13 @@ pub(crate) enum IdColumn {
         slots: Vec<u32>,
     },
     Wide(Vec<u64>),
-    /// Not kept: each id is read back from its object's record.
-    Dropped,
 }
 
 /// Maps object ids to dense indices and back.
 #[derive(Debug)]
 pub(crate) struct IdIndex {
-    ids: IdColumn,
+    /// `None` once dropped: each id is then read back from its object's record.
+    ids: Option<IdColumn>,
     len: usize,
     /// For each region of `1 << region_shift` bytes of address space, the index of its first
     /// object: a lookup searches only the objects of one region.
@@ -41,17 +40,14 @@ impl IdColumn {
         match self {
             IdColumn::Compact { slots, .. } => slots.len(),
             IdColumn::Wide(ids) => ids.len(),
-            IdColumn::Dropped => 0,
         }
     }
 
-    /// The id at `i`; only while the column is kept.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> u64 {
         match self {
             IdColumn::Compact { base, slots } => base + ((slots[i] as u64) << 3),
             IdColumn::Wide(ids) => ids[i],
-            IdColumn::Dropped => unreachable!("the id column is read only while it is kept"),
         }
     }
 
@@ -59,7 +55,6 @@ impl IdColumn {
         match self {
             IdColumn::Compact { slots, .. } => slots.windows(2).all(|w| w[0] < w[1]),
             IdColumn::Wide(ids) => ids.windows(2).all(|w| w[0] < w[1]),
-            IdColumn::Dropped => true,
         }
     }
 
@@ -70,7 +65,6 @@ impl IdColumn {
                 IdColumn::Compact { base: *base, slots: order.par_iter().map(|&i| slots[i as usize]).collect() }
             }
             IdColumn::Wide(ids) => IdColumn::Wide(order.par_iter().map(|&i| ids[i as usize]).collect()),
-            IdColumn::Dropped => IdColumn::Dropped,
         }
     }
 }
@@ -110,7 +104,7 @@ impl IdIndex {
         for slot in &mut regions[next..] {
             *slot = n as u32;
         }
-        IdIndex { ids, len: n, regions, region_shift, base }
+        IdIndex { ids: Some(ids), len: n, regions, region_shift, base }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -123,15 +117,15 @@ impl IdIndex {
 
     /// Frees the ids: from now on they are read back through `id_at`.
     pub(crate) fn drop_column(&mut self) {
-        self.ids = IdColumn::Dropped;
+        self.ids = None;
     }
 
     /// The id of object `index`; `id_at` reads it back once the column is dropped.
     #[inline]
     pub(crate) fn id(&self, index: u32, id_at: impl Fn(u32) -> u64) -> u64 {
-        match self.ids {
-            IdColumn::Dropped => id_at(index),
-            ref ids => ids.get(index as usize),
+        match &self.ids {
+            Some(ids) => ids.get(index as usize),
+            None => id_at(index),
         }
     }
 
@@ -143,14 +137,14 @@ impl IdIndex {
         let lo = *self.regions.get(r)? as usize;
         let hi = *self.regions.get(r + 1)? as usize;
         let found = match &self.ids {
-            IdColumn::Compact { slots, .. } => {
+            Some(IdColumn::Compact { slots, .. }) => {
                 if offset & 7 != 0 || offset >> 3 > u32::MAX as u64 {
                     return None;
                 }
                 slots[lo..hi].binary_search(&((offset >> 3) as u32))
             }
-            IdColumn::Wide(ids) => ids[lo..hi].binary_search(&id),
-            IdColumn::Dropped => {
+            Some(IdColumn::Wide(ids)) => ids[lo..hi].binary_search(&id),
+            None => {
                 // The first of the region's objects whose id is not below `id`.
                 let (mut at, mut end) = (lo, hi);
                 while at < end {

@@ -40,6 +40,13 @@ use dumpscan_hprof::{
 use index::IdIndex;
 use rustc_hash::FxHashMap;
 
+/// The id the object record at `offset` starts with, after its tag.
+fn record_id(dump: &Dump, offset: u64) -> u64 {
+    let id_size = dump.id_size();
+    let at = usize::try_from(offset).unwrap_or(usize::MAX).saturating_add(1);
+    dump.bytes().get(at..at.saturating_add(id_size.bytes())).map_or(0, |bytes| id_size.read(bytes))
+}
+
 /// Index of an object in the heap model.
 pub type ObjectIndex = u32;
 
@@ -142,12 +149,9 @@ impl<'a> Heap<'a> {
         self.ids.index_of(id, |o| self.record_id(o))
     }
 
-    /// The id an object's record starts with, after the record's tag: the model keeps no ids
-    /// of its own once the references are resolved.
+    /// The model keeps no ids of its own once the references are resolved.
     fn record_id(&self, object: ObjectIndex) -> u64 {
-        let id_size = self.dump().id_size();
-        let at = self.offset(object) as usize + 1;
-        self.dump().bytes().get(at..at + id_size.bytes()).map_or(0, |bytes| id_size.read(bytes))
+        record_id(self.dump(), self.offset(object))
     }
 
     pub fn offset(&self, object: ObjectIndex) -> u64 {

@@ -64,7 +64,8 @@ impl Progress {
 pub(crate) fn while_faulting_in<R>(rooms: &[Room], work: impl FnOnce(&Progress) -> R) -> R {
     let progress = Progress::default();
     std::thread::scope(|scope| {
-        scope.spawn(|| {
+        // Without a thread to spare, the writer faults its pages in itself.
+        let _ = std::thread::Builder::new().spawn_scoped(scope, || {
             let mut backed = 0;
             while !progress.done.load(Ordering::Relaxed) {
                 if backed >= progress.written.load(Ordering::Relaxed) + AHEAD {
