@@ -35,7 +35,7 @@ impl Room {
     fn populate(&self, from: usize, to: usize) {
         let start = (self.start + from.min(self.capacity) * self.element).next_multiple_of(PAGE);
         let end = (self.start + to.min(self.capacity) * self.element) & !(PAGE - 1);
-        populate(start, end);
+        advise(start, end, Advice::Populate);
     }
 }
 
@@ -93,35 +93,35 @@ pub(crate) fn while_faulting_in<R>(rooms: &[Room], work: impl FnOnce(&Progress) 
 pub(crate) fn release<T>(v: Vec<T>) {
     let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
     let end = (v.as_ptr() as usize + v.capacity() * size_of::<T>()) & !(PAGE - 1);
-    discard(start, end);
+    advise(start, end, Advice::Discard);
     drop(v);
 }
 
+/// What the kernel is asked to do with a range of pages.
+enum Advice {
+    /// Back the pages not yet backed with zeroed ones, which is what their first write would
+    /// find; backed pages stay as they are.
+    Populate,
+    /// Drop the pages: their contents read as zeros from then on.
+    Discard,
+}
+
 #[cfg(target_os = "linux")]
-fn discard(start: usize, end: usize) {
+fn advise(start: usize, end: usize, advice: Advice) {
+    let advice = match advice {
+        Advice::Populate => libc::MADV_POPULATE_WRITE,
+        Advice::Discard => libc::MADV_DONTNEED,
+    };
     if end > start {
-        // SAFETY: the range is whole pages inside the allocation of a vector about to be freed,
-        // whose contents nobody reads again; they read as zeros if the memory is reused.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        // SAFETY: the range is whole pages inside a vector's allocation: one being written,
+        // whose contents backing leaves as they are, or one about to be freed, whose contents
+        // nobody reads again. A refusal (an older kernel) changes nothing.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) };
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn discard(_start: usize, _end: usize) {}
-
-#[cfg(target_os = "linux")]
-fn populate(start: usize, end: usize) {
-    if end > start {
-        // SAFETY: the range is whole pages inside a vector's allocation. MADV_POPULATE_WRITE
-        // backs pages not yet backed with zeroed ones, which is what their first write would
-        // find, and leaves backed pages as they are; a refusal (an older kernel) changes
-        // nothing.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn populate(_start: usize, _end: usize) {}
+fn advise(_start: usize, _end: usize, _advice: Advice) {}
 
 #[cfg(test)]
 mod tests {
