@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use crate::graph::Csr;
 use crate::index::{IdColumn, IdIndex};
 use crate::layout::Layout;
+use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
 use crate::types::TypeColumn;
@@ -154,11 +155,6 @@ impl SecondPass {
             _ => self.runs.push((source, 1)),
         }
     }
-
-    /// The objects read, in the order their targets lie in `targets`.
-    fn sources(&self) -> impl Iterator<Item = u32> + '_ {
-        self.runs.iter().flat_map(|&(first, count)| first..first + count)
-    }
 }
 
 /// How a class's instances refer to their referent, if it is a `java.lang.ref.Reference`.
@@ -293,14 +289,18 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
     for mut unit in edges {
         let mut pos = 0;
-        for source in unit.sources() {
-            let slots = graph.successors_mut(source);
+        for &(first, count) in &unit.runs {
+            // Consecutive objects' targets are consecutive in both: one copy a run.
+            let slots = graph.run_mut(first, count);
             if let Some(targets) = unit.targets.get(pos..pos + slots.len()) {
                 slots.copy_from_slice(targets);
             }
             pos += slots.len();
         }
         referents.append(&mut unit.referents);
+        // Handed back now: left to the allocator, freed units linger while the final array's
+        // pages are faulted in (the report's peak, a run in three).
+        pages::release(std::mem::take(&mut unit.targets));
     }
     log(&format!("resolved {} references", graph.edge_count()));
 

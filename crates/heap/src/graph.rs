@@ -88,10 +88,11 @@ impl Csr {
         }
     }
 
-    /// The targets of `node`, to be written (a graph built with its degrees known first).
-    pub(crate) fn successors_mut(&mut self, node: u32) -> &mut [u32] {
-        let i = node as usize;
-        match (self.starts.get(i), self.starts.get(i + 1)) {
+    /// The targets of nodes `first..first + count`, one run, to be written (a graph built with
+    /// its degrees known first).
+    pub(crate) fn run_mut(&mut self, first: u32, count: u32) -> &mut [u32] {
+        let (first, end) = (first as usize, first as usize + count as usize);
+        match (self.starts.get(first), self.starts.get(end)) {
             (Some(a), Some(b)) => &mut self.targets[a..b],
             _ => &mut [],
         }
