@@ -1,12 +1,12 @@
-//! Memory pages of the graph algorithms' large arrays: faulted in ahead of a sequential phase
-//! on the core it leaves idle, and handed back as soon as an array is freed.
+//! Memory pages of the model's and the graph algorithms' large arrays: faulted in ahead of a
+//! sequential phase on the core it leaves idle, and handed back as soon as an array is freed.
 //!
 //! The depth-first search of the dominator tree runs on one thread and writes its arrays as it
 //! goes; on a virtual machine the first write to each page is dear (the search ran about twice
 //! as fast over arrays already backed, on the benchmark dump). Another thread asks the kernel
 //! to back the arrays a little ahead of the search meanwhile. Freed arrays, on the other hand,
 //! the allocator keeps for a while in case they are reused, which adds them to the next
-//! phase's peak.
+//! phase's peak (or to the same phase's, when it frees as it fills another array).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
