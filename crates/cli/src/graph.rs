@@ -87,13 +87,8 @@ pub fn render_dominators(
     top: usize,
     format: Format,
 ) -> std::io::Result<()> {
-    let retained = tree.retained(|o| heap.shallow_size(o));
-    let rows = retained.top(top);
-    let total_reachable = retained.total();
-    // The tree and every object's retained size are no longer needed: free them before the
-    // paths' walk.
-    drop(retained);
-    drop(tree);
+    // The tree is spent on the sums, and freed before the paths' walk.
+    let (rows, total_reachable) = tree.into_top_retainers(|o| heap.shallow_size(o), top);
     let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
     let paths = heap.paths_to(&objects);
     match format {

@@ -89,6 +89,13 @@ proptest! {
         let top = retained.top(0);
         prop_assert!(top.iter().all(|&(o, r)| retained.get(o) == r));
         prop_assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
+        // The spent tree's answer is the same, in full and cut short.
+        let total = retained.total();
+        for n in [0, 3] {
+            let (spent_top, spent_total) = Dominators::of_graph(&graph, &roots).into_top_retainers(weight, n);
+            prop_assert_eq!(&spent_top[..], &top[..if n == 0 { top.len() } else { n.min(top.len()) }]);
+            prop_assert_eq!(spent_total, total);
+        }
     }
 
     #[test]
