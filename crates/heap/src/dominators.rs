@@ -189,7 +189,12 @@ impl Dominators {
             tree.vertex.par_iter().enumerate().skip(2).for_each(|(num, &object)| own(num as u32, quantity(object)))
         });
         let retained = Retained { tree: &tree, amounts };
-        (retained.top(n), retained.total())
+        let answer = (retained.top(n), retained.total());
+        drop(retained);
+        // Handed back now, not lingering while the caller goes on (to the paths' walk).
+        pages::release(tree.vertex);
+        pages::release(tree.idom);
+        answer
     }
 
     /// Each reachable object's amount, which `fill` sets by preorder number (from any thread,
