@@ -278,11 +278,6 @@ impl Dominators {
         sums
     }
 
-    /// Objects dominated by the virtual root alone: the tops of the tree.
-    pub fn tops(&self) -> impl Iterator<Item = ObjectIndex> + '_ {
-        (2..self.vertex.len()).filter(|&num| self.idom[num] < 2).map(|num| self.vertex[num])
-    }
-
     pub fn heap_bytes(&self) -> usize {
         (self.number.len() + self.vertex.len() + self.idom.len()) * 4
     }
@@ -364,7 +359,8 @@ impl Retained<'_> {
         top
     }
 
-    /// The sum over the tops of the tree: every strongly reachable object's amount.
+    /// The sum over the tops of the tree (the objects dominated by the virtual root alone):
+    /// every strongly reachable object's amount.
     pub fn total(&self) -> u64 {
         let idom = &self.tree.idom;
         (2..idom.len()).filter(|&num| idom[num] < 2).map(|num| self.amounts.get(num as u32)).sum()

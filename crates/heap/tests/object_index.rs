@@ -46,7 +46,7 @@ fn ids_spanning_more_than_32_gib() {
     check(8, &[0x10_0000_0000, 0x1000, 0x20_0000_0008, 0x2000]);
 }
 
-/// A lean model reads array sizes back from the dump: the same sizes as the full model's.
+/// The model keeps no array lengths: an array's size comes from its record's header.
 #[test]
 fn array_sizes_are_read_back_from_their_records() {
     let mut b = HeapBuilder::new();
