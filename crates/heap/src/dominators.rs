@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use crate::packed::{Guess, Packed};
 use crate::pages::{self, Progress, Room};
 use crate::{Csr, Heap, ObjectIndex};
 
@@ -61,7 +62,7 @@ impl Dominators {
         // Depth-first search from the virtual root, whose children are the GC roots, over
         // the objects not marked as leaves; their arrays faulted in by the other core.
         let searchable = number.par_iter().filter(|&&slot| slot != UNSEEN_LEAF).count();
-        let mut search = Search::new(number, n, searchable);
+        let mut search = Search::new(number, searchable);
         let mut distinct_roots = roots.to_vec();
         distinct_roots.sort_unstable();
         distinct_roots.dedup();
@@ -72,21 +73,23 @@ impl Dominators {
             search.predecessors(graph, &distinct_roots)
         });
         drop(distinct_roots);
-        let Search { number, mut vertex, dfs_parent, pred_end: mut pred_start } = search;
+        let Search { number, vertex, dfs_parent, pred_end: mut pred_start } = search;
         let count = vertex.len();
         // Not needed again until the leaves' turn, and rebuilt from `vertex` then: the largest
         // array of the search is not held while the semidominators are.
         pages::release(number);
+        // The loop below reads neither the vertices nor the DFS parents it leaves intact (the
+        // tree's first guess at the dominators): both kept packed meanwhile, about a byte each.
+        let objects = Packed::new(&vertex, Guess::Previous);
+        pages::release(vertex);
+        let parents = Packed::new(&dfs_parent, Guess::Position);
 
         // Semidominators, with path compression over `ancestor` (the DFS parent, compressed).
         // `low[v]` is the smallest semidominator on v's compressed path (the semidominator of
         // the classic algorithm's `label[v]`, kept as the value itself). Each vertex's own
         // semidominator goes to `pred_start[w + 1]`, a slot the loop never reads again once w is
-        // done: the semidominators need no array of their own.
-        // Leaves' dominators are appended to `idom` at the end. Both arrays are written by
-        // both cores: their pages are fresh.
-        let mut idom: Vec<u32> = Vec::with_capacity(n + 2);
-        idom.par_extend(dfs_parent.par_iter().copied());
+        // done: the semidominators need no array of their own. `low`'s pages are fresh: both
+        // cores write them first.
         let mut ancestor = dfs_parent;
         let mut low: Vec<u32> = Vec::with_capacity(count);
         low.par_extend((0..count as u32).into_par_iter());
@@ -106,6 +109,10 @@ impl Dominators {
         pages::release(low);
         let semi = pred_start;
         // idom(w) = nearest common ancestor of semi(w) and the DFS parent, in the final tree.
+        // Leaves' dominators are appended to `idom` at the end.
+        let mut idom: Vec<u32> = Vec::with_capacity(n + 2);
+        parents.unpack_into(&mut idom);
+        drop(parents);
         for w in 2..count {
             let mut candidate = idom[w];
             while candidate > semi[w + 1] {
@@ -114,6 +121,9 @@ impl Dominators {
             idom[w] = candidate;
         }
         pages::release(semi);
+        let mut vertex: Vec<ObjectIndex> = Vec::with_capacity(n + 2);
+        objects.unpack_into(&mut vertex);
+        drop(objects);
         let mut number = numbers_of(&vertex, n);
         if skip_leaves {
             // Each leaf's dominator: the nearest common dominator of all its referrers, kept as
@@ -380,15 +390,19 @@ struct Search {
 }
 
 impl Search {
-    /// Room for `searchable` objects in the search arrays, and for every object in `vertex`,
-    /// where the leaves are numbered at the end.
-    fn new(number: Vec<u32>, n: usize, searchable: usize) -> Search {
+    /// Room for `searchable` objects in the search arrays.
+    fn new(number: Vec<u32>, searchable: usize) -> Search {
         let with = |capacity: usize| {
             let mut v = Vec::with_capacity(capacity);
             v.extend([0, 0]);
             v
         };
-        Search { number, vertex: with(n + 2), dfs_parent: with(searchable + 2), pred_end: with(searchable + 3) }
+        Search {
+            number,
+            vertex: with(searchable + 2),
+            dfs_parent: with(searchable + 2),
+            pred_end: with(searchable + 3),
+        }
     }
 
     /// Numbers every object reachable from `roots` but the leaves; the stack holds a cursor

@@ -21,6 +21,7 @@ mod dominators;
 mod graph;
 mod index;
 mod layout;
+mod packed;
 mod pages;
 mod paths;
 pub use paths::object_text;
