@@ -124,29 +124,37 @@ impl Dominators {
         let mut vertex: Vec<ObjectIndex> = Vec::with_capacity(n + 2);
         objects.unpack_into(&mut vertex);
         drop(objects);
-        let mut number = numbers_of(&vertex, n);
+        let number = numbers_of(&vertex, n);
         if skip_leaves {
             // Each leaf's dominator: the nearest common dominator of all its referrers, kept as
-            // LEAF | its number meanwhile.
-            for (num, &v) in vertex.iter().enumerate().skip(2) {
+            // LEAF | its number meanwhile. The referrers go in parallel: whichever order they
+            // come in, a leaf's slot only moves up the tree, to the same place in the end.
+            vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
                 for &w in graph.successors(v) {
-                    match number[w as usize] {
-                        0 => number[w as usize] = LEAF | num as u32,
-                        slot if slot & LEAF != 0 => {
-                            number[w as usize] = LEAF | nearest_common_dominator(&idom, slot & !LEAF, num as u32)
+                    let slot = &number[w as usize];
+                    let mut seen = slot.load(Ordering::Relaxed);
+                    loop {
+                        let merged = match seen {
+                            0 => LEAF | num as u32,
+                            seen if seen & LEAF != 0 => {
+                                LEAF | nearest_common_dominator(&idom, seen & !LEAF, num as u32)
+                            }
+                            _ => break,
+                        };
+                        if merged == seen {
+                            break;
                         }
-                        _ => {}
+                        match slot.compare_exchange_weak(seen, merged, Ordering::Relaxed, Ordering::Relaxed) {
+                            Ok(_) => break,
+                            Err(now) => seen = now,
+                        }
                     }
                 }
-            }
-            // The leaves, numbered after everything else, each under its dominator.
-            for (object, slot) in number.iter_mut().enumerate() {
-                if *slot & LEAF != 0 {
-                    idom.push(*slot & !LEAF);
-                    *slot = vertex.len() as u32;
-                    vertex.push(object as u32);
-                }
-            }
+            });
+        }
+        let mut number: Vec<u32> = number.into_iter().map(AtomicU32::into_inner).collect();
+        if skip_leaves {
+            number_leaves(&mut number, &mut vertex, &mut idom);
         }
         Dominators { number, vertex, idom }
     }
@@ -405,10 +413,11 @@ impl Search {
         }
     }
 
-    /// Numbers every object reachable from `roots` but the leaves; the stack holds a cursor
-    /// into each open vertex's successors, so it grows with depth, not edges.
+    /// Numbers every object reachable from `roots` but the leaves; the stack holds each open
+    /// vertex's place in the graph's targets, so it grows with depth, not edges.
     fn run(&mut self, graph: &Csr, roots: &[ObjectIndex], progress: &Progress) {
-        let mut stack: Vec<(ObjectIndex, u32, usize)> = Vec::new();
+        let targets = graph.targets();
+        let mut stack: Vec<Open> = Vec::new();
         for &root in roots {
             let seen = self.number[root as usize];
             if seen != 0 {
@@ -416,29 +425,27 @@ impl Search {
                 self.pred_end[seen as usize] += 1;
                 continue;
             }
-            stack.push(self.visit(root, VIRTUAL_ROOT));
+            stack.push(self.visit(graph, root, VIRTUAL_ROOT));
             while let Some(top) = stack.last_mut() {
-                let (v, num, cursor) = *top;
-                match graph.successors(v).get(cursor) {
-                    Some(&w) => {
-                        top.2 += 1;
-                        match self.number[w as usize] {
-                            0 => {
-                                let entry = self.visit(w, num);
-                                if entry.1 % 4096 == 0 {
-                                    progress.wrote(entry.1 as usize);
-                                }
-                                stack.push(entry);
-                            }
-                            seen if seen & LEAF == 0 && self.dfs_parent[seen as usize] != num => {
-                                self.pred_end[seen as usize] += 1
-                            }
-                            _ => {}
+                if top.left == 0 {
+                    stack.pop();
+                    continue;
+                }
+                let (w, num) = (targets[top.next], top.num);
+                top.next += 1;
+                top.left -= 1;
+                match self.number[w as usize] {
+                    0 => {
+                        let open = self.visit(graph, w, num);
+                        if open.num % 4096 == 0 {
+                            progress.wrote(open.num as usize);
                         }
+                        stack.push(open);
                     }
-                    None => {
-                        stack.pop();
+                    seen if seen & LEAF == 0 && self.dfs_parent[seen as usize] != num => {
+                        self.pred_end[seen as usize] += 1
                     }
+                    _ => {}
                 }
             }
         }
@@ -484,22 +491,66 @@ impl Search {
         slots.into_iter().map(AtomicU32::into_inner).collect()
     }
 
-    /// Numbers `v`, reached from `parent` (its first predecessor); the new stack entry.
-    fn visit(&mut self, v: ObjectIndex, parent: u32) -> (ObjectIndex, u32, usize) {
+    /// Numbers `v`, reached from `parent` (its first predecessor); its entry on the stack.
+    fn visit(&mut self, graph: &Csr, v: ObjectIndex, parent: u32) -> Open {
         let num = self.vertex.len() as u32;
         self.number[v as usize] = num;
         self.vertex.push(v);
         self.dfs_parent.push(parent);
         self.pred_end.push(0);
-        (v, num, 0)
+        let span = graph.span(v);
+        Open { next: span.start, left: span.len() as u32, num }
     }
 }
 
+/// Numbers the leaves (slots marked `LEAF | their dominator`) after everything else, in
+/// object order, each under its dominator; by parts, in parallel.
+fn number_leaves(number: &mut [u32], vertex: &mut Vec<ObjectIndex>, idom: &mut Vec<u32>) {
+    const PART: usize = 1 << 16;
+    let counts: Vec<usize> =
+        number.par_chunks(PART).map(|part| part.iter().filter(|&&slot| slot & LEAF != 0).count()).collect();
+    let leaves: usize = counts.iter().sum();
+    let first = vertex.len();
+    vertex.par_extend((0..leaves).into_par_iter().map(|_| 0));
+    idom.par_extend((0..leaves).into_par_iter().map(|_| 0));
+    // Each part's leaves: where their numbers start, and their places in `vertex` and `idom`.
+    let mut places = Vec::with_capacity(counts.len());
+    let (mut vertices, mut dominators) = (&mut vertex[first..], &mut idom[first..]);
+    let mut next = first;
+    for count in counts {
+        let (these, rest) = std::mem::take(&mut vertices).split_at_mut(count);
+        vertices = rest;
+        let (their_dominators, rest) = std::mem::take(&mut dominators).split_at_mut(count);
+        dominators = rest;
+        places.push((next as u32, these, their_dominators));
+        next += count;
+    }
+    number.par_chunks_mut(PART).zip(places).enumerate().for_each(|(k, (slots, (mut next, vertices, dominators)))| {
+        let mut at = 0;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if *slot & LEAF != 0 {
+                dominators[at] = *slot & !LEAF;
+                vertices[at] = (k * PART + i) as ObjectIndex;
+                *slot = next;
+                next += 1;
+                at += 1;
+            }
+        }
+    });
+}
+
+/// A vertex on the depth-first search's stack: where its next target is, how many are left.
+struct Open {
+    next: usize,
+    left: u32,
+    num: u32,
+}
+
 /// Each object's preorder number (0 for none) from the objects by number.
-fn numbers_of(vertex: &[ObjectIndex], n: usize) -> Vec<u32> {
+fn numbers_of(vertex: &[ObjectIndex], n: usize) -> Vec<AtomicU32> {
     let number: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
     vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| number[v as usize].store(num as u32, Ordering::Relaxed));
-    number.into_iter().map(AtomicU32::into_inner).collect()
+    number
 }
 
 /// The nearest common ancestor of two vertices in the tree `idom` (by preorder numbers, so

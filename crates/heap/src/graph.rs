@@ -1,6 +1,8 @@
 //! References in compressed sparse rows: one flat array of targets, and where each object's
 //! run of targets starts.
 
+use rayon::prelude::*;
+
 /// A directed graph over object indices in compressed sparse row form.
 #[derive(Debug, Default)]
 pub struct Csr {
@@ -8,60 +10,100 @@ pub struct Csr {
     targets: Vec<u32>,
 }
 
-/// Where each node's targets start: 4 bytes a node unless there are over 2^32 edges.
-#[derive(Debug)]
-enum Starts {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
-}
+/// Nodes per block of [`Starts`].
+const BLOCK: usize = 16;
+/// Marks, in a block's first byte of `Starts::near`, a block whose starts are kept in full.
+const WIDE: u8 = 1;
 
-impl Default for Starts {
-    fn default() -> Self {
-        Starts::Narrow(Vec::new())
-    }
+/// Where each node's targets start, in about a byte and a half a node rather than the four
+/// or eight of a start each: the start of every block of 16 nodes, and each node's distance
+/// from it in a byte. The few blocks whose first 15 nodes have more than 255 targets between
+/// them (a large object array) keep their 16 starts in full, apart.
+#[derive(Debug, Default)]
+struct Starts {
+    nodes: usize,
+    /// Where each block starts, and then the end of all targets.
+    blocks: Vec<u64>,
+    /// Each node's distance from its block's start, for as many nodes as the blocks hold (the
+    /// padding nodes have no targets). A block's first node is at distance 0: there, `WIDE`
+    /// marks a block kept in full, and the next four bytes say where in `wide`.
+    near: Vec<u8>,
+    /// The starts of the wide blocks' nodes, 16 a block.
+    wide: Vec<u64>,
 }
 
 impl Starts {
-    fn len(&self) -> usize {
-        match self {
-            Starts::Narrow(s) => s.len(),
-            Starts::Wide(s) => s.len(),
+    /// Turns per-node degrees into starts (the padding nodes count none).
+    fn of_degrees(degrees: &[u32]) -> Starts {
+        let sum = |degrees: &[u32]| degrees.iter().map(|&d| d as u64).sum::<u64>();
+        let mut blocks: Vec<u64> = degrees.par_chunks(BLOCK).map(sum).collect();
+        let mut total = 0;
+        for block in &mut blocks {
+            let next = total + *block;
+            *block = total;
+            total = next;
         }
+        blocks.push(total);
+        // A block's last node is the one whose distance need not fit: its end is the next
+        // block's start.
+        let wide_blocks: Vec<usize> = degrees
+            .par_chunks(BLOCK)
+            .enumerate()
+            .filter(|(_, block)| sum(&block[..block.len().min(BLOCK - 1)]) > u8::MAX as u64)
+            .map(|(b, _)| b)
+            .collect();
+        let mut near = vec![0u8; degrees.len().next_multiple_of(BLOCK)];
+        near.par_chunks_mut(BLOCK).zip(degrees.par_chunks(BLOCK)).for_each(|(near, degrees)| {
+            let mut distance = 0u64;
+            for (k, slot) in near.iter_mut().enumerate() {
+                *slot = distance.min(u8::MAX as u64) as u8;
+                distance += degrees.get(k).copied().unwrap_or(0) as u64;
+            }
+        });
+        let mut wide = Vec::with_capacity(wide_blocks.len() * BLOCK);
+        for (at, &b) in wide_blocks.iter().enumerate() {
+            let mut start = blocks[b];
+            for k in 0..BLOCK {
+                wide.push(start);
+                start += degrees.get(b * BLOCK + k).copied().unwrap_or(0) as u64;
+            }
+            near[b * BLOCK] = WIDE;
+            near[b * BLOCK + 1..b * BLOCK + 5].copy_from_slice(&(at as u32).to_le_bytes());
+        }
+        Starts { nodes: degrees.len(), blocks, near, wide }
     }
 
+    /// Where node `i`'s targets start and end; `None` past the last node.
     #[inline]
-    fn get(&self, i: usize) -> Option<usize> {
-        match self {
-            Starts::Narrow(s) => s.get(i).map(|&v| v as usize),
-            Starts::Wide(s) => s.get(i).map(|&v| v as usize),
+    fn bounds(&self, i: usize) -> Option<(usize, usize)> {
+        if i >= self.nodes {
+            return None;
         }
+        let (block, k) = (i / BLOCK, i % BLOCK);
+        let near = self.near.get(block * BLOCK..(block + 1) * BLOCK)?;
+        let next_block = *self.blocks.get(block + 1)?;
+        let (start, end) = if near[0] == WIDE {
+            let at = u32::from_le_bytes([near[1], near[2], near[3], near[4]]) as usize * BLOCK + k;
+            let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { next_block };
+            (*self.wide.get(at)?, end)
+        } else {
+            let base = self.blocks[block];
+            (base + near[k] as u64, near.get(k + 1).map_or(next_block, |&d| base + d as u64))
+        };
+        Some((start as usize, end as usize))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.blocks.len() + self.wide.len()) * 8 + self.near.len()
     }
 }
 
 impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
-    /// The degrees become the start offsets in place (give them room for one more entry and
-    /// no second array of a word per object is ever allocated).
-    pub fn from_degrees(mut degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
-        let starts = if targets.len() <= u32::MAX as usize {
-            let mut total = 0u32;
-            for d in &mut degrees {
-                let next = total + *d;
-                *d = total;
-                total = next;
-            }
-            degrees.push(total);
-            Starts::Narrow(degrees)
-        } else {
-            let mut starts = Vec::with_capacity(degrees.len() + 1);
-            let mut total = 0u64;
-            starts.push(0);
-            for &d in &degrees {
-                total += d as u64;
-                starts.push(total);
-            }
-            Starts::Wide(starts)
-        };
+    /// The degrees are handed back to the kernel once turned into starts.
+    pub fn from_degrees(degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
+        let starts = Starts::of_degrees(&degrees);
+        crate::pages::release(degrees);
         Csr { starts, targets }
     }
 
@@ -72,7 +114,7 @@ impl Csr {
     }
 
     pub fn node_count(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+        self.starts.nodes
     }
 
     pub fn edge_count(&self) -> usize {
@@ -81,19 +123,26 @@ impl Csr {
 
     #[inline]
     pub fn successors(&self, node: u32) -> &[u32] {
-        let i = node as usize;
-        match (self.starts.get(i), self.starts.get(i + 1)) {
-            (Some(a), Some(b)) => &self.targets[a..b],
-            _ => &[],
-        }
+        &self.targets[self.span(node)]
+    }
+
+    /// Where `node`'s targets lie in [`Csr::targets`]: a walk that keeps its place by position
+    /// works out each node's bounds once, not once an edge.
+    pub(crate) fn span(&self, node: u32) -> std::ops::Range<usize> {
+        self.starts.bounds(node as usize).map_or(0..0, |(start, end)| start..end)
+    }
+
+    /// Every target, node after node.
+    pub(crate) fn targets(&self) -> &[u32] {
+        &self.targets
     }
 
     /// The targets of nodes `first..first + count`, one run, to be written (a graph built with
     /// its degrees known first).
     pub(crate) fn run_mut(&mut self, first: u32, count: u32) -> &mut [u32] {
-        let (first, end) = (first as usize, first as usize + count as usize);
-        match (self.starts.get(first), self.starts.get(end)) {
-            (Some(a), Some(b)) => &mut self.targets[a..b],
+        let last = (first as usize + count as usize).checked_sub(1);
+        match (self.starts.bounds(first as usize), last.and_then(|last| self.starts.bounds(last))) {
+            (Some((start, _)), Some((_, end))) if count > 0 => &mut self.targets[start..end],
             _ => &mut [],
         }
     }
@@ -124,10 +173,39 @@ impl Csr {
 
     /// Bytes held by the graph.
     pub fn heap_bytes(&self) -> usize {
-        let starts = match &self.starts {
-            Starts::Narrow(s) => s.len() * 4,
-            Starts::Wide(s) => s.len() * 8,
+        self.starts.heap_bytes() + self.targets.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successors_in_narrow_wide_and_partial_blocks() {
+        // Blocks of few targets, blocks with a large array first, in the middle and last
+        // (no byte holds their distances), a partial last block, and nodes with none.
+        let degree = |i: usize| match i % 53 {
+            0 => 300,
+            17 if i > 100 => 1000,
+            _ => i % 3,
         };
-        starts + self.targets.len() * 4
+        for nodes in [0, 1, 15, 16, 17, 31, 32, 33, 1000, 1003] {
+            let lists: Vec<Vec<u32>> =
+                (0..nodes).map(|i| (0..degree(i) as u32).map(|k| k + i as u32).collect()).collect();
+            let mut graph = Csr::from_lists(&lists);
+            assert_eq!(graph.node_count(), nodes);
+            assert_eq!(graph.edge_count(), lists.iter().map(Vec::len).sum::<usize>());
+            for (i, list) in lists.iter().enumerate() {
+                assert_eq!(graph.successors(i as u32), &list[..], "node {i} of {nodes}");
+            }
+            assert!(graph.successors(nodes as u32).is_empty());
+            assert!(graph.successors(u32::MAX).is_empty());
+            if nodes >= 20 {
+                let run = graph.run_mut(3, 17).to_vec();
+                assert_eq!(run, lists[3..20].concat());
+            }
+            assert!(graph.run_mut(0, 0).is_empty());
+        }
     }
 }
