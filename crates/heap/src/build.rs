@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use crate::graph::Csr;
 use crate::index::{IdColumn, IdIndex};
 use crate::layout::Layout;
+use crate::offsets::{Blocks, Offsets};
 use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
@@ -441,7 +442,8 @@ impl Columns {
         // A corrupt dump may dump an id twice: the first one stands.
         order.dedup_by_key(|i| self.ids.get(*i as usize));
         self.ids = self.ids.permute(&order);
-        self.offsets = Offsets::new(order.par_iter().map(|&i| self.offsets.get(i)).collect());
+        let offsets: Vec<u64> = order.par_iter().map(|&i| self.offsets.get(i)).collect();
+        self.offsets = Offsets::new(&offsets);
         self.types = self.types.permute(&order);
     }
 }
@@ -465,24 +467,13 @@ fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> IdColu
 /// File offsets in gathered order, straight into blocks (see [`Offsets`]).
 fn gather_offsets(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Offsets {
     let offset = |u: &FirstPass, i: usize| u.base + u.offsets[i] as u64;
-    let n: usize = segments.iter().map(|&(_, start, end)| end - start).sum();
-    let blocks = n.div_ceil(OFFSET_BLOCK);
-    let (mut lo, mut hi) = (vec![u64::MAX; blocks], vec![0u64; blocks]);
-    let mut position = 0;
+    let mut blocks = Blocks::default();
     for &(u, start, end) in segments {
-        for i in start..end {
-            let (o, b) = (offset(&units[u], i), position / OFFSET_BLOCK);
-            lo[b] = lo[b].min(o);
-            hi[b] = hi[b].max(o);
-            position += 1;
-        }
+        (start..end).for_each(|i| blocks.push(offset(&units[u], i)));
     }
-    if lo.iter().zip(&hi).all(|(&l, &h)| h - l <= u32::MAX as u64) {
-        let deltas = fill(units, segments, |u, i, at| (offset(u, i) - lo[at / OFFSET_BLOCK]) as u32);
-        Offsets::Blocks { bases: lo, deltas }
-    } else {
-        Offsets::Wide(fill(units, segments, |u, i, _| offset(u, i)))
-    }
+    let blocks = blocks.finish();
+    let near = fill(units, segments, |u, i, at| blocks.distance(at, offset(u, i)));
+    blocks.with_distances(near)
 }
 
 /// One column of the objects, gathered from the units segment by segment in parallel;
@@ -510,42 +501,4 @@ fn fill<T: Copy + Default + Send + Sync>(
         }
     });
     out
-}
-
-/// File offsets of all objects in 4 bytes each: a base per block of objects, and each
-/// object's distance from it. Objects near in address are near in the file, so a block's
-/// offsets span far less than 4 GiB; a dump where they do not keeps full offsets.
-#[derive(Debug)]
-pub(crate) enum Offsets {
-    Blocks { bases: Vec<u64>, deltas: Vec<u32> },
-    Wide(Vec<u64>),
-}
-
-const OFFSET_BLOCK: usize = 4096;
-
-impl Offsets {
-    fn new(offsets: Vec<u64>) -> Offsets {
-        let bases: Vec<u64> = offsets.par_chunks(OFFSET_BLOCK).map(|b| b.iter().copied().min().unwrap_or(0)).collect();
-        let fits = offsets
-            .par_chunks(OFFSET_BLOCK)
-            .zip(&bases)
-            .all(|(block, &base)| block.iter().all(|&o| o - base <= u32::MAX as u64));
-        if !fits {
-            return Offsets::Wide(offsets);
-        }
-        let deltas = offsets
-            .par_chunks(OFFSET_BLOCK)
-            .zip(&bases)
-            .flat_map_iter(|(block, &base)| block.iter().map(move |&o| (o - base) as u32))
-            .collect();
-        Offsets::Blocks { bases, deltas }
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, i: u32) -> u64 {
-        match self {
-            Offsets::Blocks { bases, deltas } => bases[i as usize / OFFSET_BLOCK] + deltas[i as usize] as u64,
-            Offsets::Wide(offsets) => offsets[i as usize],
-        }
-    }
 }

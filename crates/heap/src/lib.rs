@@ -21,6 +21,7 @@ mod dominators;
 mod graph;
 mod index;
 mod layout;
+mod offsets;
 mod packed;
 mod pages;
 mod paths;
@@ -96,7 +97,7 @@ pub struct Heap<'a> {
     facts: Vec<ClassFacts>,
     ids: IdIndex,
     /// File offset of each object's sub-record.
-    offsets: build::Offsets,
+    offsets: offsets::Offsets,
     /// Class index or marker of each object.
     types: types::TypeColumn,
     /// Strong references: every reference but `Reference.referent`.
