@@ -73,24 +73,28 @@ impl Starts {
         Starts { nodes: degrees.len(), blocks, near, wide }
     }
 
-    /// Where node `i`'s targets start and end; `None` past the last node.
-    #[inline]
+    /// Where node `i`'s targets start and end; `None` past the last node. Every walk over the
+    /// graph asks this once a node: kept to two lookups in the common case.
+    #[inline(always)]
     fn bounds(&self, i: usize) -> Option<(usize, usize)> {
         if i >= self.nodes {
             return None;
         }
         let (block, k) = (i / BLOCK, i % BLOCK);
-        let near = self.near.get(block * BLOCK..(block + 1) * BLOCK)?;
-        let next_block = *self.blocks.get(block + 1)?;
-        let (start, end) = if near[0] == WIDE {
-            let at = u32::from_le_bytes([near[1], near[2], near[3], near[4]]) as usize * BLOCK + k;
-            let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { next_block };
-            (*self.wide.get(at)?, end)
-        } else {
-            let base = self.blocks[block];
-            (base + near[k] as u64, near.get(k + 1).map_or(next_block, |&d| base + d as u64))
-        };
-        Some((start as usize, end as usize))
+        let near: &[u8; BLOCK] = self.near.get(block * BLOCK..)?.first_chunk()?;
+        if near[0] == WIDE {
+            return self.wide_bounds(block, k, near);
+        }
+        let base = *self.blocks.get(block)?;
+        let end = if k + 1 < BLOCK { base + near[k + 1] as u64 } else { *self.blocks.get(block + 1)? };
+        Some(((base + near[k] as u64) as usize, end as usize))
+    }
+
+    #[cold]
+    fn wide_bounds(&self, block: usize, k: usize, near: &[u8; BLOCK]) -> Option<(usize, usize)> {
+        let at = u32::from_le_bytes([near[1], near[2], near[3], near[4]]) as usize * BLOCK + k;
+        let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { *self.blocks.get(block + 1)? };
+        Some((*self.wide.get(at)? as usize, end as usize))
     }
 
     fn heap_bytes(&self) -> usize {
@@ -121,13 +125,14 @@ impl Csr {
         self.targets.len()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn successors(&self, node: u32) -> &[u32] {
         &self.targets[self.span(node)]
     }
 
     /// Where `node`'s targets lie in [`Csr::targets`]: a walk that keeps its place by position
     /// works out each node's bounds once, not once an edge.
+    #[inline(always)]
     pub(crate) fn span(&self, node: u32) -> std::ops::Range<usize> {
         self.starts.bounds(node as usize).map_or(0..0, |(start, end)| start..end)
     }
