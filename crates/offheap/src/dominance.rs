@@ -46,31 +46,57 @@ fn is_set(bits: &[u64], v: u32) -> bool {
 /// alternately backwards and forwards (object numbers follow addresses, and structures point
 /// both ways), until a sweep changes nothing. `None` if that takes more than [`MAX_SWEEPS`].
 fn reaching(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Option<Vec<u64>> {
-    const BLOCK: u32 = 1 << 16;
-    let n = heap.len() as u32;
-    let marked: Vec<AtomicU64> = (0..heap.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    const BLOCK_WORDS: usize = 1 << 10;
+    let n = heap.len();
+    let marked: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
     let is_marked = |v: u32| marked[v as usize / 64].load(Ordering::Relaxed) & (1 << (v % 64)) != 0;
     for &t in targets {
         marked[t as usize / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
     }
+    // Only strongly reachable objects with references of their own can be marked by a sweep:
+    // found once, so that the sweeps pass the others (a third of a heap's objects are leaves)
+    // a word at a time.
+    let candidates: Vec<u64> = (0..marked.len())
+        .into_par_iter()
+        .map(|k| {
+            let objects = (k * 64) as u32..((k + 1) * 64).min(n) as u32;
+            objects
+                .filter(|&v| heap.reach().level(v) == Reach::Strong && !heap.references(v).is_empty())
+                .fold(0u64, |word, v| word | 1 << (v % 64))
+        })
+        .collect();
     for sweep in 0..MAX_SWEEPS {
-        let changed = (0..n.div_ceil(BLOCK)).into_par_iter().map(|block| {
-            let objects = block * BLOCK..((block + 1) * BLOCK).min(n);
-            let visit = |v: u32| {
-                let newly = !is_marked(v)
-                    && heap.reach().level(v) == Reach::Strong
-                    && heap.references(v).iter().any(|&w| is_marked(w));
-                if newly {
-                    marked[v as usize / 64].fetch_or(1 << (v % 64), Ordering::Relaxed);
+        let changed = candidates.par_chunks(BLOCK_WORDS).enumerate().map(|(block, words)| {
+            let mut changed = false;
+            let mut visit = |k: usize, bit: u32| {
+                let at = block * BLOCK_WORDS + k;
+                let v = (at * 64) as u32 + bit;
+                if !is_marked(v) && heap.references(v).iter().any(|&w| is_marked(w)) {
+                    marked[at].fetch_or(1 << bit, Ordering::Relaxed);
+                    changed = true;
                 }
-                newly
             };
-            // Not `any`: every object of the block is visited, so marks travel along it.
+            // Every candidate of the block is visited, in order, so marks travel along it.
             if sweep % 2 == 0 {
-                objects.rev().map(visit).fold(false, |a, b| a | b)
+                for (k, &word) in words.iter().enumerate().rev() {
+                    let mut left = word & !marked[block * BLOCK_WORDS + k].load(Ordering::Relaxed);
+                    while left != 0 {
+                        let bit = 63 - left.leading_zeros();
+                        left &= !(1 << bit);
+                        visit(k, bit);
+                    }
+                }
             } else {
-                objects.map(visit).fold(false, |a, b| a | b)
+                for (k, &word) in words.iter().enumerate() {
+                    let mut left = word & !marked[block * BLOCK_WORDS + k].load(Ordering::Relaxed);
+                    while left != 0 {
+                        let bit = left.trailing_zeros();
+                        left &= left - 1;
+                        visit(k, bit);
+                    }
+                }
             }
+            changed
         });
         if !changed.reduce(|| false, |a, b| a | b) {
             return Some(marked.into_iter().map(AtomicU64::into_inner).collect());
