@@ -232,9 +232,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     // The id column is kept until the references are resolved, so `id_at` is not asked.
     let id_at = |object: u32| crate::record_id(dump, offsets.get(object));
     let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
-    // Written during the pass, each object by the one unit holding it; one spare entry, for
-    // the degrees become the CSR's start offsets in place.
-    let degrees: Vec<AtomicU32> = (0..=types.len()).map(|_| AtomicU32::new(0)).collect();
+    // Written during the pass, each object by the one unit holding it; the CSR's starts are
+    // made from them.
+    let degrees: Vec<AtomicU32> = (0..types.len()).map(|_| AtomicU32::new(0)).collect();
     let (edges, _) = plan.map_units_then(
         id_size,
         SecondPass::default,
@@ -281,8 +281,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         |p| trim(&mut p.targets),
     )?;
 
-    let mut degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
-    degrees.truncate(types.len());
+    let degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
     // Each unit's targets go to their sources' places, unit by unit, each freed once copied:
     // the final array's pages are touched only as they are written.

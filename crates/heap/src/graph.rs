@@ -44,22 +44,23 @@ impl Starts {
             total = next;
         }
         blocks.push(total);
-        // A block's last node is the one whose distance need not fit: its end is the next
-        // block's start.
-        let wide_blocks: Vec<usize> = degrees
-            .par_chunks(BLOCK)
-            .enumerate()
-            .filter(|(_, block)| sum(&block[..block.len().min(BLOCK - 1)]) > u8::MAX as u64)
-            .map(|(b, _)| b)
-            .collect();
+        // The blocks where a distance does not fit in a byte are kept in full (a block's last
+        // node needs no distance to end: the next block's start is its end).
         let mut near = vec![0u8; degrees.len().next_multiple_of(BLOCK)];
-        near.par_chunks_mut(BLOCK).zip(degrees.par_chunks(BLOCK)).for_each(|(near, degrees)| {
-            let mut distance = 0u64;
-            for (k, slot) in near.iter_mut().enumerate() {
-                *slot = distance.min(u8::MAX as u64) as u8;
-                distance += degrees.get(k).copied().unwrap_or(0) as u64;
-            }
-        });
+        let wide_blocks: Vec<usize> = near
+            .par_chunks_mut(BLOCK)
+            .zip(degrees.par_chunks(BLOCK))
+            .enumerate()
+            .filter_map(|(b, (near, degrees))| {
+                let mut distance = 0u64;
+                for (k, slot) in near.iter_mut().enumerate() {
+                    *slot = distance.min(u8::MAX as u64) as u8;
+                    distance += degrees.get(k).copied().unwrap_or(0) as u64;
+                }
+                let last = degrees.get(BLOCK - 1).copied().unwrap_or(0) as u64;
+                (distance - last > u8::MAX as u64).then_some(b)
+            })
+            .collect();
         let mut wide = Vec::with_capacity(wide_blocks.len() * BLOCK);
         for (at, &b) in wide_blocks.iter().enumerate() {
             let mut start = blocks[b];

@@ -29,17 +29,17 @@ impl Packed {
         let chunks = values
             .par_chunks(CHUNK)
             .enumerate()
-            .map(|(k, chunk)| {
-                let mut bytes = Vec::with_capacity(chunk.len() * 5);
+            .map_init(Vec::new, |scratch, (k, chunk)| {
+                scratch.clear();
                 let mut guessed = Guesses::new(guess, k * CHUNK);
                 let mut varint = [0u8; 10];
                 for &value in chunk {
                     let used = (value as i64 - guessed.next()).encode_var(&mut varint);
-                    bytes.extend_from_slice(&varint[..used]);
+                    scratch.extend_from_slice(&varint[..used]);
                     guessed.saw(value);
                 }
-                // Copied into a block of its own size: the slack above would otherwise stay.
-                bytes.as_slice().to_vec()
+                // Kept in a block of its own size, the scratch's room reused by the next chunk.
+                scratch.to_vec()
             })
             .collect();
         Packed { guess, len: values.len(), chunks }

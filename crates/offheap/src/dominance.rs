@@ -68,31 +68,17 @@ fn reaching(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Option<Vec<u64>> {
     for sweep in 0..MAX_SWEEPS {
         let changed = candidates.par_chunks(BLOCK_WORDS).enumerate().map(|(block, words)| {
             let mut changed = false;
-            let mut visit = |k: usize, bit: u32| {
+            // Every candidate of the block is visited, in the sweep's direction, so marks
+            // travel along it.
+            let backwards = sweep % 2 == 0;
+            for i in 0..words.len() {
+                let k = if backwards { words.len() - 1 - i } else { i };
                 let at = block * BLOCK_WORDS + k;
-                let v = (at * 64) as u32 + bit;
-                if !is_marked(v) && heap.references(v).iter().any(|&w| is_marked(w)) {
-                    marked[at].fetch_or(1 << bit, Ordering::Relaxed);
-                    changed = true;
-                }
-            };
-            // Every candidate of the block is visited, in order, so marks travel along it.
-            if sweep % 2 == 0 {
-                for (k, &word) in words.iter().enumerate().rev() {
-                    let mut left = word & !marked[block * BLOCK_WORDS + k].load(Ordering::Relaxed);
-                    while left != 0 {
-                        let bit = 63 - left.leading_zeros();
-                        left &= !(1 << bit);
-                        visit(k, bit);
-                    }
-                }
-            } else {
-                for (k, &word) in words.iter().enumerate() {
-                    let mut left = word & !marked[block * BLOCK_WORDS + k].load(Ordering::Relaxed);
-                    while left != 0 {
-                        let bit = left.trailing_zeros();
-                        left &= left - 1;
-                        visit(k, bit);
+                for bit in set_bits(words[k] & !marked[at].load(Ordering::Relaxed), backwards) {
+                    let v = (at * 64) as u32 + bit;
+                    if !is_marked(v) && heap.references(v).iter().any(|&w| is_marked(w)) {
+                        marked[at].fetch_or(1 << bit, Ordering::Relaxed);
+                        changed = true;
                     }
                 }
             }
@@ -103,6 +89,17 @@ fn reaching(heap: &Heap<'_>, targets: &[ObjectIndex]) -> Option<Vec<u64>> {
         }
     }
     None
+}
+
+/// The set bits of `word`, lowest first or highest first.
+fn set_bits(mut word: u64, highest_first: bool) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        (word != 0).then(|| {
+            let bit = if highest_first { 63 - word.leading_zeros() } else { word.trailing_zeros() };
+            word &= !(1 << bit);
+            bit
+        })
+    })
 }
 
 /// The graph induced by the marked objects, renumbered densely in object order, with the GC
