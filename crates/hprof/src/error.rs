@@ -33,6 +33,10 @@ pub enum ErrorKind {
     Overrun { what: &'static str },
     /// The file could not be read or mapped.
     Io(std::io::Error),
+    /// The path names something other than a regular file. Refused before it is opened: a
+    /// named pipe with no writer would block the open forever. Streams are read with
+    /// [`Dump::from_reader`](crate::Dump::from_reader).
+    NotAFile(FileKind),
     /// A compressed dump could not be inflated.
     Gzip(String),
 }
@@ -47,7 +51,60 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidType { what } => write!(f, "{what} has an invalid value type"),
             ErrorKind::Overrun { what } => write!(f, "{what} runs past the end of its record"),
             ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
+            ErrorKind::NotAFile(FileKind::Directory) => f.write_str("is a directory, not a heap dump"),
+            ErrorKind::NotAFile(kind) => write!(f, "is {}, not a regular file", kind.name()),
             ErrorKind::Gzip(e) => write!(f, "cannot inflate compressed dump: {e}"),
+        }
+    }
+}
+
+/// What a path names when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    /// A named pipe (FIFO), or the pipe of a shell's process substitution (`<(...)`).
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+impl FileKind {
+    /// The kind of a file that is not a regular file.
+    pub(crate) fn of(file_type: std::fs::FileType) -> FileKind {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if file_type.is_fifo() {
+                return FileKind::Fifo;
+            }
+            if file_type.is_socket() {
+                return FileKind::Socket;
+            }
+            if file_type.is_char_device() {
+                return FileKind::CharDevice;
+            }
+            if file_type.is_block_device() {
+                return FileKind::BlockDevice;
+            }
+        }
+        if file_type.is_dir() {
+            FileKind::Directory
+        } else {
+            FileKind::Other
+        }
+    }
+
+    /// `a directory`, `a named pipe`, ...: for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a named pipe",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "a special file",
         }
     }
 }

@@ -34,12 +34,12 @@ mod types;
 use std::path::Path;
 
 pub use classes::{ClassInfo, ClassTable, SizeModel};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, FileKind, Result};
 pub use heap::{
     array_dump_length, is_sub_record_tag, sub_record_name, tag as sub_tag, ClassDump, FieldDescriptors, GcRoot,
     InstanceDump, ObjectArrayDump, PrimitiveArrayDump, RootKind, StaticFields, SubRecord, SubRecords,
 };
-pub use input::Compression;
+pub use input::{Compression, GzipCut};
 pub use metadata::{Metadata, ThreadTrace};
 pub use names::{decode_utf8, java_class_name};
 pub use parallel::{HeapPlan, Truncation};
@@ -52,25 +52,38 @@ pub struct Dump {
     bytes: input::Bytes,
     header: Header,
     compression: Compression,
+    cut: Option<GzipCut>,
 }
 
 impl Dump {
-    /// Opens a dump file, plain or gzip-compressed.
+    /// Opens a dump file, plain or gzip-compressed. A path that names anything but a regular
+    /// file (a directory, a named pipe) is an [`ErrorKind::NotAFile`]: read streams with
+    /// [`Dump::from_reader`].
     pub fn open(path: impl AsRef<Path>) -> Result<Dump> {
         Dump::open_with_log(path, &|_| {})
     }
 
     /// Like [`Dump::open`], telling `log` about slow steps such as inflating a compressed dump.
     pub fn open_with_log(path: impl AsRef<Path>, log: &dyn Fn(&str)) -> Result<Dump> {
-        let (bytes, compression) = input::open(path.as_ref(), log)?;
-        let header = Header::parse(bytes.as_slice())?;
-        Ok(Dump { bytes, header, compression })
+        Dump::from_opened(input::open(path.as_ref(), log)?)
+    }
+
+    /// Reads a whole dump, plain or gzip-compressed, from a stream such as standard input: a
+    /// small one into memory, a large one through an unlinked temporary file. `log` hears
+    /// about slow steps.
+    pub fn from_reader(reader: impl std::io::Read, log: &dyn Fn(&str)) -> Result<Dump> {
+        Dump::from_opened(input::read(reader, log)?)
+    }
+
+    fn from_opened(opened: input::Opened) -> Result<Dump> {
+        let header = Header::parse(opened.bytes.as_slice())?;
+        Ok(Dump { bytes: opened.bytes, header, compression: opened.compression, cut: opened.cut })
     }
 
     /// A dump held in memory (tests, or bytes from elsewhere).
     pub fn from_vec(bytes: Vec<u8>) -> Result<Dump> {
         let header = Header::parse(&bytes)?;
-        Ok(Dump { bytes: input::Bytes::Owned(bytes), header, compression: Compression::None })
+        Ok(Dump { bytes: input::Bytes::Owned(bytes), header, compression: Compression::None, cut: None })
     }
 
     pub fn header(&self) -> &Header {
@@ -84,6 +97,12 @@ impl Dump {
     /// How the file was stored on disk.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// Where a compressed file ends inside a gzip member: the dump was inflated up to the cut,
+    /// and its records are read up to there like a plain dump cut short.
+    pub fn gzip_cut(&self) -> Option<GzipCut> {
+        self.cut
     }
 
     /// The uncompressed dump.
