@@ -167,6 +167,22 @@ impl ClassTable {
         model.align(base + statics)
     }
 
+    /// Every field of an instance with its value and the class that declares it, in the
+    /// record's order (the class's own fields, then each super class's). Stops where the data
+    /// runs out, or at a class the dump does not describe.
+    pub fn field_values(&self, instance: &InstanceDump<'_>, id_size: IdSize) -> Vec<(&ClassInfo, &str, Value)> {
+        let mut values = Vec::new();
+        let mut rest = instance.fields;
+        for class in self.ancestry(instance.class_id) {
+            for (field, ty) in &class.fields {
+                let Some((bytes, tail)) = rest.split_at_checked(ty.size_in_file(id_size)) else { return values };
+                values.push((class, &**field, Value::read(*ty, bytes, id_size)));
+                rest = tail;
+            }
+        }
+        values
+    }
+
     /// Reads field `name` of an instance: the nearest declaration wins, as in Java.
     /// `None` when no class in its ancestry declares it, or the data is too short.
     pub fn field(&self, instance: &InstanceDump<'_>, name: &str, id_size: IdSize) -> Option<Value> {

@@ -229,6 +229,17 @@ pub struct PrimitiveArrayDump<'a> {
     pub data: Option<&'a [u8]>,
 }
 
+impl PrimitiveArrayDump<'_> {
+    /// Element `i`, decoded; `None` past the end or when the record holds no data.
+    pub fn get(&self, i: usize) -> Option<Value> {
+        // Primitive elements have the same size whatever the id size.
+        let size = self.element_type.size_in_file(IdSize::Eight);
+        let at = i.checked_mul(size)?;
+        let bytes = self.data?.get(at..at.checked_add(size)?)?;
+        Some(Value::read(self.element_type, bytes, IdSize::Eight))
+    }
+}
+
 /// One heap-dump sub-record.
 #[derive(Debug, Clone, Copy)]
 pub enum SubRecord<'a> {
