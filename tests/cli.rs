@@ -252,3 +252,306 @@ fn report_on_a_truncated_dump_says_so() {
     assert_eq!(doc["dump"]["truncated"], true);
     assert!(doc["findings"][0]["title"].as_str().unwrap().starts_with("The dump is cut short"));
 }
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs dumpscan with `input` on its standard input.
+fn dumpscan_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    out
+}
+
+#[test]
+fn completions_man_page_and_examples_come_from_the_same_definitions() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef dumpscan"),
+        ("fish", "complete -c dumpscan"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = dumpscan(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker) && script.contains("inspect") && script.contains("--show-values"), "{shell}");
+    }
+    let out = dumpscan(&["man"]);
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH dumpscan 1"), "{page}");
+    assert!(page.contains("Examples:") && page.contains("completions"), "{page}");
+    let page = String::from_utf8(dumpscan(&["man", "paths"]).stdout).unwrap();
+    assert!(page.contains(".TH dumpscan-paths 1") && page.contains("\\-\\-class"), "{page}");
+    assert_eq!(dumpscan(&["man", "nonsense"]).status.code(), Some(2));
+    for command in [&["--help"][..], &["inspect", "--help"], &["paths", "--help"], &["report", "--help"]] {
+        let help = String::from_utf8(dumpscan(command).stdout).unwrap();
+        assert!(help.contains("Examples:\n  dumpscan"), "{command:?}: {help}");
+    }
+}
+
+#[test]
+fn a_mistyped_command_gets_clap_suggestion_but_a_dump_is_still_a_report() {
+    let out = dumpscan(&["reprot", "x.hprof"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("unrecognized subcommand 'reprot'") && err.contains("'report'"), "{err}");
+    assert_eq!(dumpscan(&["-v", "histgram", "x.hprof"]).status.code(), Some(2));
+
+    // A dump that happens to be named like a typo, and options with values before the dump.
+    let dir = tempfile::tempdir().unwrap();
+    small_dump(dir.path());
+    std::fs::rename(dir.path().join("small.hprof"), dir.path().join("reprot")).unwrap();
+    let run_in = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).current_dir(dir.path()).output().unwrap()
+    };
+    for args in [&["reprot"][..], &["./reprot"], &["--format", "json", "reprot"], &["--top", "3", "./reprot"]] {
+        let out = run_in(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("direct"), "{args:?}");
+    }
+    // A missing dump that resembles no command is a missing file, not a usage error.
+    let out = dumpscan(&["/no/such/heap.hprof"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_directory_or_a_pipe_is_refused_in_one_line_and_stdin_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        &[d][..],
+        &["report", d],
+        &["info", d],
+        &["histogram", d],
+        &["paths", d, "--id", "0x1"],
+        &["dominators", d],
+        &["inspect", d, "--id", "0x1"],
+    ] {
+        let out = dumpscan(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(&format!("{d}: is a directory, not a heap dump")), "{err}");
+    }
+    #[cfg(unix)]
+    {
+        // No writer: opening it would block forever.
+        let fifo = dir.path().join("fifo");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let out = dumpscan(&["info", fifo.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("is a named pipe, not a regular file"), "{}", stderr(&out));
+    }
+
+    // `-` reads the dump from standard input, gzip or plain, as from the file.
+    let file = fixture("direct-buffers-jdk17.hprof.gz");
+    let from_file = dumpscan(&["histogram", &file, "--format", "json", "--top", "5"]);
+    let gz = std::fs::read(&file).unwrap();
+    let from_stdin = dumpscan_with_stdin(&["histogram", "-", "--format", "json", "--top", "5"], &gz);
+    assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    let mut from_file: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
+    let from_stdin: serde_json::Value = serde_json::from_slice(&from_stdin.stdout).unwrap();
+    assert_eq!(from_stdin["dump"]["path"], "-");
+    from_file["dump"]["path"] = "-".into();
+    assert_eq!(from_stdin, from_file);
+    let plain = std::fs::read(small_dump(dir.path())).unwrap();
+    let out = dumpscan_with_stdin(&["-", "--no-dominators"], &plain);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 B of direct memory found"));
+    let out = dumpscan_with_stdin(&["info", "-"], b"not a dump");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("standard input: not an HPROF heap dump"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_output_file_is_checked_first_and_failed_writes_are_status_1() {
+    let dump = fixture("direct-buffers-jdk17.hprof.gz");
+    let out = dumpscan(&[&dump, "-o", "/no/such/folder/report.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot create /no/such/folder/report.txt"), "{err}");
+
+    // A full disk, for a file and for stdout.
+    let out = dumpscan(&[&dump, "--no-dominators", "-o", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+        .args(["paths", &dump, "--class", "java.nio.DirectByteBuffer"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write the output"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::process::Stdio;
+    let dump = fixture("direct-buffers-jdk17.hprof.gz");
+    for args in [
+        &[&dump[..], "--no-dominators"][..],
+        &["histogram", &dump, "--top", "0"],
+        &["info", &dump],
+        &["dominators", &dump],
+        &["paths", &dump, "--class", "java.lang.String", "--top", "0"],
+        &["inspect", &dump, "--id", "0xfc102de8"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the first line is written, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(!err.contains("pipe") && !err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+/// `name` from the fixtures, its compressed bytes cut at `at` (a fraction of its length),
+/// written to `dir`.
+fn cut_fixture(dir: &Path, name: &str, at: f64) -> (PathBuf, usize) {
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    let cut = (bytes.len() as f64 * at) as usize;
+    let path = dir.join(format!("cut-{cut}-{name}"));
+    std::fs::write(&path, &bytes[..cut]).unwrap();
+    (path, cut)
+}
+
+#[test]
+fn a_cut_gzip_dump_is_read_up_to_the_cut_and_strict_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["direct-buffers-jdk17.hprof.gz", "direct-buffers-jdk17-jcmd.hprof.gz", "netty-pooled-jdk25.hprof.gz"] {
+        for at in [0.5, 0.77, 0.999] {
+            let (path, cut) = cut_fixture(dir.path(), name, at);
+            let path = path.to_str().unwrap();
+            let out = dumpscan(&["histogram", path, "--format", "json"]);
+            assert!(out.status.success(), "{name} at {cut}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains(&format!("the compressed file is cut short: it ends at byte {cut}")), "{err}");
+            assert!(err.contains("the dump is cut short inside the"), "{err}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(doc["truncated"], true, "{name} at {cut}");
+            assert!(!doc["classes"].as_array().unwrap().is_empty(), "{name} at {cut}: objects read before the cut");
+
+            // --strict: the same output, then status 5.
+            let strict = dumpscan(&["--strict", "histogram", path, "--format", "json"]);
+            assert_eq!(strict.status.code(), Some(5), "{}", stderr(&strict));
+            assert_eq!(strict.stdout, out.stdout);
+            assert!(stderr(&strict).contains("cut short (--strict)"));
+        }
+    }
+    let (path, _) = cut_fixture(dir.path(), "outbound-pileup-jdk17.hprof.gz", 0.8);
+    let out = dumpscan(&[path.to_str().unwrap(), "--no-dominators", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dump"]["truncated"], true);
+    // A whole dump passes --strict; a plain dump cut short fails it.
+    assert!(dumpscan(&["--strict", "info", &fixture("direct-buffers-jdk17.hprof.gz")]).status.success());
+    let plain = small_dump(dir.path());
+    let bytes = std::fs::read(&plain).unwrap();
+    std::fs::write(&plain, &bytes[..bytes.len() - 20]).unwrap();
+    assert_eq!(dumpscan(&["histogram", plain.to_str().unwrap(), "--strict"]).status.code(), Some(5));
+}
+
+/// The id of the first object `paths --class` lists.
+fn first_id(dump: &str, class: &str) -> String {
+    let out = dumpscan(&["paths", dump, "--class", class, "--format", "json", "--top", "1"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["paths"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn inspect_shows_fields_referrers_and_path_but_no_data_unless_asked() {
+    let dump = fixture("direct-buffers-jdk17.hprof.gz");
+    let holder = first_id(&dump, "DirectBuffers$StaticHolder");
+    let out = dumpscan(&["inspect", &dump, "--id", &holder, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "dumpscan.inspect.v1");
+    assert_eq!(doc["class"], "DirectBuffers$StaticHolder");
+    assert_eq!(doc["reachability"], "strong");
+    assert!(doc["shallow_bytes"].as_u64().unwrap() > 0);
+    let payload = &doc["fields"].as_array().unwrap().iter().find(|f| f["name"] == "payload").unwrap()["text"];
+    assert!(payload.as_str().unwrap().starts_with("byte[]@0x"), "{payload}");
+    assert_eq!(doc["referrers"]["total"], 1);
+    assert_eq!(doc["referrers"]["shown"][0]["via"], "static DirectBuffers.HELD");
+    assert!(doc["path"].as_array().unwrap().iter().any(|s| s == "static DirectBuffers.HELD"), "{}", doc["path"]);
+
+    // A string: its length, its text only with --show-values.
+    let string = first_id(&dump, "java.lang.String");
+    let hidden = String::from_utf8(dumpscan(&["inspect", &dump, "--id", &string]).stdout).unwrap();
+    assert!(hidden.contains("hidden: --show-values") && hidden.contains("\nFIELDS\n"), "{hidden}");
+    assert!(hidden.contains("java.lang.String.coder = 0 (byte)"), "{hidden}");
+    let shown = dumpscan(&["inspect", &dump, "--id", &string, "--show-values", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let text = doc["string"]["value"].as_str().unwrap();
+    assert_eq!(doc["string"]["chars"].as_u64().unwrap() as usize, text.chars().count());
+    assert!(text.len() > 10 && !hidden.contains(text), "the text only with --show-values");
+    let table = dumpscan(&["inspect", &dump, "--id", &string, "--show-values"]);
+    assert!(String::from_utf8(table.stdout).unwrap().contains(&format!("value         {text:?}")));
+
+    // Its byte[]: length and referrer; the bytes only with --show-values.
+    let value = doc["fields"].as_array().unwrap().iter().find(|f| f["name"] == "value").unwrap()["value"].clone();
+    let array = String::from_utf8(dumpscan(&["inspect", &dump, "--id", value.as_str().unwrap()]).stdout).unwrap();
+    assert!(array.contains("hidden (--show-values shows them)") && array.contains("via java.lang.String.value"));
+    let out = dumpscan(&["inspect", &dump, "--id", value.as_str().unwrap(), "--show-values", "--top", "4"]);
+    let array = String::from_utf8(out.stdout).unwrap();
+    assert!(array.contains(", 4 shown)\n  [0] ") && array.contains("\n  [3] "), "{array}");
+
+    // A class object lists its statics; an unknown id is status 4 in one line.
+    let class = String::from_utf8(dumpscan(&["inspect", &dump, "--id", &holder]).stdout).unwrap();
+    let class_id = class.split("class DirectBuffers (").nth(1).unwrap().split(')').next().unwrap().to_string();
+    let statics = String::from_utf8(dumpscan(&["inspect", &dump, "--id", &class_id, "--top", "3"]).stdout).unwrap();
+    assert!(
+        statics.contains("STATIC FIELDS")
+            && statics.contains("static DirectBuffers.HELD = DirectBuffers$StaticHolder@")
+    );
+    assert!(statics.contains("REFERRERS (") && statics.contains(", 3 shown)"), "{statics}");
+    let out = dumpscan(&["inspect", &dump, "--id", "0x1"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(stderr(&out).lines().filter(|l| !l.contains("inflating")).count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn paths_prints_every_path_and_wraps_long_ones() {
+    let dump = fixture("direct-buffers-jdk17.hprof.gz");
+    let out = dumpscan(&["paths", &dump, "--class", "java.lang.String", "--top", "0", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths = doc["paths"].as_array().unwrap();
+    assert!(paths.len() > 10_000 && doc["objects"] == doc["shown"] && paths.len() as u64 == doc["objects"]);
+    assert!(paths.iter().all(|p| p["reachability"] != "strong" || p["path"].as_array().unwrap().len() >= 2));
+    let table = |columns: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+            .args(["paths", &dump, "--class", "java.nio.DirectByteBuffer", "--top", "0"])
+            .env("COLUMNS", columns)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (narrow, wide) = (table("60"), table("1000"));
+    assert_eq!(narrow.matches(" reachable)\n").count(), wide.matches(" reachable)\n").count());
+    assert!(narrow.contains("\n      -> ") && !wide.contains("\n      -> "), "{narrow}");
+    assert!(!narrow.contains("top 0") && !narrow.contains("objects shown"));
+}

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use dumpscan_heap::{object_text, Dominators, Heap, ObjectIndex};
+use dumpscan_heap::{object_text, Dominators, Heap, ObjectIndex, ObjectKind};
+use dumpscan_hprof::BasicType;
 use serde_json::json;
 
 use crate::table::{human_bytes, new_table, thousands};
@@ -15,31 +16,94 @@ pub enum Target {
     Class(String),
 }
 
-pub fn render_paths(
-    out: &mut dyn Write,
-    heap: &Heap<'_>,
-    target: &Target,
-    top: usize,
-    format: Format,
-) -> Result<(), String> {
-    let objects: Vec<ObjectIndex> = match target {
-        Target::Id(id) => vec![heap.index_of(*id).ok_or_else(|| format!("no object with id 0x{id:x} in the dump"))?],
+/// The objects `target` names, the biggest first for a class; a one-line message when the
+/// dump has none.
+pub fn targets(heap: &Heap<'_>, target: &Target) -> Result<Vec<ObjectIndex>, String> {
+    match target {
+        Target::Id(id) => {
+            Ok(vec![heap.index_of(*id).ok_or_else(|| format!("no object with id 0x{id:x} in the dump"))?])
+        }
         Target::Class(name) => {
             let mut found = heap.instances_of(name);
+            if found.is_empty() {
+                // Primitive arrays have no class in the dump: `byte[]` is found by its kind.
+                let element =
+                    BasicType::PRIMITIVES.into_iter().find(|t| name.strip_suffix("[]") == Some(t.java_name()));
+                if let Some(element) = element {
+                    let objects = u32::try_from(heap.len()).unwrap_or(u32::MAX);
+                    found = (0..objects).filter(|&o| heap.kind(o) == ObjectKind::PrimitiveArray(element)).collect();
+                }
+            }
             if found.is_empty() {
                 return Err(format!("no instances of class {name} in the dump"));
             }
             // The biggest first: the ones worth explaining.
             found.sort_by_key(|&o| (std::cmp::Reverse(heap.shallow_size(o)), o));
-            found
+            Ok(found)
         }
-    };
+    }
+}
+
+/// How wide a line of table output may be before a path is broken up, one step a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    Columns(usize),
+    Unlimited,
+}
+
+impl Width {
+    /// `$COLUMNS` when set, else the terminal's width when stdout is one; output to a file or
+    /// a pipe is not broken up.
+    pub fn of_stdout() -> Width {
+        use std::io::IsTerminal;
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|&c| c > 0);
+        let terminal = || {
+            let stdout = std::io::stdout();
+            stdout.is_terminal().then(|| terminal_size::terminal_size_of(&stdout)).flatten().map(|(w, _)| w.0 as usize)
+        };
+        columns.or_else(terminal).map_or(Width::Unlimited, Width::Columns)
+    }
+
+    fn fits(self, line: &str) -> bool {
+        match self {
+            Width::Columns(columns) => line.chars().count() <= columns,
+            Width::Unlimited => true,
+        }
+    }
+}
+
+/// Indent of a path under its object in the table output.
+const PATH_INDENT: &str = "    ";
+
+/// A path for the table output: on one line when it fits in `width`, else the root on the
+/// first line and each `-> step` on its own line below it.
+fn path_lines(heap: &Heap<'_>, path: &[ObjectIndex], object: ObjectIndex, width: Width) -> String {
+    let line = format!("{PATH_INDENT}{}", heap.path_line(path, object));
+    if width.fits(&line) {
+        return line;
+    }
+    let steps = heap.path_steps(path, object);
+    let mut lines = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        lines.push(if i == 0 { format!("{PATH_INDENT}{step}") } else { format!("{PATH_INDENT}  -> {step}") });
+    }
+    lines.join("\n")
+}
+
+/// The paths to the first `top` of `objects` (0: all), with a line saying how many were left out.
+pub fn render_paths(
+    out: &mut dyn Write,
+    heap: &Heap<'_>,
+    objects: &[ObjectIndex],
+    top: usize,
+    format: Format,
+    width: Width,
+) -> std::io::Result<()> {
     let total = objects.len();
     let shown = if top == 0 { total } else { top.min(total) };
     let paths = heap.paths_to(&objects[..shown]);
     let rows: Vec<(ObjectIndex, &[ObjectIndex])> =
         objects[..shown].iter().zip(&paths).map(|(&o, path)| (o, path.as_slice())).collect();
-    let io = |e: std::io::Error| e.to_string();
     match format {
         Format::Json => {
             let paths: Vec<_> = rows
@@ -56,23 +120,22 @@ pub fn render_paths(
                 })
                 .collect();
             let doc = json!({"schema": "dumpscan.paths.v1", "objects": total, "shown": shown, "paths": paths});
-            serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| e.to_string())?;
-            writeln!(out).map_err(io)
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
         }
         Format::Table => {
             for (o, path) in &rows {
                 writeln!(
                     out,
-                    "{} ({}, {} reachable)\n    {}\n",
+                    "{} ({}, {} reachable)\n{}\n",
                     object_text(heap, *o),
                     human_bytes(heap.shallow_size(*o)),
                     heap.reach().level(*o).name(),
-                    heap.path_line(path, *o),
-                )
-                .map_err(io)?;
+                    path_lines(heap, path, *o, width),
+                )?;
             }
             if shown < total {
-                writeln!(out, "{shown} of {total} objects shown (--top 0 shows all)").map_err(io)?;
+                writeln!(out, "{shown} of {total} objects shown (--top 0 shows all)")?;
             }
             Ok(())
         }

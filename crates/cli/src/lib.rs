@@ -4,31 +4,64 @@ mod dump_json;
 mod graph;
 mod histogram;
 mod info;
+mod inspect;
 mod report;
 mod table;
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dumpscan_heap::{Dominators, Heap};
-use dumpscan_hprof::{Dump, ErrorKind, Metadata};
+use dumpscan_hprof::{Dump, ErrorKind, FileKind, Metadata};
 
-/// Exit status when the input is not a readable HPROF dump.
-pub const EXIT_BAD_DUMP: i32 = 3;
 /// Exit status when the file cannot be read or output cannot be written.
 pub const EXIT_IO: i32 = 1;
+/// Exit status when the input is not a readable HPROF dump.
+pub const EXIT_BAD_DUMP: i32 = 3;
 /// Exit status when the object or class asked about is not in the dump.
 pub const EXIT_NOT_FOUND: i32 = 4;
+/// Exit status with `--strict` when the dump is cut short (after the output is written).
+pub const EXIT_TRUNCATED: i32 = 5;
+
+/// The dump operand that means standard input.
+const STDIN: &str = "-";
+
+const EXAMPLES: &str = "\
+Examples:
+  dumpscan heap.hprof.gz                          who holds the off-heap memory (report)
+  dumpscan heap.hprof --format markdown -o incident.md
+  kubectl exec pod -- cat /tmp/heap.hprof.gz | dumpscan -
+  dumpscan histogram heap.hprof --top 20
+  dumpscan paths heap.hprof --class java.nio.DirectByteBuffer --top 5
+  dumpscan inspect heap.hprof --id 0xfc7a16d0
+  dumpscan completions bash > ~/.local/share/bash-completion/completions/dumpscan
+  dumpscan man > ~/.local/share/man/man1/dumpscan.1
+
+DUMP is a .hprof file, plain or gzip (jcmd GC.heap_dump -gz=N, or gzip), or - for standard input.
+
+Exit status: 0 success (a dump cut short too, with a warning), 1 the file cannot be read or
+the output written, 2 bad command line, 3 not an HPROF dump or malformed, 4 the object or
+class is not in the dump, 5 the dump is cut short and --strict was given.";
 
 #[derive(Parser, Debug)]
-#[command(name = "dumpscan", version, about = "Who holds a JVM's memory: reads HPROF heap dumps (plain or gzip)")]
+#[command(
+    name = "dumpscan",
+    version,
+    about = "Who holds a JVM's memory: reads HPROF heap dumps (plain or gzip)",
+    after_help = EXAMPLES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Say on stderr what each phase took.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Exit with status 5 when the dump is cut short (after writing what it holds), rather
+    /// than 0 with a warning.
+    #[arg(long, global = true)]
+    strict: bool,
 }
 
 /// Messages for stderr: always the ones a user must see, phase timings with --verbose.
@@ -67,8 +100,15 @@ fn allocated_bytes() -> Option<u64> {
 enum Command {
     /// Who holds the off-heap memory: counters, direct buffers, Netty pools, retainers and
     /// findings. The default command: `dumpscan DUMP` is `dumpscan report DUMP`.
+    #[command(after_help = "\
+Examples:
+  dumpscan heap.hprof.gz
+  dumpscan report heap.hprof --no-dominators --top 0
+  dumpscan heap.hprof --format json -o report.json
+  dumpscan heap.hprof --error 'failed to allocate 16777216 byte(s) of direct memory (used: 50331648, max: 67108864)'")]
     Report {
-        /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or gzip).
+        /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or
+        /// gzip), or - to read it from standard input.
         dump: PathBuf,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
@@ -93,8 +133,11 @@ enum Command {
         show_values: bool,
     },
     /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
+    #[command(
+        after_help = "Examples:\n  dumpscan info heap.hprof --no-threads\n  dumpscan info heap.hprof.gz --format json"
+    )]
     Info {
-        /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or gzip).
+        /// The heap dump (.hprof or .hprof.gz), or - for standard input.
         dump: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -103,8 +146,11 @@ enum Command {
         no_threads: bool,
     },
     /// Instances and shallow bytes per class, largest first.
+    #[command(
+        after_help = "Examples:\n  dumpscan histogram heap.hprof --top 20\n  dumpscan histogram heap.hprof --retained --format json"
+    )]
     Histogram {
-        /// The heap dump (.hprof or .hprof.gz).
+        /// The heap dump (.hprof or .hprof.gz), or - for standard input.
         dump: PathBuf,
         /// How many classes to show; 0 shows all.
         #[arg(long, default_value_t = 30)]
@@ -120,9 +166,13 @@ enum Command {
         #[arg(long)]
         retained: bool,
     },
-    /// Shortest paths from GC roots to objects: who keeps them alive.
+    /// Shortest paths from GC roots to objects: who keeps them alive. A path longer than the
+    /// terminal (or $COLUMNS) is printed one step a line.
+    #[command(
+        after_help = "Examples:\n  dumpscan paths heap.hprof --id 0xfc7a16d0\n  dumpscan paths heap.hprof --class java.nio.DirectByteBuffer --top 0"
+    )]
     Paths {
-        /// The heap dump (.hprof or .hprof.gz).
+        /// The heap dump (.hprof or .hprof.gz), or - for standard input.
         dump: PathBuf,
         /// The object id, as `info`, `dominators` and JSON output print it (0x...).
         #[arg(long, value_parser = parse_id, conflicts_with = "class", required_unless_present = "class")]
@@ -137,8 +187,11 @@ enum Command {
         format: Format,
     },
     /// The objects that keep the most heap alive (retained size, from the dominator tree).
+    #[command(
+        after_help = "Examples:\n  dumpscan dominators heap.hprof --top 10\n  dumpscan dominators heap.hprof --format json"
+    )]
     Dominators {
-        /// The heap dump (.hprof or .hprof.gz).
+        /// The heap dump (.hprof or .hprof.gz), or - for standard input.
         dump: PathBuf,
         /// How many objects to show; 0 shows all.
         #[arg(long, default_value_t = 20)]
@@ -146,6 +199,65 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// One object: its class, size, reachability, fields with their values, referrers, and
+    /// its shortest path from a GC root. Strings and primitive arrays keep their contents
+    /// hidden unless --show-values is given.
+    #[command(
+        after_help = "Examples:\n  dumpscan inspect heap.hprof --id 0xfc7a16d0\n  dumpscan inspect heap.hprof --id 0xfc7a16d0 --show-values --top 50 --format json"
+    )]
+    Inspect {
+        /// The heap dump (.hprof or .hprof.gz), or - for standard input.
+        dump: PathBuf,
+        /// The object id, as `paths`, `dominators` and JSON output print it (0x...).
+        #[arg(long, value_parser = parse_id)]
+        id: u64,
+        /// How many array elements and referrers to list; 0 lists all.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print the contents of strings and primitive arrays (data from the dump). Without
+        /// it, only their lengths are printed.
+        #[arg(long)]
+        show_values: bool,
+    },
+    /// A completion script for a shell, on stdout.
+    #[command(after_help = "\
+Install:
+  bash:        dumpscan completions bash > ~/.local/share/bash-completion/completions/dumpscan
+  zsh:         dumpscan completions zsh > ~/.zfunc/_dumpscan   (with fpath+=~/.zfunc before compinit)
+  fish:        dumpscan completions fish > ~/.config/fish/completions/dumpscan.fish
+  PowerShell:  dumpscan completions powershell >> $PROFILE")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), on stdout: dumpscan(1), or a command's own page.
+    #[command(after_help = "\
+Install:
+  dumpscan man > ~/.local/share/man/man1/dumpscan.1
+  dumpscan man paths > ~/.local/share/man/man1/dumpscan-paths.1
+Read without installing: dumpscan man | man -l -")]
+    Man {
+        /// A command whose page to print (dumpscan-COMMAND(1)) instead of dumpscan(1).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(["report", "info", "histogram", "paths", "dominators", "inspect"]))]
+        command: Option<String>,
+    },
+}
+
+impl Command {
+    /// The dump the command reads, if it reads one.
+    fn dump(&self) -> Option<&Path> {
+        match self {
+            Command::Report { dump, .. }
+            | Command::Info { dump, .. }
+            | Command::Histogram { dump, .. }
+            | Command::Paths { dump, .. }
+            | Command::Dominators { dump, .. }
+            | Command::Inspect { dump, .. } => Some(dump),
+            Command::Completions { .. } | Command::Man { .. } => None,
+        }
+    }
 }
 
 /// Parses an object id written in hex (`0x7f00`) or decimal.
@@ -187,65 +299,141 @@ impl CompressedOops {
     }
 }
 
-/// A failure, with the exit status it maps to.
-struct Failure {
-    status: i32,
-    message: String,
+/// Why a command failed. Each kind has its exit status and its one-line message.
+enum Failure {
+    /// The dump cannot be read, or is not a well-formed dump.
+    Dump(dumpscan_hprof::Error),
+    /// `-` was given while standard input is a terminal: nothing is being piped in.
+    StdinIsTerminal,
+    /// The object or class asked about is not in the dump.
+    NotFound(String),
+    /// The output cannot be created or written.
+    Output { target: OutputTarget, error: std::io::Error },
+    /// The dump is cut short and `--strict` was given (the output was still written).
+    Truncated,
+}
+
+/// Where output goes, for messages about it.
+enum OutputTarget {
+    Stdout,
+    Create(PathBuf),
+    Write(PathBuf),
+}
+
+impl Failure {
+    fn status(&self) -> i32 {
+        match self {
+            Failure::Dump(e) => match e.kind {
+                ErrorKind::Io(_) | ErrorKind::NotAFile(_) => EXIT_IO,
+                _ => EXIT_BAD_DUMP,
+            },
+            Failure::StdinIsTerminal | Failure::Output { .. } => EXIT_IO,
+            Failure::NotFound(_) => EXIT_NOT_FOUND,
+            Failure::Truncated => EXIT_TRUNCATED,
+        }
+    }
+
+    /// The message for stderr, about `dump` (as the user named it) where it concerns the dump.
+    fn message(&self, dump: &str) -> String {
+        match self {
+            Failure::Dump(e) => match &e.kind {
+                ErrorKind::NotAFile(FileKind::Fifo | FileKind::Socket | FileKind::CharDevice) => {
+                    format!("{dump}: {} (to read a stream, give - and pipe it in: dumpscan - < {dump})", e.kind)
+                }
+                ErrorKind::Io(_) | ErrorKind::NotHprof | ErrorKind::NotAFile(_) => format!("{dump}: {}", e.kind),
+                _ => format!("{dump}: {e}"),
+            },
+            Failure::StdinIsTerminal => {
+                "standard input is a terminal: pipe a dump into `dumpscan -` (plain or gzip)".to_string()
+            }
+            Failure::NotFound(message) => format!("{dump}: {message}"),
+            Failure::Output { target: OutputTarget::Stdout, error } => format!("cannot write the output: {error}"),
+            Failure::Output { target: OutputTarget::Create(path), error } => {
+                format!("cannot create {}: {error}", path.display())
+            }
+            Failure::Output { target: OutputTarget::Write(path), error } => {
+                format!("cannot write {}: {error}", path.display())
+            }
+            Failure::Truncated => format!("{dump}: the dump is cut short (--strict)"),
+        }
+    }
+
+    /// A reader that went away (`dumpscan ... | head`) is a normal end, not a failure.
+    fn is_closed_pipe(&self) -> bool {
+        matches!(self, Failure::Output { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+    }
 }
 
 impl From<dumpscan_hprof::Error> for Failure {
     fn from(e: dumpscan_hprof::Error) -> Self {
-        let status = match e.kind {
-            ErrorKind::Io(_) => EXIT_IO,
-            _ => EXIT_BAD_DUMP,
-        };
-        let message = match e.kind {
-            ErrorKind::Io(_) | ErrorKind::NotHprof => e.kind.to_string(),
-            _ => e.to_string(),
-        };
-        Failure { status, message }
+        Failure::Dump(e)
     }
 }
 
+/// Renderers write to stdout unless told otherwise.
 impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure { status: EXIT_IO, message: format!("cannot write output: {e}") }
+    fn from(error: std::io::Error) -> Self {
+        Failure::Output { target: OutputTarget::Stdout, error }
     }
 }
 
 /// Runs the command line and returns the process exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse_from(with_default_command(std::env::args_os().collect()));
-    let path = match &cli.command {
-        Command::Report { dump, .. }
-        | Command::Info { dump, .. }
-        | Command::Histogram { dump, .. }
-        | Command::Paths { dump, .. }
-        | Command::Dominators { dump, .. } => dump.clone(),
+    let dump = match cli.command.dump() {
+        Some(path) if path == Path::new(STDIN) => "standard input".to_string(),
+        Some(path) => path.display().to_string(),
+        None => String::new(),
     };
     match execute(cli) {
         Ok(()) => 0,
+        Err(f) if f.is_closed_pipe() => 0,
         Err(f) => {
-            eprintln!("dumpscan: {}: {}", path.display(), f.message);
-            f.status
+            eprintln!("dumpscan: {}", f.message(&dump));
+            f.status()
         }
     }
 }
 
-/// `dumpscan DUMP [OPTIONS]` means `dumpscan report DUMP [OPTIONS]`: when no subcommand is
-/// named and something other than an option is given, `report` goes in front.
-fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let command_names: Vec<String> = {
-        use clap::CommandFactory;
-        let cli = Cli::command();
-        let mut names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
-        names.push("help".into());
-        names
+/// `dumpscan DUMP [OPTIONS]` means `dumpscan report DUMP [OPTIONS]`: when the first operand
+/// names no subcommand, `report` goes in front. Unless it looks like a mistyped one
+/// (`reprot`): a word that is no existing path and resembles a subcommand's name as clap's
+/// own suggestions measure it is left for clap, which says so and suggests the name.
+fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
+    let cli = Cli::command();
+    let mut names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    names.push("help");
+    // The word after an option that takes a value is that value, not an operand.
+    let report = cli.find_subcommand("report").expect("report is a subcommand");
+    let takes_value = |flag: &str| {
+        report.get_arguments().chain(cli.get_arguments()).any(|a| {
+            a.get_action().takes_values()
+                && (a.get_long().is_some_and(|l| flag.strip_prefix("--") == Some(l))
+                    || a.get_short().is_some_and(|c| flag.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4]))))
+        })
     };
-    let rest = args.get(1..).unwrap_or_default();
-    let names_a_command = rest.iter().any(|a| a.to_str().is_some_and(|a| command_names.iter().any(|n| n == a)));
-    let has_operand = rest.iter().any(|a| !a.to_string_lossy().starts_with('-'));
-    if !names_a_command && has_operand {
+    let mut rest = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned());
+    let mut operand = None;
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            operand = rest.next();
+            break;
+        }
+        if arg == STDIN || !arg.starts_with('-') {
+            operand = Some(arg);
+            break;
+        }
+        if takes_value(&arg) {
+            rest.next();
+        }
+    }
+    let Some(operand) = operand else { return args };
+    let mistyped = || {
+        !Path::new(&operand).exists()
+            && !operand.contains(['.', '/'])
+            && names.iter().any(|name| strsim::jaro(&operand, name) > 0.7)
+    };
+    if !names.contains(&operand.as_str()) && !mistyped() {
         args.insert(1, "report".into());
     }
     args
@@ -255,12 +443,15 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     let log = Log { verbose: cli.verbose, start: std::time::Instant::now() };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut cut = false;
     match cli.command {
         Command::Report { dump, format, output, error, top, no_dominators, show_values } => {
-            let opened = open(&dump, &log)?;
+            // A file that cannot be created fails now, not after minutes of analysis.
+            let mut file = output.map(OutputFile::create).transpose()?;
+            let opened = open(&dump, &log, &mut cut)?;
             let progress = Progress::new(&log);
             let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
-            warn_truncation_at(heap.truncation);
+            cut |= warn_truncation(heap.truncation);
             let options =
                 dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };
             let report =
@@ -269,39 +460,35 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             if let (Some(message), None) = (&error, &report.error) {
                 log.say(&format!("warning: --error: no numbers to decode in \"{message}\""));
             }
-            let mut file;
-            let sink: &mut dyn Write = match &output {
-                Some(path) => {
-                    file = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Failure {
-                        status: EXIT_IO,
-                        message: format!("cannot create {}: {e}", path.display()),
-                    })?);
-                    &mut file
-                }
+            let sink: &mut dyn Write = match &mut file {
+                Some(file) => &mut file.writer,
                 None => &mut out,
             };
-            match format {
-                ReportFormat::Json => report::render_json(sink, &report)?,
-                ReportFormat::Table => report::render(sink, &report, report::Style::Terminal, top)?,
-                ReportFormat::Markdown => report::render(sink, &report, report::Style::Markdown, top)?,
+            let written = match format {
+                ReportFormat::Json => report::render_json(sink, &report),
+                ReportFormat::Table => report::render(sink, &report, report::Style::Terminal, top),
+                ReportFormat::Markdown => report::render(sink, &report, report::Style::Markdown, top),
+            };
+            match file {
+                Some(file) => file.finish(written)?,
+                None => written?,
             }
-            sink.flush()?;
         }
         Command::Info { dump, format, no_threads } => {
-            let opened = open(&dump, &log)?;
+            let opened = open(&dump, &log, &mut cut)?;
             let meta = Metadata::read(&opened)?;
             log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, None)?;
-            warn_truncation(&summary);
+            cut |= warn_truncation(summary.truncation);
             let threads = summary.threads(&meta)?;
             info::render(&mut out, &dump, &opened, &summary, &threads, format, !no_threads)?;
         }
         Command::Histogram { dump, top, format, compressed_oops, retained } => {
-            let opened = open(&dump, &log)?;
+            let opened = open(&dump, &log, &mut cut)?;
             let meta = Metadata::read(&opened)?;
             log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, compressed_oops.choice())?;
-            warn_truncation(&summary);
+            cut |= warn_truncation(summary.truncation);
             let retained = if retained {
                 Some(histogram::retained_by_class(&Heap::build_with_log(&opened, &|m| log.phase(m))?))
             } else {
@@ -310,9 +497,9 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             histogram::render(&mut out, &dump, &opened, &summary, retained.as_ref(), top, format)?;
         }
         Command::Paths { dump, id, class, top, format } => {
-            let opened = open(&dump, &log)?;
+            let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
-            warn_truncation_at(heap.truncation);
+            cut |= warn_truncation(heap.truncation);
             heap.reach();
             log.phase(&format!("walked reachability from {} GC roots", heap.roots.len()));
             // clap requires one of --id and --class.
@@ -320,20 +507,94 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 Some(id) => graph::Target::Id(id),
                 None => graph::Target::Class(class.unwrap_or_default()),
             };
-            graph::render_paths(&mut out, &heap, &target, top, format)
-                .map_err(|message| Failure { status: EXIT_NOT_FOUND, message })?;
+            let objects = graph::targets(&heap, &target).map_err(Failure::NotFound)?;
+            graph::render_paths(&mut out, &heap, &objects, top, format, graph::Width::of_stdout())?;
         }
         Command::Dominators { dump, top, format } => {
-            let opened = open(&dump, &log)?;
+            let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
-            warn_truncation_at(heap.truncation);
+            cut |= warn_truncation(heap.truncation);
             let tree = Dominators::compute(&heap);
             log.phase("computed the dominator tree");
             graph::render_dominators(&mut out, &dump, &heap, tree, top, format)?;
         }
+        Command::Inspect { dump, id, top, format, show_values } => {
+            let opened = open(&dump, &log, &mut cut)?;
+            let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
+            cut |= warn_truncation(heap.truncation);
+            let object = heap
+                .index_of(id)
+                .ok_or_else(|| Failure::NotFound(format!("no object with id 0x{id:x} in the dump")))?;
+            let view = inspect::Inspection::of(&heap, object, top, show_values);
+            log.phase("found the object's referrers and path");
+            inspect::render(&mut out, &view, format)?;
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dumpscan", &mut script);
+            out.write_all(&script)?;
+        }
+        Command::Man { command } => {
+            let page = man_page(command.as_deref()).expect("clap checked the command's name");
+            let mut roff = Vec::new();
+            page.render(&mut roff)?;
+            out.write_all(&roff)?;
+        }
     }
     out.flush()?;
+    if cut && cli.strict {
+        return Err(Failure::Truncated);
+    }
     Ok(())
+}
+
+/// The man page of `dumpscan`, or of one of its commands (`dumpscan-paths(1)`).
+fn man_page(command: Option<&str>) -> Option<clap_mangen::Man> {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            let full = format!("dumpscan-{name}");
+            cli.find_subcommand(name)?.clone().name(full.clone()).bin_name(full).version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    Some(clap_mangen::Man::new(page))
+}
+
+/// The `-o` file of a report: created before the analysis starts, and removed again if the
+/// command fails before the report is written (unless it was there before).
+struct OutputFile {
+    path: PathBuf,
+    writer: std::io::BufWriter<std::fs::File>,
+    created: bool,
+    finished: bool,
+}
+
+impl OutputFile {
+    fn create(path: PathBuf) -> Result<OutputFile, Failure> {
+        let existed = path.exists();
+        match std::fs::File::create(&path) {
+            Ok(file) => {
+                Ok(OutputFile { writer: std::io::BufWriter::new(file), path, created: !existed, finished: false })
+            }
+            Err(error) => Err(Failure::Output { target: OutputTarget::Create(path), error }),
+        }
+    }
+
+    /// Flushes what `written` left in the buffer; either one's error is a failed write.
+    fn finish(mut self, written: std::io::Result<()>) -> Result<(), Failure> {
+        self.finished = true;
+        let flushed = written.and_then(|()| self.writer.flush());
+        flushed.map_err(|error| Failure::Output { target: OutputTarget::Write(self.path.clone()), error })
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if self.created && !self.finished {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Phase messages: with --verbose, timed lines; otherwise, when stderr is a terminal, one
@@ -364,17 +625,33 @@ impl<'l> Progress<'l> {
     }
 }
 
-fn open(path: &std::path::Path, log: &Log) -> Result<Dump, Failure> {
-    let dump = Dump::open_with_log(path, &|m| log.say(m))?;
+/// Opens the dump at `path`, or reads it from standard input for `-`; warns when a compressed
+/// file is cut short, and notes it in `cut`.
+fn open(path: &Path, log: &Log, cut: &mut bool) -> Result<Dump, Failure> {
+    let dump = if path == Path::new(STDIN) {
+        use std::io::IsTerminal;
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(Failure::StdinIsTerminal);
+        }
+        Dump::from_reader(stdin.lock(), &|m| log.say(m))?
+    } else {
+        Dump::open_with_log(path, &|m| log.say(m))?
+    };
     log.phase("opened the dump");
+    if let Some(gzip) = dump.gzip_cut() {
+        *cut = true;
+        log.say(&format!(
+            "warning: the compressed file is cut short: it ends at byte {} inside a gzip member; \
+             its {} inflated bytes are read as a dump cut short",
+            gzip.compressed_len, gzip.inflated_len
+        ));
+    }
     Ok(dump)
 }
 
-fn warn_truncation(summary: &dumpscan_hprof::Summary) {
-    warn_truncation_at(summary.truncation)
-}
-
-fn warn_truncation_at(truncation: Option<dumpscan_hprof::Truncation>) {
+/// Warns when the dump's records stop short; says whether they did.
+fn warn_truncation(truncation: Option<dumpscan_hprof::Truncation>) -> bool {
     if let Some(t) = truncation {
         eprintln!(
             "dumpscan: warning: the dump is cut short inside the {} record at byte offset {}; \
@@ -384,4 +661,5 @@ fn warn_truncation_at(truncation: Option<dumpscan_hprof::Truncation>) {
             t.complete_until
         );
     }
+    truncation.is_some()
 }
