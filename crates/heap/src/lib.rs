@@ -34,7 +34,7 @@ pub use dominators::{Dominators, Retained};
 pub use graph::Csr;
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
-pub use roots::Root;
+pub use roots::{Frame, Root};
 
 use dumpscan_hprof::{
     BasicType, ClassInfo, ClassTable, Dump, InstanceDump, Metadata, Result, SizeModel, SubRecord, Truncation, Value,

@@ -4,6 +4,31 @@ use dumpscan_hprof::RootKind;
 
 use crate::{Heap, ObjectIndex};
 
+/// One frame of a thread's stack at dump time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The Java name of the method's class.
+    pub class: String,
+    /// The method's name (`<init>` for a constructor).
+    pub method: String,
+    /// The source file, where the dump names it.
+    pub file: String,
+    /// The line: positive when known, -3 for a native method, otherwise unknown.
+    pub line: i32,
+}
+
+impl std::fmt::Display for Frame {
+    /// `Class.method(File.java:12)`, `Class.method(Native Method)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}(", self.class, self.method)?;
+        match self.line {
+            n if n > 0 => write!(f, "{}:{n})", self.file),
+            -3 => write!(f, "Native Method)"),
+            _ => write!(f, "{})", self.file),
+        }
+    }
+}
+
 /// A GC root held in the model: the object and how the VM holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Root {
@@ -57,8 +82,8 @@ impl Heap<'_> {
         })
     }
 
-    /// The frame of thread `serial` at depth `index`, as `Class.method(File.java:12)`.
-    pub fn frame_text(&self, thread_serial: u32, index: i32) -> Option<String> {
+    /// The frame of thread `serial` at depth `index` (0 is the innermost call).
+    pub fn frame(&self, thread_serial: u32, index: i32) -> Option<Frame> {
         let trace_serial = self.roots.iter().find_map(|r| match r.kind {
             RootKind::ThreadObject { thread_serial: s, stack_trace_serial } if s == thread_serial => {
                 Some(stack_trace_serial)
@@ -75,14 +100,17 @@ impl Heap<'_> {
             .and_then(|&n| meta.string(n))
             .map(|n| dumpscan_hprof::java_class_name(&n))
             .unwrap_or_default();
-        let method = meta.string(frame.method_name_id).unwrap_or_default();
-        let file = meta.string(frame.source_file_id).unwrap_or_default();
-        let place = match frame.line {
-            n if n > 0 => format!("{file}:{n}"),
-            -3 => "Native Method".into(),
-            _ => file,
-        };
-        Some(format!("{class}.{method}({place})"))
+        Some(Frame {
+            class,
+            method: meta.string(frame.method_name_id).unwrap_or_default(),
+            file: meta.string(frame.source_file_id).unwrap_or_default(),
+            line: frame.line,
+        })
+    }
+
+    /// The frame of thread `serial` at depth `index`, as `Class.method(File.java:12)`.
+    pub fn frame_text(&self, thread_serial: u32, index: i32) -> Option<String> {
+        self.frame(thread_serial, index).map(|f| f.to_string())
     }
 
     /// How a person names a root: `static Foo.BAR`, `thread "main" at Foo.run(Foo.java:12)`,
