@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use dumpscan::offheap::RetainerKind;
+use dumpscan::offheap::Tally;
+use dumpscan::offheap::{
+    AllocationPurpose, ArenaKind, CounterSource, FindingKind, HolderRole, LargeBufferKind, Library, RetainerKind, Role,
+};
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
 
@@ -38,16 +41,27 @@ fn assert_attribution_is_complete(report: &Report) {
     let sum: u64 = report.retainers.iter().map(|r| r.bytes).sum();
     assert_eq!(sum, report.native_bytes, "retainers sum to the native bytes");
     let d = &report.direct_buffers;
-    assert_eq!(report.native_bytes, d.owned.bytes + d.no_cleaner.bytes + d.unreachable.bytes);
+    assert_eq!(report.native_bytes, d.owned.bytes + d.no_cleaner.bytes + d.temporary_cache.bytes + d.unreachable.bytes);
     let sorted = report.retainers.windows(2).all(|w| w[0].bytes >= w[1].bytes);
     assert!(sorted, "retainers sorted by bytes");
-}
-
-/// JDK 17 keeps an 8 KiB temporary direct buffer per thread that did channel I/O
-/// (`sun.nio.ch.Util$BufferCache`), JDK 25 one without a cleaner (`terminatingThreadLocals`);
-/// the fixture's own file writes after its figures were taken allocate one.
-fn is_temporary_buffer_cache(step: &str) -> bool {
-    step.contains("Util$BufferCache") || step.contains("terminatingThreadLocals")
+    // Never more than the counters reserve plus the memory they cannot see.
+    let reserved = report.counters.jdk.as_ref().and_then(|j| j.reserved).unwrap_or(0).max(0) as u64;
+    assert!(
+        report.native_bytes <= reserved + d.no_cleaner.bytes + d.temporary_cache.bytes,
+        "{} found, {reserved} reserved",
+        report.native_bytes
+    );
+    // Causes before symptoms; a symptom that points at a finding points at a cause.
+    let roles: Vec<Role> = report.findings.iter().map(|f| f.role).collect();
+    assert!(roles.windows(2).all(|w| w[0] <= w[1]), "{roles:?}");
+    for (i, f) in report.findings.iter().enumerate() {
+        assert!(f.title.starts_with(|c: char| !c.is_lowercase()), "a capital: {}", f.title);
+        assert!(!f.detail.contains("above"), "nothing is above: {}", f.detail);
+        if let Some(n) = f.detail.split("See finding ").nth(1) {
+            let n: usize = n.split(' ').next().unwrap().parse().unwrap();
+            assert!(n <= i && report.findings[n - 1].role == Role::Cause, "{}", f.detail);
+        }
+    }
 }
 
 fn check_direct_buffers(name: &str) {
@@ -57,19 +71,45 @@ fn check_direct_buffers(name: &str) {
     assert!(!report.dump.truncated);
 
     // The JDK's counter in the dump matches the buffers found in it, exactly.
-    let jdk = report.reconciliation.iter().find(|r| r.counter == "jdk").expect("a JDK counter");
+    let jdk = report.reconciliation.iter().find(|r| r.counter == CounterSource::Jdk).expect("a JDK counter");
     assert_eq!(jdk.difference, 0, "{name}: {:?}", jdk.explanation);
     assert_eq!(jdk.counter_count, Some(jdk.found_count as i64));
 
-    // ... and what BufferPoolMXBean reported before the dump, once the I/O buffer is set apart.
-    let counted: u64 =
-        report.retainers.iter().filter(|r| !r.path.iter().any(|s| is_temporary_buffer_cache(s))).map(|r| r.bytes).sum();
-    assert_eq!(counted, u(&jvm["direct"]["total_capacity"]), "{name}: BufferPoolMXBean direct capacity");
+    // ... and what BufferPoolMXBean reported before the dump: every buffer that owns memory,
+    // but the JDK's temporary buffers from JDK 24 on, which it keeps outside its counter, and
+    // the main thread's own temporary buffer, made by the fixture's writes after its figures.
+    let in_cache = |thread: &str| {
+        let held = report.retainers.iter().filter(|r| {
+            r.holder.as_ref().is_some_and(|h| h.class == "sun.nio.ch.Util$BufferCache")
+                && r.root.contains(&format!("thread \"{thread}\""))
+        });
+        held.fold(Tally::default(), |t, r| Tally { count: t.count + r.buffers, bytes: t.bytes + r.bytes })
+    };
+    let want = &jvm["temporary_buffer"];
+    let (main, writer) = (in_cache("main"), in_cache(want["thread"].as_str().unwrap()));
+    assert_eq!(writer, Tally { count: 1, bytes: u(&want["capacity"]) }, "{name}: the writer's temporary buffer");
+    let temporary = report.direct_buffers.temporary_cache;
+    let jdk17 = report.dump.jvm.java_version.as_deref().is_some_and(|v| v.starts_with("17"));
+    let outside = if jdk17 {
+        assert_eq!(temporary.count, 0, "JDK 17 counts them: they have a cleaner");
+        0
+    } else {
+        assert_eq!(temporary, Tally { count: 2, bytes: main.bytes + writer.bytes }, "{name}: labelled apart");
+        writer.bytes
+    };
+    assert_eq!(
+        report.native_bytes - main.bytes - outside,
+        u(&jvm["direct"]["total_capacity"]),
+        "{name}: BufferPoolMXBean direct capacity"
+    );
+    assert_eq!(report.dump.jvm.java_version.as_deref(), jvm["java_version"].as_str());
+    assert!(report.dump.created.as_deref().is_some_and(|t| t.ends_with('Z') && t.contains('T')));
 
     // Known owners.
     let cache = report.retainers.iter().find(|r| r.root == "static DirectBuffers.CACHE").expect("the static list");
     assert_eq!((cache.buffers, cache.bytes), (2, (1 << 20) + (3 << 20)));
     assert_eq!(cache.owner.as_deref(), Some("DirectBuffers"));
+    assert_eq!(cache.holder, None, "a JDK list is a container, not a holder");
     assert_eq!(cache.path, ["java.util.ArrayList[*]", "java.nio.DirectByteBuffer"]);
     let local = report
         .retainers
@@ -87,9 +127,12 @@ fn check_direct_buffers(name: &str) {
     assert_eq!(waiting[0].bytes, dropped.iter().sum::<u64>());
 
     // The mapped file is mapped, not direct memory; the JDK's runtime image is not counted.
-    let mapped = report.largest.iter().find(|b| b.kind == "mapped").expect("the mapped file");
+    let mapped = report.largest.iter().find(|b| b.kind == LargeBufferKind::Mapped).expect("the mapped file");
     assert_eq!(mapped.bytes, u(&jvm["mapped_capacity"]));
-    assert_eq!(u(&jvm["mapped"]["total_capacity"]), mapped.bytes);
+    // `mapped` is exactly the mapped pool; the JVM's own mappings are apart.
+    let pool = Tally { count: u(&jvm["mapped"]["count"]), bytes: u(&jvm["mapped"]["total_capacity"]) };
+    assert_eq!(report.direct_buffers.mapped, pool, "{name}: BufferPoolMXBean(\"mapped\")");
+    assert!(report.direct_buffers.jvm_mapped.bytes > 16 << 20, "{name}: the runtime image");
     assert!(report.direct_buffers.views.count >= u(&jvm["view_count"]));
     assert!(report.native_bytes < 16 << 20, "the runtime image mapping is not direct memory");
 
@@ -100,7 +143,7 @@ fn check_direct_buffers(name: &str) {
     // Nothing from the dump's data: the mapped file's name is a string in the heap.
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains("dumpscan-fixture"), "no string contents in the report");
-    assert!(report.findings.iter().any(|f| f.title.contains("garbage waiting for a GC")));
+    assert!(report.findings.iter().any(|f| f.kind == FindingKind::AwaitingGc));
 }
 
 #[test]
@@ -124,7 +167,7 @@ fn check_netty_pooled(name: &str) {
     assert_eq!(netty.max, jvm["netty"]["max_direct_memory"].as_i64());
     if no_cleaner {
         assert_eq!(netty.used, jvm["netty"]["used_direct_memory"].as_i64());
-        let r = report.reconciliation.iter().find(|r| r.counter == "netty").expect("reconciled");
+        let r = report.reconciliation.iter().find(|r| r.counter == CounterSource::Netty).expect("reconciled");
         assert_eq!(r.difference, 0, "{:?}", r.explanation);
     } else {
         assert_eq!(netty.used, None, "the counter is off in cleaner mode");
@@ -134,7 +177,8 @@ fn check_netty_pooled(name: &str) {
     assert_eq!(allocator.chunk_size, jvm["allocator"]["chunk_size"].as_i64());
     for want in jvm["arenas"].as_array().unwrap() {
         let kind = want["kind"].as_str().unwrap();
-        let arena = allocator.arenas.iter().find(|a| a.kind == kind).expect("arena");
+        let wanted = if kind == "direct" { ArenaKind::Direct } else { ArenaKind::Heap };
+        let arena = allocator.arenas.iter().find(|a| a.kind == wanted).expect("arena");
         assert_eq!(arena.chunks, want["chunks"].as_array().unwrap().len() as u64, "{kind} chunks");
         assert_eq!(arena.chunk_bytes, u(&want["chunk_bytes"]), "{kind} chunk bytes");
         assert_eq!(arena.free_bytes, u(&want["free_bytes"]), "{kind} free");
@@ -144,7 +188,7 @@ fn check_netty_pooled(name: &str) {
         // Netty's active allocations: live buffers and those parked in thread caches.
         assert_eq!(arena.live_buffers.count + arena.cached_buffers, u(&want["active_allocations"]), "{kind} active");
     }
-    let direct = allocator.arenas.iter().find(|a| a.kind == "direct").unwrap();
+    let direct = allocator.arenas.iter().find(|a| a.kind == ArenaKind::Direct).unwrap();
     assert_eq!(direct.huge_bytes, u(&jvm["huge_capacity"]));
     assert_eq!(direct.live_buffers.count, jvm["live_direct_capacities"].as_array().unwrap().len() as u64);
     // The seven the program released, and the 500-byte one it released last (512 in the pool).
@@ -159,7 +203,7 @@ fn check_netty_pooled(name: &str) {
 
     // The huge buffer is the largest, held by the program's list.
     let big = &report.largest[0];
-    assert_eq!((big.kind, big.bytes), ("netty_huge", u(&jvm["huge_capacity"])));
+    assert_eq!((big.kind, big.bytes), (LargeBufferKind::NettyHuge, u(&jvm["huge_capacity"])));
     // The allocator keeps the free bytes of its chunk.
     let free = report.retainers.iter().find(|r| r.path.last().is_some_and(|s| s == "free in pooled chunks")).unwrap();
     assert_eq!(free.bytes, direct.free_bytes);
@@ -193,15 +237,50 @@ fn check_outbound_pileup(name: &str) {
 
     // The channel's pending bytes, to the byte, and every pending buffer in one retainer.
     let pending = u(&jvm["outbound_buffer"]["total_pending_write_bytes"]);
-    let pileup = report.findings.iter().find(|f| f.title.starts_with("Writes piling up")).expect("the pile-up");
+    let pileup = report.findings.iter().find(|f| f.kind == FindingKind::WritePileup).expect("the pile-up");
     assert_eq!(pileup.bytes, pending);
-    assert!(pileup.detail.contains(&format!("{} messages", jvm["outbound_buffer"]["entries"])));
+    let messages = dumpscan::offheap::units::count(u(&jvm["outbound_buffer"]["entries"]), "message");
+    assert!(pileup.detail.contains(&messages), "{}", pileup.detail);
     assert!(pileup.detail.contains(&format!(":{}", jvm["channel"]["peer_port"])), "{}", pileup.detail);
     assert!(pileup.evidence[0].ends_with(&format!("totalPendingSize = {pending}")));
     let (buffers, bytes) = retained_through(&report, "io.netty.channel.ChannelOutboundBuffer[*]");
     assert_eq!(buffers, u(&jvm["outbound_buffer"]["entries"]));
     assert_eq!(bytes, u(&jvm["outbound_buffer"]["readable_bytes"]));
     assert_eq!(report.findings[0].title, pileup.title, "the pile-up comes first");
+    assert!(pileup.commands[0].starts_with("dumpscan paths ") && pileup.commands[0].contains(name), "the real path");
+
+    // One row for the channel's ByteBufs, those the leak detector wraps among them; no
+    // application object on the way, Netty's outbound buffer holds them.
+    let rows: Vec<_> = report
+        .retainers
+        .iter()
+        .filter(|r| r.holder.as_ref().is_some_and(|h| h.role == HolderRole::OutboundBuffer))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let row = rows[0];
+    assert_eq!(row.buffers, u(&jvm["outbound_buffer"]["entries"]));
+    assert!(row.leak_tracked > 0, "the fixture's leak detector samples a few ByteBufs");
+    assert_eq!(row.owner, None);
+    let holder = row.holder.as_ref().unwrap();
+    assert_eq!((holder.library, holder.class.as_str()), (Library::Netty, "io.netty.channel.ChannelOutboundBuffer"));
+
+    // The per-channel table: the process's own figures.
+    let channel = &report.channels[0];
+    assert_eq!(channel.pending_bytes, pending);
+    assert_eq!(channel.pending_messages, u(&jvm["outbound_buffer"]["entries"]));
+    assert_eq!(channel.writable, jvm["channel"]["writable"].as_bool().unwrap());
+    assert_eq!(channel.direct.bytes, u(&jvm["outbound_buffer"]["readable_bytes"]));
+    assert!(channel.local.as_deref().unwrap().ends_with(&format!(":{}", jvm["channel"]["local_port"])));
+    assert!(channel.remote.as_deref().unwrap().ends_with(&format!(":{}", jvm["channel"]["peer_port"])));
+
+    // The limits the process ran with.
+    assert_eq!(report.dump.jvm.max_direct_memory, Some(64 << 20));
+    assert_eq!(report.dump.jvm.properties.get("io.netty.allocator.numDirectArenas").map(String::as_str), Some("1"));
+
+    // --error is read in the findings too, as a symptom.
+    let error = report.findings.iter().find(|f| f.kind == FindingKind::ErrorMessage).expect("the error finding");
+    assert_eq!(error.role, Role::Symptom);
+    assert!(error.detail.contains("See finding 1"), "{}", error.detail);
 
     let arena = &report.netty[0].arenas[0];
     let want = &jvm["arenas"][0];
@@ -215,10 +294,10 @@ fn check_outbound_pileup(name: &str) {
     let decoded = report.error.as_ref().expect("the error message decoded");
     assert_eq!(decoded.requested, 16 << 20);
     let limit = if jvm["netty"]["no_cleaner"].as_bool().unwrap() {
-        assert_eq!(decoded.source, "netty");
+        assert_eq!(decoded.source, CounterSource::Netty);
         report.counters.netty.as_ref().unwrap().max
     } else {
-        assert_eq!(decoded.source, "jdk");
+        assert_eq!(decoded.source, CounterSource::Jdk);
         report.counters.jdk.as_ref().unwrap().max
     };
     assert_eq!(decoded.max, limit.map(|m| m as u64));
@@ -258,4 +337,49 @@ fn third_party_dumps_build_a_heap_and_a_report() {
         assert_attribution_is_complete(&report);
         assert!(report.counters.jdk.is_some(), "{file}: java.nio.Bits");
     }
+}
+
+/// A direct buffer caught in its constructor, waiting in `Bits.reserveMemory` for a pool
+/// chunk (Netty in cleaner mode): it owns nothing, is told apart with its thread and asker, and
+/// comes first among the findings.
+fn check_allocation_in_progress(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    let want = &jvm["in_progress"];
+    let requested = u(&want["requested"]);
+    assert_eq!(report.direct_buffers.in_progress, Tally { count: 1, bytes: requested });
+    assert_eq!(report.direct_buffers.no_cleaner.bytes, 0, "the waiting buffer owns no memory");
+    // The JDK's counter is exactly the pool's chunks; nothing more is claimed.
+    assert_eq!(report.native_bytes, u(&jvm["direct"]["total_capacity"]) + report.direct_buffers.temporary_cache.bytes);
+
+    let waiting = &report.allocations_in_progress[..];
+    assert_eq!(waiting.len(), 1);
+    let waiting = &waiting[0];
+    assert_eq!(waiting.requested, requested);
+    assert_eq!(waiting.thread.as_deref(), want["thread"].as_str());
+    assert_eq!(waiting.purpose, AllocationPurpose::PoolChunk);
+    assert!(waiting.frame.as_deref().unwrap().starts_with("java.nio.DirectByteBuffer.<init>("));
+    let asked_by = want["asked_by"].as_str().unwrap();
+    assert!(waiting.asked_by.as_deref().unwrap().starts_with(&format!("{asked_by}(")), "{:?}", waiting.asked_by);
+    // The stack from the constructor down is the process's own, frame for frame.
+    let frames: Vec<&str> = want["stack"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    let from = frames.iter().position(|f| *f == "java.nio.DirectByteBuffer.<init>").unwrap();
+    let ours: Vec<&str> = waiting.stack.iter().map(|f| f.split('(').next().unwrap()).collect();
+    assert_eq!(ours, frames[from..]);
+
+    let first = &report.findings[0];
+    assert_eq!((first.kind, first.role), (FindingKind::AllocationInProgress, Role::Context));
+    assert!(first.title.contains("16.0 MiB") && first.title.contains(want["thread"].as_str().unwrap()));
+    assert!(!report.findings.iter().any(|f| f.kind == FindingKind::InvisibleToJmx), "nothing is invisible to JMX");
+}
+
+#[test]
+fn allocation_in_progress_jdk17() {
+    check_allocation_in_progress("allocation-in-progress-jdk17");
+}
+
+#[test]
+fn allocation_in_progress_jdk25() {
+    check_allocation_in_progress("allocation-in-progress-jdk25");
 }

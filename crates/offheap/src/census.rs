@@ -19,6 +19,7 @@ pub(crate) const CLASSES: &[&str] = &[
     "io.netty.buffer.AdaptivePoolingAllocator",
     "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
     "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
+    "sun.nio.ch.Util$BufferCache",
 ];
 
 /// Instances of each of [`CLASSES`], in the same order.

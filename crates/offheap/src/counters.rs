@@ -6,8 +6,8 @@ use dumpscan_heap::Heap;
 use crate::buffers::{Classified, Kind};
 use crate::fields::counter;
 use crate::netty::Netty;
-use crate::oom::mib;
-use crate::report::{Counters, DirectBuffers, JdkCounters, NettyCounters, Reconciliation, Tally};
+use crate::report::{CounterSource, Counters, DirectBuffers, JdkCounters, NettyCounters, Reconciliation, Tally};
+use crate::units::{self, human_bytes as mib};
 
 /// `java.nio.Bits` statics, JDK 9+ names first, then JDK 8's.
 pub(crate) fn jdk(heap: &Heap<'_>) -> Option<JdkCounters> {
@@ -55,7 +55,7 @@ pub(crate) fn reconcile(
         bytes += summary.cleared_cleaners.bytes;
         let said = jdk.total_capacity.unwrap_or(0);
         let mut why = Vec::new();
-        let difference = said - bytes as i64;
+        let difference = said.saturating_sub(i64::try_from(bytes).unwrap_or(i64::MAX));
         if difference == 0 && jdk.count.is_none_or(|c| c == count as i64) {
             why.push("Every buffer the JDK counts is in the dump.".to_string());
         } else if difference > 0 {
@@ -66,26 +66,40 @@ pub(crate) fn reconcile(
             ));
         } else {
             why.push(format!(
-                "The buffers found hold {} more than the counter: buffers already released but not yet collected.",
+                "The direct buffers found hold {} more than the counter: buffers already released but not yet collected.",
                 mib(difference.unsigned_abs())
             ));
         }
         if summary.unreachable.bytes > 0 {
             why.push(format!(
-                "{} of it belongs to {} unreachable buffers still counted until a GC runs their cleaners.",
+                "{} of it belongs to {} still counted until a GC runs their cleaners.",
                 mib(summary.unreachable.bytes),
-                summary.unreachable.count
+                units::count(summary.unreachable.count, "unreachable direct buffer")
             ));
         }
         if summary.no_cleaner.bytes > 0 {
             why.push(format!(
-                "{} in {} buffers without a cleaner is outside this counter (Netty no-cleaner, JNI, foreign memory).",
+                "{} in {} without a cleaner is outside this counter (Netty no-cleaner, JNI, foreign memory).",
                 mib(summary.no_cleaner.bytes),
-                summary.no_cleaner.count
+                units::count(summary.no_cleaner.count, "direct buffer")
+            ));
+        }
+        if summary.temporary_cache.bytes > 0 {
+            why.push(format!(
+                "{} in {} of the JDK's per-thread cache is outside this counter (JDK 24+).",
+                mib(summary.temporary_cache.bytes),
+                units::count(summary.temporary_cache.count, "temporary buffer")
+            ));
+        }
+        if summary.in_progress.count > 0 {
+            why.push(format!(
+                "{} asked for by {} still in the constructor is not reserved yet.",
+                mib(summary.in_progress.bytes),
+                units::count(summary.in_progress.count, "direct buffer")
             ));
         }
         out.push(Reconciliation {
-            counter: "jdk",
+            counter: CounterSource::Jdk,
             counter_count: jdk.count,
             counter_bytes: said,
             found_count: count,
@@ -106,15 +120,15 @@ pub(crate) fn reconcile(
                 other += b.capacity;
             }
         }
-        let difference = used - found.bytes as i64;
+        let difference = used.saturating_sub(i64::try_from(found.bytes).unwrap_or(i64::MAX));
         let mut why = vec![format!(
-            "No-cleaner buffers found: {} in pool chunks and huge allocations, {} elsewhere (unpooled Netty buffers, JNI).",
+            "No-cleaner direct buffers found: {} in pool chunks and huge allocations, {} elsewhere (unpooled Netty ByteBufs, JNI).",
             mib(pooled),
             mib(other)
         )];
         if difference > 0 {
             why.push(format!(
-                "Netty counts {} more: memory whose buffer objects are not strongly reachable ({} in {} stale no-cleaner buffers).",
+                "Netty counts {} more: memory whose buffer objects are not strongly reachable ({} in {} stale no-cleaner direct buffers).",
                 mib(difference as u64),
                 mib(summary.stale_no_cleaner.bytes),
                 summary.stale_no_cleaner.count
@@ -126,7 +140,7 @@ pub(crate) fn reconcile(
             ));
         }
         out.push(Reconciliation {
-            counter: "netty",
+            counter: CounterSource::Netty,
             counter_count: None,
             counter_bytes: used,
             found_count: found.count,

@@ -1,345 +1,552 @@
-//! Findings: a few sentences an on-call engineer can act on, each with its evidence.
+//! Findings: a few sentences an on-call engineer can act on, each with its evidence. Each rule
+//! is one function over the typed report; context comes first, then causes (where the memory
+//! went, largest first), then symptoms (what the process saw), which may point back at causes.
+//!
+//! Words: "direct buffers" are the JDK's `DirectByteBuffer`s, "ByteBufs" are Netty's.
 
-use dumpscan_heap::{Heap, ObjectIndex};
-use dumpscan_hprof::SubRecord;
-use rustc_hash::FxHashMap;
-
-use crate::census::Census;
-use crate::fields::{int, object};
-use crate::oom::mib;
-use crate::report::{Finding, Report, RetainerKind};
+use crate::libraries::Library;
+use crate::report::{
+    AllocationPurpose, ArenaKind, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
+    RetainerKind, Role,
+};
+use crate::units::{count, human_bytes as size, percent};
 
 const MIB: u64 = 1 << 20;
 
-/// Everything the findings read besides the report itself.
-pub(crate) struct Context<'h, 'a> {
-    pub heap: &'h Heap<'a>,
-    pub census: &'h Census,
-    /// Native bytes retained through each object on a chosen path (for channels).
-    pub through: FxHashMap<ObjectIndex, (u64, u64)>,
-    pub show_values: bool,
+/// What the rules read: the report so far and the dump's path for commands.
+pub(crate) struct Context<'r> {
+    pub report: &'r Report,
 }
 
-pub(crate) fn find(report: &Report, cx: &Context<'_, '_>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let native = report.native_bytes;
-    let significant = |bytes: u64| bytes >= MIB && bytes * 10 >= native;
+type Rule = fn(&Context<'_>) -> Vec<Finding>;
+/// Rules that may point at the findings before them.
+type SymptomRule = fn(&Context<'_>, &[Finding]) -> Vec<Finding>;
 
-    if let Some(top) = report.retainers.first().filter(|r| r.kind == RetainerKind::Buffers && significant(r.bytes)) {
-        findings.push(Finding {
-            title: format!("{} of direct memory is held through {}", mib(top.bytes), top.root),
-            detail: format!(
-                "{} buffers ({}% of the {} found) are kept alive along {}{}.",
-                top.buffers,
-                percent(top.bytes, native),
-                mib(native),
-                top.path.join(" -> "),
-                top.owner
-                    .as_ref()
-                    .map(|o| format!("; the first application object on the way is {o}"))
-                    .unwrap_or_default()
-            ),
-            bytes: top.bytes,
-            evidence: top.example.iter().map(|e| format!("dumpscan paths DUMP --id {e}")).collect(),
-        });
-    }
+const CONTEXT_AND_CAUSES: &[Rule] = &[
+    truncated,
+    allocation_in_progress,
+    write_pileups,
+    read_buffers,
+    large_retainer,
+    large_buffer,
+    leaks,
+    awaiting_gc,
+    dead_thread_caches,
+    mostly_free_chunks,
+    use_after_release,
+];
+const SYMPTOMS: &[SymptomRule] = &[error_message, counters_near_limit, invisible_to_jmx];
 
-    outbound_pileups(cx, native, &mut findings);
-
-    if let Some(big) = report.largest.first().filter(|b| b.bytes >= MIB && b.bytes * 4 >= native && b.kind != "mapped")
-    {
-        findings.push(Finding {
-            title: format!(
-                "One {} buffer holds {} ({}% of direct memory)",
-                big.kind.replace('_', " "),
-                mib(big.bytes),
-                percent(big.bytes, native)
-            ),
-            detail: format!("{} {} is held by {}.", big.class, big.id, big.path),
-            bytes: big.bytes,
-            evidence: vec![format!("dumpscan paths DUMP --id {}", big.id)],
-        });
-    }
-
-    let waiting = report.direct_buffers.unreachable;
-    if waiting.bytes > 0 && (waiting.bytes >= 64 * MIB || significant(waiting.bytes)) {
-        findings.push(Finding {
-            title: format!("{} is held by garbage waiting for a GC", mib(waiting.bytes)),
-            detail: format!(
-                "{} direct buffers are no longer reachable but their memory is freed only when a garbage collection \
-                 finds them and their cleaners run. A process that rarely runs a full GC (a large heap, or \
-                 -XX:+DisableExplicitGC, which stops the JDK's System.gc() before it gives up) can run out of \
-                 direct memory while holding mostly garbage.",
-                waiting.count
-            ),
-            bytes: waiting.bytes,
-            evidence: vec![format!(
-                "{} of them already collected, memory not yet freed",
-                report.direct_buffers.cleared_cleaners.count
-            )],
-        });
-    }
-
-    // Bytes read and not yet decoded: Netty's decoders and Lettuce's command handler keep
-    // them until a whole message is there.
-    for held in report.retainers.iter().filter(|r| r.kind == RetainerKind::Buffers && significant(r.bytes)) {
-        let Some(step) = held.path.iter().find(|s| is_read_buffer(s)) else { continue };
-        findings.push(Finding {
-            title: format!("{} read but not yet decoded, in {step}", mib(held.bytes)),
-            detail: format!(
-                "{} buffers hold bytes received and waiting for a whole message: a very large message, a peer \
-                 sending faster than the handler decodes, or a decoder that never consumes its input (Lettuce's \
-                 read buffer grows with large replies and does not shrink). Held along {} -> {}.",
-                held.buffers,
-                held.root,
-                held.path.join(" -> ")
-            ),
-            bytes: held.bytes,
-            evidence: held.example.iter().map(|e| format!("dumpscan paths DUMP --id {e}")).collect(),
-        });
-    }
-
-    for leak in report.retainers.iter().filter(|r| r.root.ends_with("(a leak)") && r.bytes >= MIB) {
-        findings.push(Finding {
-            title: format!("{} in {} pooled buffers that were never released", mib(leak.bytes), leak.buffers),
-            detail: "Nothing references these buffers any more, yet they were not released: their memory stays \
-                     taken in the pool's chunks until the allocator itself goes. Run with \
-                     -Dio.netty.leakDetection.level=advanced to learn where they were last used."
-                .to_string(),
-            bytes: leak.bytes,
-            evidence: leak.example.iter().map(|e| format!("one of them: {e}")).collect(),
-        });
-    }
-
-    let hidden = report.direct_buffers.no_cleaner;
-    if hidden.bytes >= MIB {
-        let netty = report.counters.netty.as_ref().filter(|n| n.no_cleaner == Some(true));
-        findings.push(Finding {
-            title: format!("{} of direct memory is invisible to JMX", mib(hidden.bytes)),
-            detail: format!(
-                "{} buffers own memory without a cleaner, so BufferPoolMXBean(\"direct\") and -XX:MaxDirectMemorySize do \
-                 not count them{}. Watch Netty's PlatformDependent.usedDirectMemory() or the process RSS instead.",
-                hidden.count,
-                netty
-                    .map(|n| format!(
-                        " (Netty's no-cleaner mode is on; its own counter reads {} of {})",
-                        n.used.map_or("nothing".into(), |u| mib(u.max(0) as u64)),
-                        n.max.map_or("no limit".into(), |m| mib(m.max(0) as u64))
-                    ))
-                    .unwrap_or_default()
-            ),
-            bytes: hidden.bytes,
-            evidence: Vec::new(),
-        });
-    }
-
-    for allocator in &report.netty {
-        for arena in allocator.arenas.iter().filter(|a| a.kind == "direct") {
-            let chunk = allocator.chunk_size.unwrap_or(16 << 20).max(1) as u64;
-            if arena.chunk_bytes >= 2 * chunk && arena.free_bytes * 2 >= arena.chunk_bytes {
-                findings.push(Finding {
-                    title: format!(
-                        "Pooled chunks mostly free: {} of {} unused",
-                        mib(arena.free_bytes),
-                        mib(arena.chunk_bytes)
-                    ),
-                    detail: format!(
-                        "Direct arena {} of {} keeps {} chunks of which {}% is free: memory once needed at a peak, \
-                         kept by the pool. Fewer arenas (-Dio.netty.allocator.numDirectArenas) or a smaller chunk size \
-                         lower the footprint.",
-                        arena.id,
-                        allocator.allocator,
-                        arena.chunks,
-                        percent(arena.free_bytes, arena.chunk_bytes)
-                    ),
-                    bytes: arena.free_bytes,
-                    evidence: Vec::new(),
-                });
-            }
-        }
-        let dead: Vec<_> = allocator.thread_caches.iter().filter(|c| !c.thread_alive && c.cached_bytes > 0).collect();
-        if !dead.is_empty() {
-            let bytes = dead.iter().map(|c| c.cached_bytes).sum();
-            findings.push(Finding {
-                title: format!("{} parked in thread caches of threads that no longer run", mib(bytes)),
-                detail: format!(
-                    "{} Netty thread caches belong to threads that are gone; their buffers return to the pool only when \
-                     the cache is freed. Threads created per task and allocating from a pooled allocator cause this.",
-                    dead.len()
-                ),
-                bytes,
-                evidence: dead.iter().map(|c| c.id.clone()).collect(),
-            });
-        }
-        let released = allocator.released_still_referenced;
-        if released.count > 0 {
-            findings.push(Finding {
-                title: format!("{} released pooled buffers are still referenced", released.count),
-                detail: "Their reference count says released, yet application objects still point at them. Netty \
-                         recycles buffer objects: a later write through such a reference corrupts another user's data."
-                    .to_string(),
-                bytes: 0,
-                evidence: vec![format!("{} of pool space they once held", mib(released.bytes))],
-            });
-        }
-    }
-
-    if let Some(jdk) = &report.counters.jdk {
-        if let (Some(reserved), Some(max)) = (jdk.reserved, jdk.max) {
-            if max > 0 && reserved * 10 >= max * 9 {
-                findings.push(near_limit("the JDK's", reserved, max, "-XX:MaxDirectMemorySize"));
-            }
-        }
-    }
-    if let Some(netty) = &report.counters.netty {
-        if let (Some(used), Some(max)) = (netty.used, netty.max) {
-            if max > 0 && used * 10 >= max * 9 {
-                findings.push(near_limit("Netty's", used, max, "-Dio.netty.maxDirectMemory"));
-            }
-        }
-    }
-    findings.sort_by_key(|f| std::cmp::Reverse(f.bytes));
-    if report.dump.truncated {
-        // HotSpot writes the GC roots last: a cut dump loses them first.
-        findings.insert(
-            0,
-            Finding {
-                title: "The dump is cut short: every figure covers only what was read".to_string(),
-                detail: format!(
-                    "{} objects were read from {} bytes. The JVM writes the GC roots at the end of the dump, so \
-                     buffers whose roots or referrers were lost look unreachable here (awaiting GC) although \
-                     the process held them. Take a new dump with room on the disk to be sure.",
-                    report.dump.objects, report.dump.bytes
-                ),
-                bytes: 0,
-                evidence: Vec::new(),
-            },
-        );
-    }
+pub(crate) fn find(cx: &Context<'_>) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = CONTEXT_AND_CAUSES.iter().flat_map(|rule| rule(cx)).collect();
+    // Context keeps the rules' order; causes go largest first.
+    findings.sort_by(|a, b| {
+        a.role.cmp(&b.role).then_with(|| match a.role {
+            Role::Context => std::cmp::Ordering::Equal,
+            _ => b.bytes.cmp(&a.bytes),
+        })
+    });
+    let symptoms: Vec<Finding> = SYMPTOMS.iter().flat_map(|rule| rule(cx, &findings)).collect();
+    findings.extend(symptoms);
     findings
 }
 
-/// A step through a read buffer: `ByteToMessageDecoder.cumulation` (on the decoder's own
-/// class), Lettuce's `CommandHandler.buffer` (5.0 to 6.5) or `readBuffer` (6.6+).
-fn is_read_buffer(step: &str) -> bool {
-    step.ends_with(".cumulation")
-        || step == "io.lettuce.core.protocol.CommandHandler.buffer"
-        || step == "io.lettuce.core.protocol.CommandHandler.readBuffer"
+fn finding(kind: FindingKind, role: Role, title: String, detail: String, bytes: u64) -> Finding {
+    Finding { kind, role, title, detail, bytes, evidence: Vec::new(), commands: Vec::new() }
 }
 
-fn near_limit(whose: &str, used: i64, max: i64, flag: &str) -> Finding {
-    Finding {
-        title: format!("{whose} direct memory counter is at {}% of its limit", percent(used as u64, max as u64)),
-        detail: format!(
-            "{} of {} reserved: the next allocations fail. Raising {flag} only buys time if the retainers above keep growing.",
-            mib(used as u64),
-            mib(max as u64)
+impl Context<'_> {
+    fn native(&self) -> u64 {
+        self.report.native_bytes
+    }
+
+    /// Large enough to mention: a MiB, and a tenth of the direct memory found.
+    fn significant(&self, bytes: u64) -> bool {
+        bytes >= MIB && bytes.saturating_mul(10) >= self.native()
+    }
+
+    /// `dumpscan paths 'the dump' --id ID`, ready to paste.
+    fn paths_command(&self, id: &str) -> String {
+        format!("dumpscan paths {} --id {id}", shell_words::quote(&self.report.dump.path))
+    }
+
+    fn netty_no_cleaner(&self) -> bool {
+        self.report.counters.netty.as_ref().is_some_and(|n| n.no_cleaner == Some(true))
+    }
+}
+
+/// "ByteBufs" when a group ends at Netty's buffers, "direct buffers" otherwise.
+fn unit(retainer: &Retainer) -> &'static str {
+    match retainer.path.last().and_then(|class| Library::of(class)) {
+        Some(Library::Netty) => "ByteBufs",
+        _ => "direct buffers",
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn truncated(cx: &Context<'_>) -> Vec<Finding> {
+    let dump = &cx.report.dump;
+    if !dump.truncated {
+        return Vec::new();
+    }
+    // HotSpot writes the GC roots last: a cut dump loses them first.
+    vec![finding(
+        FindingKind::Truncated,
+        Role::Context,
+        "The dump is cut short: every figure covers only what was read".into(),
+        format!(
+            "{} objects were read from {} bytes. The JVM writes the GC roots at the end of the dump, so direct \
+             buffers whose roots or referrers were lost look unreachable here (awaiting GC) although the process \
+             held them. Take a new dump with room on the disk to be sure.",
+            dump.objects, dump.bytes
         ),
-        bytes: used as u64,
-        evidence: Vec::new(),
-    }
+        0,
+    )]
 }
 
-/// Channels whose outbound buffer holds many bytes: writes the peer is not taking.
-fn outbound_pileups(cx: &Context<'_, '_>, native: u64, findings: &mut Vec<Finding>) {
-    let heap = cx.heap;
-    let mut piles: Vec<(ObjectIndex, u64, u64)> = cx
-        .census
-        .of("io.netty.channel.ChannelOutboundBuffer")
+fn allocation_in_progress(cx: &Context<'_>) -> Vec<Finding> {
+    let chunk_size = cx.report.netty.iter().find_map(|a| a.chunk_size);
+    cx.report
+        .allocations_in_progress
         .iter()
-        .map(|&o| {
-            let (buffers, bytes) = cx.through.get(&o).copied().unwrap_or_default();
-            (o, buffers, bytes)
+        .map(|a| {
+            let thread = a.thread.as_deref().map_or("a thread".to_string(), |t| format!("thread \"{t}\""));
+            let what = match a.purpose {
+                AllocationPurpose::PoolChunk => format!(
+                    " It is a new chunk for a Netty pool{}: the pool's chunks are full, so what holds their ByteBufs \
+                     is what fills the memory.",
+                    if chunk_size.is_some_and(|c| u64::try_from(c) == Ok(a.requested)) {
+                        " (the allocator's chunk size)"
+                    } else {
+                        ""
+                    }
+                ),
+                AllocationPurpose::PoolHuge => {
+                    " It is a huge allocation of a Netty pool: one ByteBuf larger than a chunk.".into()
+                }
+                AllocationPurpose::NettyUnpooled => " It is an unpooled Netty ByteBuf.".into(),
+                AllocationPurpose::Other => String::new(),
+            };
+            let mut f = finding(
+                FindingKind::AllocationInProgress,
+                Role::Context,
+                format!("An allocation of {} is waiting for direct memory in {thread}", size(a.requested)),
+                format!(
+                    "A direct buffer is still in its constructor{}: the JDK's limit has no room for it, so the thread \
+                     waits in java.nio.Bits.reserveMemory for a garbage collection to free some and throws \
+                     OutOfMemoryError if none comes. It owns no memory yet and is counted nowhere.{}{}",
+                    a.frame.as_deref().map(|f| format!(" at {f}")).unwrap_or_default(),
+                    a.asked_by.as_deref().map(|f| format!(" Asked for by {f}.")).unwrap_or_default(),
+                    what
+                ),
+                a.requested,
+            );
+            // The frames from the constructor down to the one that asked; the JSON has them all.
+            let asker = a.asked_by.as_ref().and_then(|by| a.stack.iter().position(|f| f == by));
+            let shown = asker.map_or(8, |i| i + 1).min(12);
+            f.evidence = a.stack.iter().take(shown).map(|frame| format!("at {frame}")).collect();
+            f.commands.push(cx.paths_command(&a.id));
+            f
         })
-        .filter(|&(o, _, bytes)| {
-            let pending = int(heap, o, "totalPendingSize").unwrap_or(0).max(0) as u64;
-            bytes.max(pending) >= MIB && (bytes.max(pending) * 10 >= native || pending >= 16 * MIB)
+        .collect()
+}
+
+fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .channels
+        .iter()
+        .filter(|c| {
+            let bytes = c.pending_bytes.max(c.direct.bytes);
+            bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
         })
-        .collect();
-    piles.sort_by_key(|p| std::cmp::Reverse(p.2));
-    for (outbound, buffers, bytes) in piles.into_iter().take(5) {
-        let pending = int(heap, outbound, "totalPendingSize").unwrap_or(0).max(0) as u64;
-        let entries = count_entries(heap, outbound);
-        let channel = object(heap, outbound, "channel");
-        let name = channel.map(|c| dumpscan_heap::object_text(heap, c)).unwrap_or_else(|| "a channel".into());
-        // The channel caches its addresses once asked; the JDK socket channel (`ch`) has them.
-        let address = |field: &str| {
-            let channel = channel?;
-            let socket = object(heap, channel, "ch");
-            let found = object(heap, channel, field).or_else(|| socket.and_then(|s| object(heap, s, field)))?;
-            socket_address(heap, found, cx.show_values)
-        };
-        let (peer, local) = (address("remoteAddress"), address("localAddress"));
-        let unwritable = int(heap, outbound, "unwritable").unwrap_or(0) != 0;
-        findings.push(Finding {
-            title: format!("Writes piling up in {}'s outbound buffer: {}", short_class(&name), mib(bytes.max(pending))),
-            detail: format!(
-                "{name}{}{} has {entries} messages written but not yet sent ({} pending, {} of direct memory in {buffers} \
-                 buffers). The peer is not reading fast enough and the application keeps writing{}: check \
-                 Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
-                local.map(|l| format!(" from {l}")).unwrap_or_default(),
-                peer.map(|p| format!(" to {p}")).unwrap_or_default(),
-                mib(pending),
-                mib(bytes),
-                if unwritable { " although the channel reports itself unwritable" } else { "" },
+        .take(5)
+        .map(|c| {
+            let bytes = c.pending_bytes.max(c.direct.bytes);
+            let simple = c.class.rsplit('.').next().unwrap_or(&c.class);
+            let mut f = finding(
+                FindingKind::WritePileup,
+                Role::Cause,
+                format!("Writes piling up in {simple}'s outbound buffer: {}", size(bytes)),
+                format!(
+                    "{}@{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
+                     Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
+                    c.class,
+                    c.id,
+                    c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
+                    c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
+                    count(c.pending_messages, "message"),
+                    size(c.pending_bytes),
+                    size(c.direct.bytes),
+                    count(c.direct.count, "ByteBuf"),
+                    if c.writable { "" } else { " although the channel reports itself unwritable" },
+                ),
+                bytes,
+            );
+            f.evidence.push(format!("ChannelOutboundBuffer {}: totalPendingSize = {}", c.outbound_buffer, c.pending_bytes));
+            f.commands.push(cx.paths_command(&c.outbound_buffer));
+            f
+        })
+        .collect()
+}
+
+fn read_buffers(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .retainers
+        .iter()
+        .filter(|r| r.kind == RetainerKind::Buffers && cx.significant(r.bytes))
+        .filter_map(|r| {
+            let holder = r.holder.as_ref().filter(|h| h.role == HolderRole::ReadBuffer)?;
+            let mut f = finding(
+                FindingKind::ReadBuffer,
+                Role::Cause,
+                format!("{} read but not yet decoded, in {}", size(r.bytes), holder.class),
+                format!(
+                    "{} hold bytes received and waiting for a whole message: a very large message, a peer \
+                     sending faster than the handler decodes, or a decoder that never consumes its input (Lettuce's \
+                     read buffer grows with large replies and does not shrink). Held along {} -> {}.",
+                    count(r.buffers, unit(r)),
+                    r.root,
+                    r.path.join(" -> ")
+                ),
+                r.bytes,
+            );
+            f.commands.extend(r.example.iter().map(|e| cx.paths_command(e)));
+            Some(f)
+        })
+        .collect()
+}
+
+fn large_retainer(cx: &Context<'_>) -> Vec<Finding> {
+    let Some(top) = cx.report.retainers.first() else { return Vec::new() };
+    let role = top.holder.as_ref().map(|h| h.role);
+    // A pile-up or a read buffer has its own finding, with more to say.
+    let told_elsewhere = match role {
+        Some(HolderRole::OutboundBuffer) => cx.report.channels.iter().any(|c| c.pending_bytes >= MIB),
+        Some(HolderRole::ReadBuffer) => true,
+        _ => false,
+    };
+    if top.kind != RetainerKind::Buffers || !cx.significant(top.bytes) || told_elsewhere {
+        return Vec::new();
+    }
+    let owner = match &top.owner {
+        Some(owner) => format!(" The application object nearest them is {owner}."),
+        None => " No application object is on the way.".into(),
+    };
+    let holder = top
+        .holder
+        .as_ref()
+        .map(|h| format!(" {}'s {} holds them.", capitalized(h.library.name()), h.class))
+        .unwrap_or_default();
+    let mut f = finding(
+        FindingKind::LargeRetainer,
+        Role::Cause,
+        format!("{} of direct memory is held through {}", size(top.bytes), top.root),
+        format!(
+            "{} ({} of the {} found) kept alive along {}.{owner}{holder}",
+            count(top.buffers, unit(top)),
+            percent(top.bytes, cx.native()),
+            size(cx.native()),
+            top.path.join(" -> "),
+        ),
+        top.bytes,
+    );
+    if top.leak_tracked > 0 {
+        f.evidence.push(format!("{} of them are tracked by Netty's leak detector", top.leak_tracked));
+    }
+    f.commands.extend(top.example.iter().map(|e| cx.paths_command(e)));
+    vec![f]
+}
+
+fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
+    let native = cx.native();
+    let Some(big) = cx
+        .report
+        .largest
+        .first()
+        .filter(|b| b.bytes >= MIB && b.bytes.saturating_mul(4) >= native && b.kind != LargeBufferKind::Mapped)
+    else {
+        return Vec::new();
+    };
+    let what = match big.kind {
+        LargeBufferKind::Owned => "direct buffer",
+        LargeBufferKind::NoCleaner => "no-cleaner direct buffer",
+        LargeBufferKind::TemporaryCache => "temporary direct buffer",
+        LargeBufferKind::Mapped => "mapped buffer",
+        LargeBufferKind::Unreachable => "unreachable direct buffer",
+        LargeBufferKind::NettyChunk => "Netty pool chunk",
+        LargeBufferKind::NettyPooled => "pooled ByteBuf",
+        LargeBufferKind::NettyHuge => "huge ByteBuf",
+    };
+    // Chunks are the pool's memory, shared by its ByteBufs: the pool findings speak of them.
+    if big.kind == LargeBufferKind::NettyChunk {
+        return Vec::new();
+    }
+    let mut f = finding(
+        FindingKind::LargeBuffer,
+        Role::Cause,
+        format!("One {what} holds {} ({} of direct memory)", size(big.bytes), percent(big.bytes, native)),
+        format!("{}@{} is held by {}.", big.class, big.id, big.path),
+        big.bytes,
+    );
+    f.commands.push(cx.paths_command(&big.id));
+    vec![f]
+}
+
+fn leaks(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .retainers
+        .iter()
+        .filter(|r| r.kind == RetainerKind::Leaked && r.bytes >= MIB)
+        .map(|r| {
+            let mut f = finding(
+                FindingKind::Leak,
+                Role::Cause,
+                format!("{} in {} that were never released", size(r.bytes), count(r.buffers, "pooled ByteBuf")),
+                "Nothing references these ByteBufs any more, yet they were not released: their memory stays taken \
+                 in the pool's chunks until the allocator itself goes. Run with -Dio.netty.leakDetection.level=advanced \
+                 to learn where they were last used."
+                    .into(),
+                r.bytes,
+            );
+            f.evidence.extend(r.example.iter().map(|e| format!("one of them: {e}")));
+            f
+        })
+        .collect()
+}
+
+fn awaiting_gc(cx: &Context<'_>) -> Vec<Finding> {
+    let waiting = cx.report.direct_buffers.unreachable;
+    if waiting.bytes == 0 || (waiting.bytes < 64 * MIB && !cx.significant(waiting.bytes)) {
+        return Vec::new();
+    }
+    let mut f = finding(
+        FindingKind::AwaitingGc,
+        Role::Cause,
+        format!("{} is held by garbage waiting for a GC", size(waiting.bytes)),
+        format!(
+            "{} no longer reachable, but their memory is freed only when a garbage collection \
+             finds them and their cleaners run. A process that rarely runs a full GC (a large heap, or \
+             -XX:+DisableExplicitGC, which stops the JDK's System.gc() before it gives up) can run out of direct \
+             memory while holding mostly garbage.",
+            count(waiting.count, "direct buffer")
+        ),
+        waiting.bytes,
+    );
+    f.evidence.push(format!(
+        "{} of them already collected, memory not yet freed",
+        cx.report.direct_buffers.cleared_cleaners.count
+    ));
+    vec![f]
+}
+
+fn dead_thread_caches(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .netty
+        .iter()
+        .filter_map(|allocator| {
+            let dead: Vec<_> =
+                allocator.thread_caches.iter().filter(|c| !c.thread_alive && c.cached_bytes > 0).collect();
+            if dead.is_empty() {
+                return None;
+            }
+            let bytes = dead.iter().map(|c| c.cached_bytes).fold(0u64, u64::saturating_add);
+            let mut f = finding(
+                FindingKind::DeadThreadCaches,
+                Role::Cause,
+                format!("{} parked in thread caches of threads that no longer run", size(bytes)),
+                format!(
+                    "{} of Netty belong to threads that are gone; their ByteBufs return to the pool only \
+                     when the cache is freed. Threads created per task and allocating from a pooled allocator cause \
+                     this.",
+                    count(dead.len() as u64, "thread cache")
+                ),
+                bytes,
+            );
+            f.evidence = dead.iter().map(|c| c.id.clone()).collect();
+            Some(f)
+        })
+        .collect()
+}
+
+fn mostly_free_chunks(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for allocator in &cx.report.netty {
+        let chunk = allocator.chunk_size.and_then(|c| u64::try_from(c).ok()).filter(|&c| c > 0).unwrap_or(16 * MIB);
+        for arena in allocator.arenas.iter().filter(|a| a.kind == ArenaKind::Direct) {
+            if arena.chunk_bytes >= chunk.saturating_mul(2) && arena.free_bytes.saturating_mul(2) >= arena.chunk_bytes {
+                out.push(finding(
+                    FindingKind::MostlyFreeChunks,
+                    Role::Cause,
+                    format!(
+                        "Pooled chunks mostly free: {} of {} unused",
+                        size(arena.free_bytes),
+                        size(arena.chunk_bytes)
+                    ),
+                    format!(
+                        "Direct arena {} of {} keeps {} of which {} is free: memory once needed at a peak, \
+                         kept by the pool. Fewer arenas (-Dio.netty.allocator.numDirectArenas) or a smaller chunk \
+                         size lower the footprint.",
+                        arena.id,
+                        allocator.allocator,
+                        count(arena.chunks, "chunk"),
+                        percent(arena.free_bytes, arena.chunk_bytes)
+                    ),
+                    arena.free_bytes,
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn use_after_release(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .netty
+        .iter()
+        .filter(|a| a.released_still_referenced.count > 0)
+        .map(|a| {
+            let released = a.released_still_referenced;
+            let mut f = finding(
+                FindingKind::UseAfterRelease,
+                Role::Cause,
+                format!("{} released but still referenced", count(released.count, "pooled ByteBuf")),
+                "Their reference count says released, yet application objects still point at them. Netty recycles \
+                 ByteBuf objects: a later write through such a reference corrupts another user's data."
+                    .into(),
+                0,
+            );
+            f.evidence.push(format!("{} of pool space they once held", size(released.bytes)));
+            f
+        })
+        .collect()
+}
+
+/// "See finding N" for the largest cause, when there is one.
+fn see_cause(before: &[Finding]) -> String {
+    match before.iter().position(|f| f.role == Role::Cause) {
+        Some(i) => format!(" See finding {} for what holds the memory.", i + 1),
+        None => " The retainers table shows what holds the memory.".into(),
+    }
+}
+
+fn error_message(cx: &Context<'_>, before: &[Finding]) -> Vec<Finding> {
+    let Some(error) = &cx.report.error else { return Vec::new() };
+    let counter = match error.source {
+        CounterSource::Netty => "Netty's counter",
+        CounterSource::Jdk => "the JDK's limit",
+    };
+    let mut f = finding(
+        FindingKind::ErrorMessage,
+        Role::Symptom,
+        format!("The failed allocation: {} refused by {counter}", size(error.requested)),
+        format!("{}{}", error.reading.join(" "), see_cause(before)),
+        error.requested,
+    );
+    f.evidence.extend(error.used.map(|u| format!("in use at the error: {u} bytes")));
+    f.evidence.extend(error.max.map(|m| format!("limit at the error: {m} bytes")));
+    vec![f]
+}
+
+fn counters_near_limit(cx: &Context<'_>, before: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let near = |used: i64, max: i64| max > 0 && i128::from(used) * 10 >= i128::from(max) * 9;
+    let c = &cx.report.counters;
+    if let Some((reserved, max)) = c.jdk.as_ref().and_then(|j| Some((j.reserved?, j.max?))).filter(|&(r, m)| near(r, m))
+    {
+        let netty_inside = c.netty.as_ref().is_some_and(|n| n.no_cleaner != Some(true));
+        out.push(near_limit(
+            "The JDK's",
+            reserved,
+            max,
+            "-XX:MaxDirectMemorySize",
+            if netty_inside { " Netty's pools are inside this counter (its no-cleaner mode is off)." } else { "" },
+            before,
+        ));
+    }
+    if let Some((used, max)) = c.netty.as_ref().and_then(|n| Some((n.used?, n.max?))).filter(|&(u, m)| near(u, m)) {
+        out.push(near_limit("Netty's", used, max, "-Dio.netty.maxDirectMemory", "", before));
+    }
+    out
+}
+
+fn near_limit(whose: &str, used: i64, max: i64, flag: &str, note: &str, before: &[Finding]) -> Finding {
+    let (used, max) = (u64::try_from(used).unwrap_or(0), u64::try_from(max).unwrap_or(0));
+    finding(
+        FindingKind::CounterNearLimit,
+        Role::Symptom,
+        format!("{whose} direct memory counter is at {} of its limit", percent(used, max)),
+        format!(
+            "{} of {} reserved: the next allocations fail.{note} Raising {flag} only buys time while what holds the \
+             memory keeps growing.{}",
+            size(used),
+            size(max),
+            see_cause(before)
+        ),
+        used,
+    )
+}
+
+fn invisible_to_jmx(cx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    let buffers = &cx.report.direct_buffers;
+    let hidden = buffers.no_cleaner.bytes.saturating_add(buffers.temporary_cache.bytes);
+    if hidden < MIB {
+        return Vec::new();
+    }
+    let hidden_count = buffers.no_cleaner.count.saturating_add(buffers.temporary_cache.count);
+    let (mode, watch) = match cx.report.counters.netty.as_ref().filter(|_| cx.netty_no_cleaner()) {
+        Some(n) => (
+            format!(
+                " Netty's no-cleaner mode is on; its own counter reads {} of {}.",
+                n.used.and_then(|u| u64::try_from(u).ok()).map_or("nothing".into(), size),
+                n.max.and_then(|m| u64::try_from(m).ok()).map_or("no limit".into(), size)
             ),
-            bytes: bytes.max(pending),
-            evidence: vec![
-                format!("ChannelOutboundBuffer 0x{:x}: totalPendingSize = {pending}", heap.id(outbound)),
-                format!("dumpscan paths DUMP --id 0x{:x}", heap.id(outbound)),
-            ],
-        });
+            "Watch Netty's PlatformDependent.usedDirectMemory() and the process RSS instead.",
+        ),
+        None => (
+            String::new(),
+            "Watch the process RSS, or Native Memory Tracking's \"Other\" category \
+             (-XX:NativeMemoryTracking=summary), instead.",
+        ),
+    };
+    vec![finding(
+        FindingKind::InvisibleToJmx,
+        Role::Symptom,
+        format!("{} of direct memory is invisible to JMX", size(hidden)),
+        format!(
+            "{} own memory without a cleaner, so BufferPoolMXBean(\"direct\") and \
+             -XX:MaxDirectMemorySize do not count them.{mode} {watch}",
+            count(hidden_count, "direct buffer")
+        ),
+        hidden,
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_start_with_a_capital() {
+        assert_eq!(capitalized("the JDK"), "The JDK");
+        assert_eq!(capitalized("Netty"), "Netty");
+        assert_eq!(capitalized(""), "");
     }
-}
 
-fn short_class(text: &str) -> &str {
-    let name = text.split('@').next().unwrap_or(text);
-    name.rsplit('.').next().unwrap_or(name)
-}
-
-/// Entries from `flushedEntry` (or `unflushedEntry`) along `next`.
-fn count_entries(heap: &Heap<'_>, outbound: ObjectIndex) -> u64 {
-    let mut count = 0u64;
-    let mut next = object(heap, outbound, "flushedEntry").or_else(|| object(heap, outbound, "unflushedEntry"));
-    while let Some(entry) = next {
-        count += 1;
-        if count > heap.len() as u64 {
-            break;
-        }
-        next = object(heap, entry, "next");
-    }
-    count
-}
-
-/// `127.0.0.1:8080` from an `InetSocketAddress`; with `show_values`, the host name as well.
-fn socket_address(heap: &Heap<'_>, address: ObjectIndex, show_values: bool) -> Option<String> {
-    let holder = object(heap, address, "holder")?;
-    let port = int(heap, holder, "port")?;
-    let inet = object(heap, holder, "addr");
-    let ip = inet.and_then(|a| {
-        if let Some(v6) = object(heap, a, "holder6").and_then(|h| object(heap, h, "ipaddress")) {
-            let Some(SubRecord::PrimitiveArray(array)) = heap.record(v6) else { return None };
-            let bytes = array.data?;
-            let groups: Vec<String> =
-                bytes.chunks(2).map(|c| format!("{:x}", u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).collect();
-            return Some(format!("[{}]", groups.join(":")));
-        }
-        let v4 = int(heap, object(heap, a, "holder")?, "address")? as u32;
-        Some(std::net::Ipv4Addr::from(v4).to_string())
-    });
-    let host = if show_values { object(heap, holder, "hostname").and_then(|h| heap.string_value(h)) } else { None };
-    match (ip, host) {
-        (Some(ip), Some(host)) => Some(format!("{host}/{ip}:{port}")),
-        (Some(ip), None) => Some(format!("{ip}:{port}")),
-        (None, Some(host)) => Some(format!("{host}:{port}")),
-        (None, None) => Some(format!("port {port}")),
-    }
-}
-
-fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 {
-        0
-    } else {
-        (part as u128 * 100 / whole as u128) as u64
+    #[test]
+    fn symptoms_point_at_the_first_cause() {
+        let context = finding(FindingKind::Truncated, Role::Context, String::new(), String::new(), 0);
+        let cause = finding(FindingKind::WritePileup, Role::Cause, String::new(), String::new(), 1);
+        assert_eq!(see_cause(&[context.clone(), cause]), " See finding 2 for what holds the memory.");
+        assert!(see_cause(&[context]).contains("retainers table"));
+        let near = near_limit("The JDK's", 100, 100, "-XX:MaxDirectMemorySize", "", &[]);
+        assert_eq!(near.title, "The JDK's direct memory counter is at 100.0% of its limit");
+        assert!(!near.detail.contains("above"), "no reference to findings that are not there");
     }
 }

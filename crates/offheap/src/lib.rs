@@ -11,16 +11,23 @@
 //! # Ok::<(), dumpscan_hprof::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
+mod allocations;
 mod buffers;
 mod census;
+mod channels;
 mod counters;
 mod dominance;
 mod fields;
 mod findings;
+mod jvm;
+mod libraries;
 mod netty;
 mod oom;
 mod report;
 mod retainers;
+pub mod units;
 
 use std::path::Path;
 
@@ -78,6 +85,8 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
         Vec::new()
     };
     let direct_buffers = classified.summary();
+    let chunk_sizes: Vec<u64> =
+        netty.allocators.iter().filter_map(|(_, a)| u64::try_from(a.chunk_size?).ok()).collect();
     let mut report = Report {
         schema: SCHEMA,
         dump: DumpInfo {
@@ -87,21 +96,22 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
             bytes: dump.bytes().len() as u64,
             truncated: heap.truncation.is_some(),
             objects: heap.len() as u64,
+            created: units::timestamp(dump.header().timestamp_ms),
+            jvm: jvm::read(heap),
         },
         reconciliation: counters::reconcile(&counters, &direct_buffers, &classified, &netty),
         error: options.error.as_deref().and_then(|e| oom::decode(e, &counters)),
         counters,
         direct_buffers,
         native_bytes: attribution.total,
+        allocations_in_progress: allocations::in_progress(heap, &classified, &chunk_sizes),
         largest: retainers::largest(heap, &classified, &netty, &attribution, options.top),
         netty: netty.allocators.iter().map(|(_, a)| a.clone()).collect(),
-        retainers: Vec::new(),
+        channels: channels::pending(heap, &census, &attribution.through, options.show_values),
+        retainers: attribution.retainers,
         dominators,
         findings: Vec::new(),
     };
-    report.retainers = attribution.retainers;
-    let context =
-        findings::Context { heap, census: &census, through: attribution.through, show_values: options.show_values };
-    report.findings = findings::find(&report, &context);
+    report.findings = findings::find(&findings::Context { report: &report });
     report
 }

@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::census::{is_strong, Census, Referrers};
 use crate::fields::{counter_field, elements, int, is_a, object};
-use crate::report::{AdaptivePool, Arena, NettyAllocator, Tally, ThreadCache};
+use crate::report::{AdaptivePool, Arena, ArenaKind, NettyAllocator, Tally, ThreadCache};
 
 const CHUNK_LISTS: [&str; 6] = ["qInit", "q000", "q025", "q050", "q075", "q100"];
 
@@ -212,7 +212,7 @@ impl ReleasedRule {
 
 fn read_arena(heap: &Heap<'_>, arena: ObjectIndex, direct: bool, chunks: &mut Vec<Chunk>, index: usize) -> Arena {
     let mut report = Arena {
-        kind: if direct { "direct" } else { "heap" },
+        kind: if direct { ArenaKind::Direct } else { ArenaKind::Heap },
         id: format!("0x{:x}", heap.id(arena)),
         chunks: 0,
         chunk_bytes: 0,

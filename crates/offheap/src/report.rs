@@ -1,44 +1,73 @@
 //! The report: what `dumpscan DUMP` prints, and the JSON contract `dumpscan.report.v1`
-//! (documented in docs/REPORT-SCHEMA.md). Byte counts are bytes; ids are hex strings.
+//! (documented in docs/REPORT-SCHEMA.md). Byte counts are bytes; ids are hex strings. The
+//! structs are data only: the renderers in the command line decide how each is shown.
 
 use serde::Serialize;
 
+pub use crate::jvm::Jvm;
+pub use crate::libraries::Library;
+
+/// The name of the JSON contract the report follows.
 pub const SCHEMA: &str = "dumpscan.report.v1";
 
+/// Everything the off-heap analysis found in one dump.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Always [`SCHEMA`].
     pub schema: &'static str,
+    /// The file read, and the JVM that wrote it.
     pub dump: DumpInfo,
+    /// What the process itself counted.
     pub counters: Counters,
     /// What each counter says against what the dump's objects add up to.
     pub reconciliation: Vec<Reconciliation>,
     /// The pasted out-of-memory message, decoded (`--error`).
     pub error: Option<AllocationFailure>,
+    /// Every direct buffer, each in exactly one class.
     pub direct_buffers: DirectBuffers,
-    /// Direct memory found in the dump and attributed in `retainers`: owned, no-cleaner and
-    /// awaiting-GC buffers (mapped files are listed apart).
+    /// Direct memory found in the dump and attributed in `retainers`: owned, no-cleaner,
+    /// temporary-cache and awaiting-GC buffers (mapped files are listed apart).
     pub native_bytes: u64,
+    /// Direct buffers still in their constructor: reservations waiting for room under the limit.
+    pub allocations_in_progress: Vec<AllocationInProgress>,
+    /// Netty's allocators, pooled and adaptive.
     pub netty: Vec<NettyAllocator>,
+    /// Netty channels with writes waiting in their outbound buffer, most pending first.
+    pub channels: Vec<Channel>,
     /// Who keeps the native bytes alive, largest first; the bytes sum to `native_bytes`.
     pub retainers: Vec<Retainer>,
     /// Objects whose removal would free the most native memory (dominator tree).
     pub dominators: Vec<NativeDominator>,
+    /// The largest single buffers.
     pub largest: Vec<LargeBuffer>,
+    /// What stands out, causes before symptoms.
     pub findings: Vec<Finding>,
 }
 
+/// The dump file and the JVM that wrote it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DumpInfo {
+    /// The path as given.
     pub path: String,
     /// The header's format, `JAVA PROFILE 1.0.2`.
     pub format: String,
+    /// Bytes per id: 8 (64-bit JVM) or 4 (32-bit).
     pub id_size: u32,
     /// Size of the (decompressed) dump.
     pub bytes: u64,
+    /// The file ends early; the report covers what was read.
     pub truncated: bool,
+    /// Objects in the heap model.
     pub objects: u64,
+    /// When the dump was written (the header's timestamp), ISO 8601 in UTC.
+    pub created: Option<String>,
+    /// The JVM's identity and the limits that matter for off-heap memory (`java_version`,
+    /// ...), flattened into this object.
+    #[serde(flatten)]
+    pub jvm: Jvm,
 }
 
+/// The counters the process kept.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counters {
     /// `java.nio.Bits`: what `BufferPoolMXBean("direct")` reports. `null` when the class is
@@ -48,42 +77,69 @@ pub struct Counters {
     pub netty: Option<NettyCounters>,
 }
 
+/// `java.nio.Bits`' statics.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JdkCounters {
+    /// Buffers the JDK counts.
     pub count: Option<i64>,
+    /// Their capacities.
     pub total_capacity: Option<i64>,
+    /// Bytes reserved against the limit.
     pub reserved: Option<i64>,
     /// The limit: `-XX:MaxDirectMemorySize`, or the heap maximum when unset.
     pub max: Option<i64>,
 }
 
+/// `PlatformDependent`'s statics.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NettyCounters {
     /// `DIRECT_MEMORY_COUNTER`: `null` when the counter is off (cleaner mode).
     pub used: Option<i64>,
+    /// `DIRECT_MEMORY_LIMIT`.
     pub max: Option<i64>,
+    /// `USE_DIRECT_BUFFER_NO_CLEANER`.
     pub no_cleaner: Option<bool>,
 }
 
+/// Which counter a reconciliation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterSource {
+    /// `java.nio.Bits`.
+    Jdk,
+    /// Netty's `PlatformDependent`.
+    Netty,
+}
+
+/// A counter against the buffers found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reconciliation {
-    /// `jdk` or `netty`.
-    pub counter: &'static str,
+    /// Which counter.
+    pub counter: CounterSource,
+    /// The counter's buffer count, where it keeps one.
     pub counter_count: Option<i64>,
+    /// The counter's bytes.
     pub counter_bytes: i64,
+    /// Buffers found that the counter should hold.
     pub found_count: u64,
+    /// Their capacities.
     pub found_bytes: u64,
     /// `counter_bytes - found_bytes`.
     pub difference: i64,
+    /// Why they differ, in sentences.
     pub explanation: Vec<String>,
 }
 
+/// The decoded `--error` message.
 #[derive(Debug, Clone, Serialize)]
 pub struct AllocationFailure {
-    /// `netty` (OutOfDirectMemoryError) or `jdk` (Cannot reserve ... direct buffer memory).
-    pub source: &'static str,
+    /// Which counter refused the allocation.
+    pub source: CounterSource,
+    /// Bytes asked for.
     pub requested: u64,
+    /// Bytes in use then.
     pub used: Option<u64>,
+    /// The limit then.
     pub max: Option<u64>,
     /// Plain-language reading of the numbers against the dump's counters.
     pub reading: Vec<String>,
@@ -92,14 +148,16 @@ pub struct AllocationFailure {
 /// A count and the bytes it stands for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
+    /// How many.
     pub count: u64,
+    /// Their bytes.
     pub bytes: u64,
 }
 
 impl Tally {
     pub(crate) fn add(&mut self, bytes: u64) {
-        self.count += 1;
-        self.bytes += bytes;
+        self.count = self.count.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 }
 
@@ -110,30 +168,77 @@ pub struct DirectBuffers {
     pub owned: Tally,
     /// Own memory the JDK does not count (Netty no-cleaner, JNI, foreign memory), strongly reachable.
     pub no_cleaner: Tally,
-    /// Mapped files, the JDK's runtime image and the JVM's performance-counter file among them.
+    /// The JDK's per-thread temporary buffers kept without a cleaner (JDK 24+): own memory
+    /// that `java.nio.Bits` does not count.
+    pub temporary_cache: Tally,
+    /// Files the application mapped (`FileChannel.map`): what `BufferPoolMXBean("mapped")` counts.
     pub mapped: Tally,
+    /// The JVM's own mappings: the runtime image (`lib/modules`) and the performance-counter file.
+    pub jvm_mapped: Tally,
     /// Slices, duplicates, read-only views: share their parent's memory; never in a total.
     pub views: Tally,
-    /// Own memory, no strong path: freed when a GC runs their cleaner. Includes cleaners whose
+    /// Own memory, no strong path: freed when a GC runs their cleaners. Includes cleaners whose
     /// buffer is already collected (`cleared_cleaners` of them) but whose memory is not freed.
     pub unreachable: Tally,
+    /// Cleaners whose buffer the GC already cleared; counted in `unreachable`.
     pub cleared_cleaners: Tally,
+    /// Still in their constructor, strongly reachable: memory asked for, not yet reserved.
+    pub in_progress: Tally,
+    /// Constructors that never got their memory (address 0), no longer reachable: failed allocations.
+    pub failed: Tally,
     /// No cleaner and no strong path: their memory may be long freed; listed, never counted.
     pub stale_no_cleaner: Tally,
     /// Cleaner already run: memory freed; skipped.
     pub freed: Tally,
 }
 
+/// A direct buffer whose constructor is waiting for room under the JDK's limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AllocationInProgress {
+    /// The `DirectByteBuffer` being built.
+    pub id: String,
+    /// Bytes asked for (its capacity).
+    pub requested: u64,
+    /// The thread waiting, when a frame of it holds the buffer.
+    pub thread: Option<String>,
+    /// The frame that holds the buffer (the constructor).
+    pub frame: Option<String>,
+    /// The first frame below it, callers first, that is neither the JDK's nor a known library's.
+    pub asked_by: Option<String>,
+    /// What the memory was for, where the stack or size tells.
+    pub purpose: AllocationPurpose,
+    /// The frames from the one holding the buffer to the thread's first, as `Class.method(File:line)`.
+    pub stack: Vec<String>,
+}
+
+/// What a direct allocation was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllocationPurpose {
+    /// A new chunk of a Netty pool (`PoolArena.newChunk`, or the allocator's chunk size).
+    PoolChunk,
+    /// A huge (unpooled) allocation by a Netty pool.
+    PoolHuge,
+    /// An unpooled Netty buffer.
+    NettyUnpooled,
+    /// Anything else (`ByteBuffer.allocateDirect` by the application or a library).
+    Other,
+}
+
+/// A pooled or adaptive Netty allocator.
 #[derive(Debug, Clone, Serialize)]
 pub struct NettyAllocator {
     /// `io.netty.buffer.PooledByteBufAllocator@0x...`
     pub allocator: String,
     /// Shortest path from a GC root to the allocator.
     pub path: String,
+    /// The allocator's `chunkSize`.
     pub chunk_size: Option<i64>,
+    /// Its direct arenas, then its heap arenas.
     pub arenas: Vec<Arena>,
+    /// Its thread caches.
     pub thread_caches: Vec<ThreadCache>,
-    /// Pooled buffers in use (`chunk` set, even `refCnt`) and the bytes they hold (`maxLength`).
+    /// Pooled ByteBufs in use (`chunk` set, even `refCnt`) and the bytes they hold (`maxLength`).
     pub live_buffers: Tally,
     /// Released (odd `refCnt`) yet referenced by something other than Netty's recycler.
     pub released_still_referenced: Tally,
@@ -141,106 +246,307 @@ pub struct NettyAllocator {
     pub adaptive: Option<AdaptivePool>,
 }
 
+/// An adaptive allocator's chunks.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AdaptivePool {
+    /// How many chunks.
     pub chunks: u64,
     /// Capacity of the chunks (direct and heap).
     pub chunk_bytes: u64,
     /// Bytes handed out of the chunks since they were last reset (`allocatedBytes`).
     pub allocated_bytes: u64,
-    /// Buffers carved from the chunks and not released, with their capacity (`length`).
+    /// ByteBufs carved from the chunks and not released, with their capacity (`length`).
     pub live_buffers: Tally,
 }
 
+/// Whether an arena serves direct or heap buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArenaKind {
+    /// Off-heap.
+    Direct,
+    /// On the heap.
+    Heap,
+}
+
+/// One arena of a pooled allocator.
 #[derive(Debug, Clone, Serialize)]
 pub struct Arena {
-    /// `direct` or `heap`.
-    pub kind: &'static str,
+    /// Direct or heap.
+    pub kind: ArenaKind,
+    /// The arena's id.
     pub id: String,
     /// Pooled chunks on the arena's chunk lists.
     pub chunks: u64,
+    /// Their sizes.
     pub chunk_bytes: u64,
+    /// `chunk_bytes - free_bytes`.
     pub used_bytes: u64,
+    /// Free in the chunks.
     pub free_bytes: u64,
-    /// Huge (unpooled) allocations: from the arena's counters where it has them.
+    /// Huge (unpooled) allocations alive.
     pub huge_count: u64,
+    /// Their bytes.
     pub huge_bytes: u64,
     /// Thread caches pointing at this arena (`numThreadCaches`).
     pub thread_caches: u64,
-    /// Released buffers parked in thread caches (still used inside their chunks).
+    /// Released ByteBufs parked in thread caches (still used inside their chunks).
     pub cached_buffers: u64,
+    /// Their sizes.
     pub cached_bytes: u64,
     /// `pinnedBytes` summed over chunks (Netty 4.1.69+).
     pub pinned_bytes: Option<u64>,
+    /// Pooled ByteBufs in use.
     pub live_buffers: Tally,
 }
 
+/// A Netty thread cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadCache {
+    /// The cache's id.
     pub id: String,
     /// The thread that owns the cache, when the dump links them.
     pub thread: Option<String>,
     /// False when the owning thread is not running any more (or none was found): the
     /// cache's bytes stay parked until Netty frees the cache.
     pub thread_alive: bool,
+    /// Released ByteBufs parked in the cache.
     pub cached_buffers: u64,
+    /// Their sizes, direct arenas only.
     pub cached_bytes: u64,
 }
 
+/// A Netty channel with writes waiting in its outbound buffer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    /// The channel object.
+    pub id: String,
+    /// Its class, `io.netty.channel.socket.nio.NioSocketChannel`.
+    pub class: String,
+    /// Its `ChannelOutboundBuffer`.
+    pub outbound_buffer: String,
+    /// `ip:port`, where the dump has it.
+    pub local: Option<String>,
+    /// `ip:port` of the peer, where the dump has it.
+    pub remote: Option<String>,
+    /// `totalPendingSize`: bytes written and not yet sent, with Netty's per-entry overhead.
+    pub pending_bytes: u64,
+    /// Messages written and not yet sent.
+    pub pending_messages: u64,
+    /// Whether the channel says it can take writes (`unwritable == 0`).
+    pub writable: bool,
+    /// Direct memory held through the outbound buffer, and in how many ByteBufs or buffers.
+    pub direct: Tally,
+}
+
+/// What kind of holder a retainer group stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetainerKind {
     /// Buffers on a strong path from a GC root.
     Buffers,
     /// An allocator's own bytes: free in its chunks, parked in thread caches, or used in
-    /// chunks without a live buffer (subpage slack, leaks of released buffers).
+    /// chunks without a live ByteBuf (subpage slack, leaks of released buffers).
     Allocator,
+    /// Pooled ByteBufs nobody references that were never released: a leak.
+    Leaked,
     /// Memory of unreachable buffers, freed at the next GC that runs their cleaners.
     AwaitingGc,
 }
 
+/// How the GC root of a retainer holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootKind {
+    /// A class's static field.
+    StaticField,
+    /// A local variable of a thread's frame.
+    Local,
+    /// A JNI local of a thread's frame.
+    JniLocal,
+    /// A thread object itself.
+    Thread,
+    /// A JNI global reference.
+    JniGlobal,
+    /// A class the JVM keeps loaded.
+    SystemClass,
+    /// Any other root the VM reports (monitor, native stack, ...).
+    Other,
+    /// No strong path: garbage, a leak, or an allocator's own bytes told apart.
+    None,
+}
+
+/// The nearest object of a known library on a retainer's path: who holds the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// The library.
+    pub library: Library,
+    /// The object's class.
+    pub class: String,
+    /// What the object does with the bytes.
+    pub role: HolderRole,
+}
+
+/// What a holder does with the bytes it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderRole {
+    /// Bytes read and not yet decoded: a decoder's cumulation, Lettuce's read buffer.
+    ReadBuffer,
+    /// Writes waiting for the socket: a channel's `ChannelOutboundBuffer`.
+    OutboundBuffer,
+    /// An allocator's pool.
+    Pool,
+    /// Anything else.
+    Other,
+}
+
+/// One group of native memory and who keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Retainer {
+    /// What holds the bytes.
     pub kind: RetainerKind,
     /// The GC root, as a person names it: `static Foo.CACHE`, `local in thread "main" at ...`.
     pub root: String,
-    /// Steps from the root, collection internals collapsed, ending at the buffers' class.
+    /// How the root holds the path.
+    pub root_kind: RootKind,
+    /// Steps from the root, collection internals collapsed and wrappers seen through, ending
+    /// at the buffers' class.
     pub path: Vec<String>,
-    /// The first application-level object on the path.
+    /// The first application object on the path, nearest the buffers: one whose class is
+    /// neither the JDK's nor a known library's.
     pub owner: Option<String>,
+    /// The nearest library object on the path that holds the bytes (not a collection).
+    pub holder: Option<Holder>,
+    /// Buffers (JDK `DirectByteBuffer`s or Netty ByteBufs) in the group.
     pub buffers: u64,
+    /// Of them, ByteBufs reached through Netty's leak detector's wrappers.
+    pub leak_tracked: u64,
+    /// Native bytes attributed to the group.
     pub bytes: u64,
     /// One buffer of the group, for `dumpscan paths --id`.
     pub example: Option<String>,
 }
 
+/// An object that retains native memory through the dominator tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct NativeDominator {
+    /// The object.
     pub id: String,
+    /// Its class (`class Foo` for a class object).
     pub class: String,
+    /// Native bytes freed if it were gone.
     pub retained_native_bytes: u64,
+    /// Its shortest path, as one line.
     pub path: String,
+    /// The same path, one step an element (root first, the object last).
+    pub steps: Vec<String>,
 }
 
+/// How a large buffer holds its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LargeBufferKind {
+    /// A JDK buffer with a cleaner.
+    Owned,
+    /// A JDK buffer without a cleaner.
+    NoCleaner,
+    /// The JDK's temporary buffer cache.
+    TemporaryCache,
+    /// A file the application mapped.
+    Mapped,
+    /// Awaiting GC.
+    Unreachable,
+    /// The memory of a Netty pool chunk.
+    NettyChunk,
+    /// A pooled Netty ByteBuf.
+    NettyPooled,
+    /// A huge Netty allocation.
+    NettyHuge,
+}
+
+/// One of the largest buffers.
 #[derive(Debug, Clone, Serialize)]
 pub struct LargeBuffer {
+    /// The buffer.
     pub id: String,
+    /// Its class.
     pub class: String,
-    /// `owned`, `no_cleaner`, `mapped`, `unreachable`, `netty_chunk` (a pool chunk's memory),
-    /// `netty_pooled`, `netty_huge`.
-    pub kind: &'static str,
+    /// How it holds memory.
+    pub kind: LargeBufferKind,
+    /// Its bytes.
     pub bytes: u64,
-    /// NIO `position`/`limit`, or Netty `readerIndex`/`writerIndex`.
+    /// NIO `position`, or Netty `readerIndex`.
     pub reader_index: Option<i64>,
+    /// NIO `limit`, or Netty `writerIndex`.
     pub writer_index: Option<i64>,
+    /// Its path, as one line.
     pub path: String,
+    /// The same path, one step an element.
+    pub steps: Vec<String>,
 }
 
+/// What a finding is about; the order of causes and symptoms follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The dump is cut short.
+    Truncated,
+    /// A direct allocation waits in its constructor.
+    AllocationInProgress,
+    /// Writes pile up in a channel.
+    WritePileup,
+    /// Bytes read and not yet decoded.
+    ReadBuffer,
+    /// Most memory held along one path.
+    LargeRetainer,
+    /// One buffer holds much of the memory.
+    LargeBuffer,
+    /// Pooled ByteBufs never released.
+    Leak,
+    /// Memory of unreachable buffers waits for a GC.
+    AwaitingGc,
+    /// Thread caches of threads that are gone.
+    DeadThreadCaches,
+    /// Pool chunks mostly free.
+    MostlyFreeChunks,
+    /// Released ByteBufs still referenced.
+    UseAfterRelease,
+    /// The `--error` message, read against the dump.
+    ErrorMessage,
+    /// A counter at or near its limit.
+    CounterNearLimit,
+    /// Memory no JMX bean counts.
+    InvisibleToJmx,
+}
+
+/// Whether a finding explains, shows an effect, or sets the scene.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// What to know before reading the rest (a cut dump, an allocation caught waiting).
+    Context,
+    /// Where the memory went.
+    Cause,
+    /// What the process saw because of it.
+    Symptom,
+}
+
+/// A few sentences an on-call engineer can act on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// What it is about.
+    pub kind: FindingKind,
+    /// Cause, symptom or context.
+    pub role: Role,
+    /// One line.
     pub title: String,
+    /// What it means and what to do.
     pub detail: String,
+    /// Bytes concerned.
     pub bytes: u64,
     /// Object ids and figures behind the finding.
     pub evidence: Vec<String>,
+    /// Commands that show more, ready to paste (the dump's path shell-quoted).
+    pub commands: Vec<String>,
 }

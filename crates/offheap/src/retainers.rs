@@ -9,9 +9,12 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::buffers::{Classified, Kind};
 use crate::census::{is_strong, Referrers};
 use crate::dominance::NativeTree;
-use crate::fields::{int, object};
+use crate::fields::{int, is_a, object};
+use crate::libraries::{is_leak_tracker, is_wrapper, Library};
 use crate::netty::{Memory, Netty};
-use crate::report::{LargeBuffer, NativeDominator, Retainer, RetainerKind};
+use crate::report::{
+    Holder, HolderRole, LargeBuffer, LargeBufferKind, NativeDominator, Retainer, RetainerKind, RootKind, Tally,
+};
 
 /// Where a share of native memory goes.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +31,7 @@ pub(crate) struct Attribution {
     pub retainers: Vec<Retainer>,
     pub total: u64,
     /// Buffers and native bytes whose path runs through each watched object.
-    pub through: FxHashMap<ObjectIndex, (u64, u64)>,
+    pub through: FxHashMap<ObjectIndex, Tally>,
     paths: FxHashMap<ObjectIndex, Vec<ObjectIndex>>,
 }
 
@@ -61,55 +64,73 @@ pub(crate) fn attribute(
     }
 
     let mut groups: FxHashMap<(RetainerKind, String, Vec<String>), Retainer> = FxHashMap::default();
-    let mut total = 0;
-    let mut through: FxHashMap<ObjectIndex, (u64, u64)> = FxHashMap::default();
+    let mut total = 0u64;
+    let mut through: FxHashMap<ObjectIndex, Tally> = FxHashMap::default();
     for (share, buffers, bytes) in shares {
-        total += bytes;
-        let (kind, root, path, owner, example) = match share {
+        total = total.saturating_add(bytes);
+        let (kind, d, example) = match share {
             Share::Path(o) => {
                 let path = paths.get(&o).map_or(&[][..], Vec::as_slice);
                 for w in path.iter().filter(|w| watched.contains(w)) {
                     let t = through.entry(*w).or_default();
-                    t.0 += buffers;
-                    t.1 += bytes;
+                    t.count = t.count.saturating_add(buffers);
+                    t.bytes = t.bytes.saturating_add(bytes);
                 }
-                let d = match describe(heap, path) {
-                    // A pool's buffer nobody references yet never released: its bytes stay
+                match describe(heap, path) {
+                    // A pool's ByteBuf nobody references yet never released: its bytes stay
                     // taken in the chunk until the allocator goes (Netty calls this a leak).
-                    d if d.steps.is_empty() => Described {
-                        root: "no strong path: never released, no longer referenced (a leak)".into(),
-                        steps: vec![heap.class_name(o)],
-                        owner: None,
-                    },
-                    d => d,
-                };
-                (RetainerKind::Buffers, d.root, d.steps, d.owner, Some(o))
+                    d if d.steps.is_empty() => (
+                        RetainerKind::Leaked,
+                        Described {
+                            root: "no strong path: never released, no longer referenced".into(),
+                            root_kind: RootKind::None,
+                            steps: vec![heap.class_name(o)],
+                            owner: None,
+                            holder: None,
+                            leak_tracked: false,
+                        },
+                        Some(o),
+                    ),
+                    d => (RetainerKind::Buffers, d, Some(o)),
+                }
             }
             Share::Allocator(a, what) => {
                 let allocator = netty.allocators[a].0;
                 let mut d = describe(heap, &heap.path(allocator));
                 d.steps.push(what.to_string());
-                (RetainerKind::Allocator, d.root, d.steps, Some(heap.class_name(allocator)), Some(allocator))
+                d.holder =
+                    Some(Holder { library: Library::Netty, class: heap.class_name(allocator), role: HolderRole::Pool });
+                (RetainerKind::Allocator, d, Some(allocator))
             }
             Share::AwaitingGc => (
                 RetainerKind::AwaitingGc,
-                "no strong path (awaiting GC)".to_string(),
-                vec!["freed when a garbage collection runs their cleaners".to_string()],
-                None,
+                Described {
+                    root: "no strong path (awaiting GC)".to_string(),
+                    root_kind: RootKind::None,
+                    steps: vec!["freed when a garbage collection runs their cleaners".to_string()],
+                    owner: None,
+                    holder: None,
+                    leak_tracked: false,
+                },
                 None,
             ),
         };
-        let group = groups.entry((kind, root.clone(), path.clone())).or_insert_with(|| Retainer {
+        let leak_tracked = u64::from(d.leak_tracked).saturating_mul(buffers);
+        let group = groups.entry((kind, d.root.clone(), d.steps.clone())).or_insert_with(|| Retainer {
             kind,
-            root,
-            path,
-            owner,
+            root: d.root,
+            root_kind: d.root_kind,
+            path: d.steps,
+            owner: d.owner,
+            holder: d.holder,
             buffers: 0,
+            leak_tracked: 0,
             bytes: 0,
             example: example.map(|o| format!("0x{:x}", heap.id(o))),
         });
-        group.buffers += buffers;
-        group.bytes += bytes;
+        group.buffers = group.buffers.saturating_add(buffers);
+        group.leak_tracked = group.leak_tracked.saturating_add(leak_tracked);
+        group.bytes = group.bytes.saturating_add(bytes);
     }
     let mut retainers: Vec<Retainer> = groups.into_values().filter(|g| g.bytes > 0).collect();
     retainers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.root.cmp(&b.root)).then_with(|| a.path.cmp(&b.path)));
@@ -220,31 +241,49 @@ fn is_side_holder(heap: &Heap<'_>, referrer: ObjectIndex, target: ObjectIndex) -
         || name.starts_with("io.netty.util.ResourceLeakDetector")
 }
 
-/// A path told for grouping: the root, the steps with collection internals collapsed and
-/// indices dropped, and the first application-level owner.
+/// A path told for grouping: the root, the steps with collection internals collapsed,
+/// wrappers seen through and indices dropped, and who on it owns and holds the bytes.
 pub(crate) struct Described {
     pub root: String,
+    pub root_kind: RootKind,
     pub steps: Vec<String>,
+    /// The application object nearest the end of the path.
     pub owner: Option<String>,
+    /// The library object nearest the end of the path, collections and wrappers aside.
+    pub holder: Option<Holder>,
+    /// The path reaches its end through one of Netty's leak detector's wrappers.
+    pub leak_tracked: bool,
 }
 
 pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
     let Some(&last) = path.last() else {
-        return Described { root: "no strong path".into(), steps: Vec::new(), owner: None };
+        return Described {
+            root: "no strong path".into(),
+            root_kind: RootKind::None,
+            steps: Vec::new(),
+            owner: None,
+            holder: None,
+            leak_tracked: false,
+        };
     };
     // A class's static field is the root a person names, wherever the class itself is held.
     let start =
         (0..path.len().saturating_sub(1)).rev().find(|&i| matches!(heap.kind(path[i]), ObjectKind::Class { .. }));
-    let (root, first_edge) = match start {
-        Some(i) => (heap.edge_label(path[i], path[i + 1]), i + 1),
-        None => {
-            let root = heap.reach().root_of(path[0]).map(|r| heap.root_text(&heap.roots[r]));
-            (root.unwrap_or_else(|| "GC root".into()), 0)
-        }
+    let (root, root_kind, first_edge) = match start {
+        Some(i) => (heap.edge_label(path[i], path[i + 1]), RootKind::StaticField, i + 1),
+        None => match heap.reach().root_of(path[0]) {
+            Some(r) => (heap.root_text(&heap.roots[r]), root_kind(heap.roots[r].kind), 0),
+            None => ("GC root".into(), RootKind::Other, 0),
+        },
     };
     let mut steps: Vec<String> = Vec::new();
     let mut i = first_edge;
     while i + 1 < path.len() {
+        // A wrapper passes calls on to the ByteBuf inside: its step says nothing of who holds it.
+        if is_wrapper(heap, path[i]) {
+            i += 1;
+            continue;
+        }
         let from = heap.class_name(path[i]);
         let internal = |o: ObjectIndex| {
             let name = heap.class_name(o);
@@ -269,14 +308,61 @@ pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
         i += 1;
     }
     steps.push(heap.class_name(last));
-    let owner = path[..path.len() - 1].iter().rev().find_map(|&o| {
-        let name = match heap.kind(o) {
-            ObjectKind::Class { .. } => heap.class_object_name(o)?.to_string(),
-            _ => heap.class_name(o),
-        };
-        (!is_infrastructure(&name)).then_some(name)
-    });
-    Described { root, steps, owner }
+    // Owners and holders are looked for from the root on: what leads to a static field's class
+    // (a class loader, the launcher) holds nothing.
+    let holders = &path[start.unwrap_or(0)..path.len() - 1];
+    let class_of = |o: ObjectIndex| match heap.kind(o) {
+        ObjectKind::Class { .. } => heap.class_object_name(o).map(str::to_string),
+        _ => Some(heap.class_name(o)),
+    };
+    let owner = holders.iter().rev().find_map(|&o| class_of(o).filter(|name| Library::of(name).is_none()));
+    // A read buffer on the way is who holds the bytes, however far from them it is.
+    let reader = path.windows(2).rev().find(|pair| is_read_buffer(heap, pair[0], pair[1])).map(|pair| pair[0]);
+    let holder = match reader {
+        Some(o) => class_of(o).map(|name| Holder {
+            library: Library::of(&name).unwrap_or(Library::Netty),
+            class: name,
+            role: HolderRole::ReadBuffer,
+        }),
+        None => holders.iter().rev().filter(|&&o| !is_wrapper(heap, o)).find_map(|&o| {
+            let name = class_of(o)?;
+            if is_collection(&name) || is_node(&name) {
+                return None;
+            }
+            let role = if is_a(heap, o, "io.netty.channel.ChannelOutboundBuffer") {
+                HolderRole::OutboundBuffer
+            } else {
+                HolderRole::Other
+            };
+            Some(Holder { library: Library::of(&name)?, class: name, role })
+        }),
+    };
+    let leak_tracked = holders.last().is_some_and(|&o| is_leak_tracker(heap, o));
+    Described { root, root_kind, steps, owner, holder, leak_tracked }
+}
+
+/// Whether `from` holds `to` as its read buffer: `ByteToMessageDecoder.cumulation` (decoders
+/// of any class), Lettuce's `CommandHandler.buffer` (up to 6.5) or `readBuffer` (6.6+).
+fn is_read_buffer(heap: &Heap<'_>, from: ObjectIndex, to: ObjectIndex) -> bool {
+    const LETTUCE_HANDLERS: [&str; 2] =
+        ["io.lettuce.core.protocol.CommandHandler", "com.lambdaworks.redis.protocol.CommandHandler"];
+    if is_a(heap, from, "io.netty.handler.codec.ByteToMessageDecoder") {
+        return object(heap, from, "cumulation") == Some(to);
+    }
+    LETTUCE_HANDLERS.iter().any(|class| is_a(heap, from, class))
+        && (object(heap, from, "buffer") == Some(to) || object(heap, from, "readBuffer") == Some(to))
+}
+
+fn root_kind(kind: dumpscan_hprof::RootKind) -> RootKind {
+    use dumpscan_hprof::RootKind as Vm;
+    match kind {
+        Vm::JavaFrame { .. } => RootKind::Local,
+        Vm::JniLocal { .. } => RootKind::JniLocal,
+        Vm::ThreadObject { .. } => RootKind::Thread,
+        Vm::JniGlobal { .. } => RootKind::JniGlobal,
+        Vm::StickyClass => RootKind::SystemClass,
+        _ => RootKind::Other,
+    }
 }
 
 /// Steps repeated along a linked list (`Entry.next`, `Cleaner.next`) collapse into one.
@@ -313,34 +399,22 @@ fn is_node(class: &str) -> bool {
     simple == "Entry" || simple.ends_with("Node")
 }
 
-fn is_infrastructure(class: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
-        "java.",
-        "javax.",
-        "jdk.",
-        "sun.",
-        "com.sun.",
-        "io.netty.buffer.",
-        "io.netty.util.",
-        "io.netty.channel.ChannelOutboundBuffer$",
-    ];
-    class.ends_with("[]") || PREFIXES.iter().any(|p| class.starts_with(p))
-}
-
-/// A chosen path as text: `root -> Class.field -> ... -> Class@0x...`.
-fn path_text(heap: &Heap<'_>, path: &[ObjectIndex]) -> String {
-    match path.last() {
-        Some(&last) => heap.path_line(path, last),
-        None => "no strong path".into(),
+impl Attribution {
+    /// The path chosen for a buffer (or its shortest path), spelled out step by step.
+    pub(crate) fn path_steps(&self, heap: &Heap<'_>, object: ObjectIndex) -> Vec<String> {
+        match self.paths.get(&object) {
+            Some(p) => heap.path_steps(p, object),
+            None => heap.path_steps(&heap.path(object), object),
+        }
     }
 }
 
-impl Attribution {
-    pub(crate) fn path_text(&self, heap: &Heap<'_>, object: ObjectIndex) -> String {
-        match self.paths.get(&object) {
-            Some(p) => path_text(heap, p),
-            None => heap.path_text(object),
-        }
+/// Steps as one line, as `Heap::path_line` spells them.
+fn line(heap: &Heap<'_>, object: ObjectIndex, steps: &[String]) -> String {
+    if steps.is_empty() {
+        format!("{} (no path from a GC root)", dumpscan_heap::object_text(heap, object))
+    } else {
+        steps.join(" -> ")
     }
 }
 
@@ -354,23 +428,29 @@ pub(crate) fn largest(
     top: usize,
 ) -> Vec<LargeBuffer> {
     let chunk_memory = netty.chunk_memory();
-    let mut rows: Vec<(ObjectIndex, &'static str, u64)> = classified
+    let jdk_kind = |kind: Kind| match kind {
+        Kind::Owned => Some(LargeBufferKind::Owned),
+        Kind::NoCleaner => Some(LargeBufferKind::NoCleaner),
+        Kind::TemporaryCache => Some(LargeBufferKind::TemporaryCache),
+        Kind::Mapped => Some(LargeBufferKind::Mapped),
+        Kind::Unreachable => Some(LargeBufferKind::Unreachable),
+        _ => None,
+    };
+    let mut rows: Vec<(ObjectIndex, LargeBufferKind, u64)> = classified
         .buffers
         .iter()
-        .filter(|b| (b.kind.counts() || b.kind == Kind::Mapped) && !b.jvm_mapping && b.capacity > 0)
+        .filter(|b| b.capacity > 0)
         .filter_map(|b| match chunk_memory.get(&b.object) {
             // A huge allocation is listed as the Netty buffer using it.
             Some(&Memory::Pool(c)) if netty.chunks[c].unpooled => None,
-            Some(_) => Some((b.object, "netty_chunk", b.capacity)),
-            None => Some((b.object, b.kind.name(), b.capacity)),
+            Some(_) if b.kind.counts() => Some((b.object, LargeBufferKind::NettyChunk, b.capacity)),
+            _ => Some((b.object, jdk_kind(b.kind)?, b.capacity)),
         })
         .collect();
     rows.extend(
-        netty
-            .live
-            .iter()
-            .filter(|l| l.direct)
-            .map(|l| (l.object, if l.huge { "netty_huge" } else { "netty_pooled" }, l.bytes)),
+        netty.live.iter().filter(|l| l.direct).map(|l| {
+            (l.object, if l.huge { LargeBufferKind::NettyHuge } else { LargeBufferKind::NettyPooled }, l.bytes)
+        }),
     );
     rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     if top > 0 {
@@ -378,12 +458,13 @@ pub(crate) fn largest(
     }
     rows.into_iter()
         .map(|(o, kind, bytes)| {
-            let netty_buf = kind.starts_with("netty_") && kind != "netty_chunk";
+            let netty_buf = matches!(kind, LargeBufferKind::NettyPooled | LargeBufferKind::NettyHuge);
             let (reader, writer) = if netty_buf {
                 (int(heap, o, "readerIndex"), int(heap, o, "writerIndex"))
             } else {
                 (int(heap, o, "position"), int(heap, o, "limit"))
             };
+            let steps = attribution.path_steps(heap, o);
             LargeBuffer {
                 id: format!("0x{:x}", heap.id(o)),
                 class: heap.class_name(o),
@@ -391,7 +472,8 @@ pub(crate) fn largest(
                 bytes,
                 reader_index: reader,
                 writer_index: writer,
-                path: attribution.path_text(heap, o),
+                path: line(heap, o, &steps),
+                steps,
             }
         })
         .collect()
@@ -403,7 +485,7 @@ pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: u
     let owned: FxHashMap<ObjectIndex, u64> = classified
         .buffers
         .iter()
-        .filter(|b| matches!(b.kind, Kind::Owned | Kind::NoCleaner))
+        .filter(|b| matches!(b.kind, Kind::Owned | Kind::NoCleaner | Kind::TemporaryCache))
         .map(|b| (b.object, b.capacity))
         .collect();
     if owned.is_empty() {
@@ -424,11 +506,13 @@ pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: u
             continue;
         }
         let o = native.object(v);
+        let steps = heap.path_steps(&heap.path(o), o);
         rows.push(NativeDominator {
             id: format!("0x{:x}", heap.id(o)),
             class: heap.class_object_name(o).map(|n| format!("class {n}")).unwrap_or_else(|| heap.class_name(o)),
             retained_native_bytes: bytes,
-            path: heap.path_text(o),
+            path: line(heap, o, &steps),
+            steps,
         });
     }
     rows

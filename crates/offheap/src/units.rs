@@ -1,0 +1,112 @@
+//! Numbers for people: the one place bytes, counts and shares are spelled out, so that a
+//! finding and a table never round the same figure two ways.
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `count(1, "direct buffer")` → `1 direct buffer`, `count(1024, "ByteBuf")` → `1,024 ByteBufs`:
+/// every noun the report counts takes an `s` in the plural.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `1536` → `1.5 KiB`: binary units, one decimal, rounded to nearest.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `67108864` → `64.0 MiB (67,108,864)`: the rounded size and the exact count, for tables
+/// where both matter. Below a KiB, just the bytes.
+pub fn exact_bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else {
+        format!("{} ({})", human_bytes(n), thousands(n))
+    }
+}
+
+/// A share as a percentage with one decimal, rounded to nearest, except that a part smaller
+/// than the whole never reads `100.0%` and a non-zero part never reads `0.0%`: the text must
+/// not claim "all" or "none" when it is not so. `-` when the whole is zero.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    let tenths = (u128::from(part) * 1000 + u128::from(whole) / 2) / u128::from(whole);
+    let tenths = match tenths {
+        0 if part > 0 => return "<0.1%".into(),
+        1000 if part < whole => 999,
+        t => t,
+    };
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// A dump's timestamp (milliseconds since 1970) as RFC 3339 (ISO 8601) in UTC with
+/// milliseconds; `None` for a zero timestamp, which some writers leave.
+pub fn timestamp(ms: u64) -> Option<String> {
+    if ms == 0 {
+        return None;
+    }
+    let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
+    Some(humantime::format_rfc3339_millis(time).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_sizes() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(16 << 20), "16.0 MiB");
+        assert_eq!(exact_bytes(1000), "1000 B");
+        assert_eq!(count(1, "direct buffer"), "1 direct buffer");
+        assert_eq!(count(1024, "ByteBuf"), "1,024 ByteBufs");
+        assert_eq!(count(0, "message"), "0 messages");
+        assert_eq!(exact_bytes(64 << 20), "64.0 MiB (67,108,864)");
+    }
+
+    #[test]
+    fn shares_never_claim_all_or_none_falsely() {
+        assert_eq!(percent(1, 0), "-");
+        assert_eq!(percent(0, 10), "0.0%");
+        assert_eq!(percent(10, 10), "100.0%");
+        assert_eq!(percent(66_781_184, 67_117_057), "99.5%");
+        assert_eq!(percent(9_999, 10_000), "99.9%");
+        assert_eq!(percent(1, 1_000_000), "<0.1%");
+        assert_eq!(percent(1, 3), "33.3%");
+        assert_eq!(percent(u64::MAX, u64::MAX), "100.0%");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), None);
+        assert_eq!(timestamp(1_700_000_000_123).as_deref(), Some("2023-11-14T22:13:20.123Z"));
+    }
+}
