@@ -211,14 +211,113 @@ fn report_as_json_to_a_file_follows_the_schema() {
     assert_eq!(doc["error"]["source"], "netty");
 }
 
+/// The Markdown is CommonMark with GitHub's tables, as a renderer reads it: every section a
+/// heading, every table a table with its own header (no prose swallowed into one), names
+/// from the dump in code spans.
 #[test]
-fn report_as_markdown_is_ready_for_a_ticket() {
-    let out = dumpscan(&[&fixture("direct-buffers-jdk25.hprof.gz"), "--format", "markdown"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+fn report_as_markdown_parses_into_the_intended_sections_and_tables() {
+    use pulldown_cmark::{Event, Options as Md, Parser, Tag, TagEnd};
+    for name in
+        ["direct-buffers-jdk25.hprof.gz", "outbound-pileup-jdk17.hprof.gz", "allocation-in-progress-jdk17.hprof.gz"]
+    {
+        let out = dumpscan(&[&fixture(name), "--format", "markdown"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (mut headings, mut tables) = (Vec::new(), Vec::new());
+        let (mut in_heading, mut in_head, mut in_paragraph) = (false, false, false);
+        let mut paragraphs = Vec::new();
+        for event in Parser::new_ext(&text, Md::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::Heading { .. }) => {
+                    in_heading = true;
+                    headings.push(String::new());
+                }
+                Event::End(TagEnd::Heading(_)) => in_heading = false,
+                Event::Start(Tag::Table(_)) => tables.push(Vec::<String>::new()),
+                Event::Start(Tag::TableHead) => in_head = true,
+                Event::End(TagEnd::TableHead) => in_head = false,
+                Event::Start(Tag::TableCell) if in_head => tables.last_mut().unwrap().push(String::new()),
+                Event::Start(Tag::Paragraph) => {
+                    in_paragraph = true;
+                    paragraphs.push(String::new());
+                }
+                Event::End(TagEnd::Paragraph) => in_paragraph = false,
+                Event::Text(t) | Event::Code(t) => {
+                    if in_heading {
+                        headings.last_mut().unwrap().push_str(&t);
+                    } else if in_head {
+                        tables.last_mut().unwrap().last_mut().unwrap().push_str(&t);
+                    } else if in_paragraph {
+                        paragraphs.last_mut().unwrap().push_str(&t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(headings[0].starts_with("off-heap memory in "), "{name}: {headings:?}");
+        for section in ["Findings", "Counters kept by the process", "Direct buffers", "Retainers of direct memory"] {
+            assert!(headings.iter().any(|h| h == section), "{name}: {section} in {headings:?}");
+        }
+        let headers: Vec<&str> = tables.iter().map(|t| t[0].as_str()).collect();
+        for first in ["counter", "class", "#"] {
+            assert!(headers.contains(&first), "{name}: a table headed {first}: {headers:?}");
+        }
+        assert!(tables.iter().all(|t| t.len() >= 3), "{name}: every table has its columns: {tables:?}");
+        // No table row ran into a paragraph, and no paragraph into a table.
+        for p in &paragraphs {
+            assert!(!p.contains("| ") && !p.contains("---|"), "{name}: a table swallowed into prose: {p}");
+        }
+        if name.starts_with("direct-buffers") {
+            assert!(text.contains("| `static DirectBuffers.CACHE -> ArrayList[*] -> DirectByteBuffer` |"), "{text}");
+        }
+        if name.starts_with("outbound") {
+            assert!(headings.iter().any(|h| h == "Channels with pending writes"), "{headings:?}");
+        }
+    }
+}
+
+/// Tables and prose fit the width given; `--wide` keeps whole paths; the commands a finding
+/// suggests carry the real path, quoted for the shell, and run as printed.
+#[test]
+fn report_fits_the_width_and_its_commands_can_be_pasted() {
+    for name in
+        ["outbound-pileup-jdk17.hprof.gz", "allocation-in-progress-jdk25.hprof.gz", "netty-pooled-jdk17.hprof.gz"]
+    {
+        for columns in ["120", "80"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+                .args([&fixture(name), "--top", "0"])
+                .env("COLUMNS", columns)
+                .output()
+                .unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            let width: usize = columns.parse().unwrap();
+            let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > width).collect();
+            assert!(long.is_empty(), "{name} at {columns} columns: {long:#?}");
+            assert!(text.contains("ChannelOutboundBuffer$Entry.next x") || !name.starts_with("outbound"));
+        }
+    }
+    let wide = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+        .args([&fixture("outbound-pileup-jdk17.hprof.gz"), "--wide", "--no-dominators"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    assert!(wide.lines().any(|l| l.chars().count() > 80), "--wide ignores the width");
+    assert!(wide.contains(
+        "io.netty.channel.ChannelOutboundBuffer$Entry.next -> io.netty.channel.ChannelOutboundBuffer$Entry.next"
+    ));
+
+    // A path with a space and a quote: the suggested command is pasted into a shell as is.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("on-call's heap.hprof.gz");
+    std::fs::copy(fixture("outbound-pileup-jdk17.hprof.gz"), &dump).unwrap();
+    let out = dumpscan(&[dump.to_str().unwrap(), "--no-dominators"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("# off-heap memory in "));
-    assert!(text.contains("\n## Findings\n") && text.contains("\n## Retainers of direct memory\n"));
-    assert!(text.contains("| `static DirectBuffers.CACHE` "), "{text}");
+    let command = text.lines().find_map(|l| l.trim().strip_prefix("- dumpscan paths ")).expect("a suggested command");
+    let words = shell_words::split(command).unwrap();
+    assert_eq!(words[0], dump.to_str().unwrap());
+    let run = dumpscan(&["paths", &words[0], &words[1], &words[2]]);
+    assert!(run.status.success(), "{}", stderr(&run));
 }
 
 #[test]
@@ -410,7 +509,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
         &["info", &dump],
         &["dominators", &dump],
         &["paths", &dump, "--class", "java.lang.String", "--top", "0"],
-        &["inspect", &dump, "--id", "0xfc102de8"],
+        &["inspect", &dump, "--id", &first_id(&dump, "java.nio.DirectByteBuffer")],
         &["completions", "bash"],
         &["man"],
     ] {

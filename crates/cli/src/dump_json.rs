@@ -38,6 +38,5 @@ pub fn dump_object(path: &Path, dump: &Dump, summary: &Summary) -> Value {
 
 /// The dump time as RFC 3339 UTC.
 pub fn dump_time(timestamp_ms: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(timestamp_ms);
-    humantime::format_rfc3339_millis(time).to_string()
+    dumpscan_offheap::units::timestamp(timestamp_ms).unwrap_or_else(|| "unknown".into())
 }

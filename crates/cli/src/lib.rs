@@ -131,6 +131,10 @@ Examples:
         /// class, field and thread names and numbers are printed.
         #[arg(long)]
         show_values: bool,
+        /// Print whole paths in tables, and ignore the terminal's width (by default tables fit
+        /// the terminal or $COLUMNS, and paths in them are shortened; JSON always has them whole).
+        #[arg(long)]
+        wide: bool,
     },
     /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
     #[command(
@@ -445,7 +449,12 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     let mut out = stdout.lock();
     let mut cut = false;
     match cli.command {
-        Command::Report { dump, format, output, error, top, no_dominators, show_values } => {
+        Command::Report { dump, format, output, error, top, no_dominators, show_values, wide } => {
+            // A file is for a ticket: no terminal's width applies to it.
+            let width = match (&output, graph::Width::of_stdout()) {
+                (None, graph::Width::Columns(columns)) => Some(columns),
+                _ => None,
+            };
             // A file that cannot be created fails now, not after minutes of analysis.
             let mut file = output.map(OutputFile::create).transpose()?;
             let opened = open(&dump, &log, &mut cut)?;
@@ -464,11 +473,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 Some(file) => &mut file.writer,
                 None => &mut out,
             };
-            let written = match format {
-                ReportFormat::Json => report::render_json(sink, &report),
-                ReportFormat::Table => report::render(sink, &report, report::Style::Terminal, top),
-                ReportFormat::Markdown => report::render(sink, &report, report::Style::Markdown, top),
-            };
+            let written = report::render(sink, &report, format, &report::Layout { top, width, wide });
             match file {
                 Some(file) => file.finish(written)?,
                 None => written?,
