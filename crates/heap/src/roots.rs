@@ -52,15 +52,23 @@ impl Heap<'_> {
     }
 
     /// The text of a `java.lang.String` (or a `char[]`). Only for names the report may show:
-    /// thread names and the like, never application data.
+    /// thread names and the like, never application data. Up to JDK 7u5 a string could be a
+    /// slice (`offset`, `count`) of a `char[]` shared with the string it was cut from.
     pub fn string_value(&self, string: ObjectIndex) -> Option<String> {
         use dumpscan_hprof::{BasicType, SubRecord};
-        let (array, coder) = match self.record(string)? {
-            SubRecord::PrimitiveArray(_) => (string, 0),
+        let int = |name: &str| self.field(string, name).and_then(|v| v.as_i64());
+        let (array, coder, slice) = match self.record(string)? {
+            SubRecord::PrimitiveArray(_) => (string, 0, None),
             SubRecord::Instance(_) => {
                 let value = self.field_object(string, "value")?;
-                let coder = self.field(string, "coder").and_then(|v| v.as_i64()).unwrap_or(0);
-                (value, coder)
+                let slice = match (int("offset"), int("count")) {
+                    (Some(offset), Some(count)) => {
+                        let start = usize::try_from(offset).ok()?;
+                        Some(start..start.checked_add(usize::try_from(count).ok()?)?)
+                    }
+                    _ => None,
+                };
+                (value, int("coder").unwrap_or(0), slice)
             }
             _ => return None,
         };
@@ -75,11 +83,16 @@ impl Heap<'_> {
                 }
             })
         };
-        Some(match (a.element_type, coder) {
+        let text: String = match (a.element_type, coder) {
             (BasicType::Byte, 0) => data.iter().map(|&b| b as char).collect(),
             (BasicType::Byte, _) => char::decode_utf16(units(true)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
             _ => char::decode_utf16(units(false)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
-        })
+        };
+        match slice {
+            // A slice counts UTF-16 units of a `char[]`.
+            Some(range) => Some(String::from_utf16_lossy(text.encode_utf16().collect::<Vec<u16>>().get(range)?)),
+            None => Some(text),
+        }
     }
 
     /// The frame of thread `serial` at depth `index` (0 is the innermost call).

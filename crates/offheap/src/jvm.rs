@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use dumpscan_heap::{Heap, ObjectIndex};
 use rustc_hash::FxHashSet;
 
-use crate::fields::{class_is, elements, int, is_a, object};
+use crate::fields::{class_is, elements, is_a, object};
 
 /// What the dump says about the JVM that wrote it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -114,20 +114,9 @@ fn system_properties(heap: &Heap<'_>) -> Vec<(ObjectIndex, ObjectIndex)> {
         .unwrap_or_default()
 }
 
-/// The text of a `java.lang.String` (nothing else). Up to JDK 7u5 a string could be a slice,
-/// `offset` and `count`, of a `char[]` shared with the string it was cut from.
+/// The text of a `java.lang.String` (nothing else).
 fn string(heap: &Heap<'_>, string: ObjectIndex) -> Option<String> {
-    if !class_is(heap, string, "java.lang.String") {
-        return None;
-    }
-    let text = heap.string_value(string)?;
-    let (Some(offset), Some(count)) = (int(heap, string, "offset"), int(heap, string, "count")) else {
-        return Some(text);
-    };
-    let start = usize::try_from(offset).ok()?;
-    let end = start.checked_add(usize::try_from(count).ok()?)?;
-    let units: Vec<u16> = text.encode_utf16().collect();
-    Some(String::from_utf16_lossy(units.get(start..end)?))
+    class_is(heap, string, "java.lang.String").then(|| heap.string_value(string)).flatten()
 }
 
 /// How many maps inside maps to follow (`Properties` around its `ConcurrentHashMap`,
@@ -242,6 +231,7 @@ impl MapWalk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::int;
     use dumpscan_hprof::Dump;
     use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
