@@ -148,10 +148,17 @@ fn allocation_in_progress(cx: &Context<'_>) -> Vec<Finding> {
                 ),
                 a.requested,
             );
-            // The frames from the constructor down to the one that asked; the JSON has them all.
-            let asker = a.asked_by.as_ref().and_then(|by| a.stack.iter().position(|f| f == by));
-            let shown = asker.map_or(8, |i| i + 1).min(12);
-            f.evidence = a.stack.iter().take(shown).map(|frame| format!("at {frame}")).collect();
+            // The first frames and the one that asked; the JSON has them all.
+            const FIRST: usize = 3;
+            f.evidence = a.stack.iter().take(FIRST).map(|frame| format!("at {frame}")).collect();
+            if let Some(asker) = a.asked_by.as_ref().and_then(|by| a.stack.iter().position(|f| f == by)) {
+                if asker > FIRST {
+                    f.evidence.push(format!("... {} ...", count((asker - FIRST) as u64, "frame")));
+                }
+                if asker >= FIRST {
+                    f.evidence.push(format!("at {}", a.stack[asker]));
+                }
+            }
             f.commands.push(cx.paths_command(&a.id));
             f
         })

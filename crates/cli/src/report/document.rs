@@ -334,7 +334,7 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
         .iter()
         .map(|c| {
             vec![
-                Cell::Code(format!("{}@{}", c.class.rsplit('.').next().unwrap_or(&c.class), c.id)),
+                Cell::Code(format!("{} {}", c.class.rsplit('.').next().unwrap_or(&c.class), c.id)),
                 text(c.local.clone().unwrap_or_else(|| "-".into())),
                 text(c.remote.clone().unwrap_or_else(|| "-".into())),
                 text(exact_bytes(c.pending_bytes)),

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table as Grid};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table as Grid};
 
 use super::document::{Block, Cell, Table};
 use super::paths::{collapse, elide, printable, simple_names};
@@ -120,13 +120,43 @@ fn grid(table: &Table, layout: &Layout) -> Grid {
             grid.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
+    let rows: Vec<Vec<String>> =
+        table.rows.iter().map(|row| row.iter().map(|cell| cell_text(cell, layout)).collect()).collect();
+    for row in &rows {
+        grid.add_row(row.clone());
+    }
     for &i in &table.numeric {
         if let Some(column) = grid.column_mut(i) {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    for row in &table.rows {
-        grid.add_row(row.iter().map(|cell| cell_text(cell, layout)).collect::<Vec<_>>());
+    // No header word is broken, and columns of short single words (ids, addresses) are kept
+    // whole where the width allows: broken, they cannot be read or pasted. Narrowest first.
+    if let Some(width) = layout.width.filter(|_| !layout.wide) {
+        let word = |text: &str| text.split(' ').map(|w| w.chars().count()).max().unwrap_or(0);
+        let mut bounds: Vec<usize> = table.header.iter().map(|h| word(h)).collect();
+        let mut room = width.saturating_sub(bounds.iter().map(|b| b + 3).sum::<usize>() + 1);
+        let mut whole: Vec<(usize, usize)> = (0..table.header.len())
+            .filter_map(|i| {
+                let widths: Option<Vec<usize>> =
+                    rows.iter().map(|row| row.get(i).filter(|c| !c.contains(' ')).map(|c| c.chars().count())).collect();
+                widths.and_then(|w| w.into_iter().max()).filter(|&w| w <= 40).map(|w| (w, i))
+            })
+            .collect();
+        whole.sort_unstable();
+        for (w, i) in whole {
+            let extra = w.saturating_sub(bounds[i]);
+            let Some(left) = room.checked_sub(extra) else { break };
+            room = left;
+            bounds[i] = bounds[i].max(w);
+        }
+        for (i, bound) in bounds.into_iter().enumerate() {
+            if let Some(column) = grid.column_mut(i) {
+                // The boundary counts the cell's padding, one column each side.
+                let bound = u16::try_from(bound + 2).unwrap_or(u16::MAX);
+                column.set_constraint(ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(bound)));
+            }
+        }
     }
     grid
 }
