@@ -383,3 +383,35 @@ fn allocation_in_progress_jdk17() {
 fn allocation_in_progress_jdk25() {
     check_allocation_in_progress("allocation-in-progress-jdk25");
 }
+
+/// docs/REPORT-SCHEMA.md names every key the JSON has: a key added without its line there
+/// fails here.
+#[test]
+fn every_json_key_is_documented() {
+    fn keys(value: &Value, into: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    into.insert(k.clone());
+                    // `properties` holds system property names, not keys of the schema.
+                    if k != "properties" {
+                        keys(v, into);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| keys(v, into)),
+            _ => {}
+        }
+    }
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/REPORT-SCHEMA.md")).unwrap();
+    let mut found = std::collections::BTreeSet::new();
+    for name in ["allocation-in-progress-jdk25", "netty-pooled-noclean-jdk17", "outbound-pileup-jdk17"] {
+        let error = expected(name)["error"].as_str().map(str::to_string);
+        let report = report(name, &Options { error, top: 3, ..Options::default() });
+        keys(&serde_json::to_value(&report).unwrap(), &mut found);
+    }
+    // A key is named alone (`bytes`) or after its parent (`jdk.reserved`).
+    let missing: Vec<_> =
+        found.iter().filter(|k| !doc.contains(&format!("`{k}`")) && !doc.contains(&format!(".{k}`"))).collect();
+    assert!(missing.is_empty(), "keys not in docs/REPORT-SCHEMA.md: {missing:?}");
+}
