@@ -654,3 +654,37 @@ fn paths_prints_every_path_and_wraps_long_ones() {
     assert!(narrow.contains("\n      -> ") && !wide.contains("\n      -> "), "{narrow}");
     assert!(!narrow.contains("top 0") && !narrow.contains("objects shown"));
 }
+
+/// Every example in the README whose first line is a `$ dumpscan ...` command shows what the
+/// tool prints: each run of lines between `...` markers appears, as is, in the output.
+#[test]
+fn readme_examples_are_what_the_tool_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut checked = 0;
+    for block in readme.split("```").skip(1).step_by(2) {
+        let mut lines = block.lines().skip(1);
+        let Some(command) = lines.next().and_then(|l| l.strip_prefix("$ ")) else { continue };
+        let words = shell_words::split(command).unwrap();
+        let at = words.iter().position(|w| w == "dumpscan").expect("a dumpscan command");
+        let mut run = Command::new(env!("CARGO_BIN_EXE_dumpscan"));
+        run.current_dir(root).args(&words[at + 1..]);
+        for assignment in &words[..at] {
+            let (key, value) = assignment.split_once('=').unwrap();
+            run.env(key, value);
+        }
+        let out = run.output().unwrap();
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let rest: Vec<&str> = lines.collect();
+        for chunk in rest.split(|l| *l == "...").filter(|c| !c.is_empty()) {
+            let chunk = chunk.join("\n");
+            assert!(
+                printed.contains(&chunk),
+                "README example of `{command}` is not what it prints:\n{chunk}\n---\n{printed}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "the README has an example to check");
+}
