@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use dumpscan::offheap::Tally;
 use dumpscan::offheap::{
-    AllocationPurpose, ArenaKind, CounterSource, FindingKind, HolderRole, LargeBufferKind, Library, RetainerKind, Role,
+    AllocationPurpose, ArenaKind, CounterSource, FindingKind, HolderRole, LargeBufferKind, Library, RequestShape,
+    RetainerKind, Role, Tally,
 };
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
@@ -277,6 +277,15 @@ fn check_outbound_pileup(name: &str) {
     assert_eq!(report.dump.jvm.max_direct_memory, Some(64 << 20));
     assert_eq!(report.dump.jvm.properties.get("io.netty.allocator.numDirectArenas").map(String::as_str), Some("1"));
 
+    // The incident's own message: 204 x 4 MiB, one buffer growing.
+    let seed = "failed to allocate 855638016 byte(s) of direct memory (used: 985661440, max: 1823473664)";
+    let options = Options { error: Some(seed.into()), dominators: false, ..Options::default() };
+    let grown = analyze(fixture(&format!("{name}.hprof.gz")), &options).unwrap();
+    let shape = serde_json::to_value(grown.error.as_ref().unwrap().shape).unwrap();
+    assert_eq!(shape, serde_json::json!({"kind": "growth", "step": 4194304, "multiple": 204}));
+    let finding = grown.findings.iter().find(|f| f.kind == FindingKind::ErrorMessage).unwrap();
+    assert!(finding.detail.contains("204 x 4.0 MiB"), "{}", finding.detail);
+
     // --error is read in the findings too, as a symptom.
     let error = report.findings.iter().find(|f| f.kind == FindingKind::ErrorMessage).expect("the error finding");
     assert_eq!(error.role, Role::Symptom);
@@ -293,6 +302,9 @@ fn check_outbound_pileup(name: &str) {
     // The pasted error, decoded against the counter that refused the allocation.
     let decoded = report.error.as_ref().expect("the error message decoded");
     assert_eq!(decoded.requested, 16 << 20);
+    // The size asked is the pool's chunk size: a new chunk, not a growing buffer.
+    assert_eq!(decoded.shape, RequestShape::PoolChunk { chunk_size: 16 << 20 });
+    assert!(decoded.reading.iter().any(|r| r.contains("chunk size")), "{:?}", decoded.reading);
     let limit = if jvm["netty"]["no_cleaner"].as_bool().unwrap() {
         assert_eq!(decoded.source, CounterSource::Netty);
         report.counters.netty.as_ref().unwrap().max

@@ -100,7 +100,7 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
             jvm: jvm::read(heap),
         },
         reconciliation: counters::reconcile(&counters, &direct_buffers, &classified, &netty),
-        error: options.error.as_deref().and_then(|e| oom::decode(e, &counters)),
+        error: options.error.as_deref().and_then(|e| oom::decode(e, &counters, &chunk_sizes)),
         counters,
         direct_buffers,
         native_bytes: attribution.total,

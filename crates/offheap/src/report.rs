@@ -141,8 +141,35 @@ pub struct AllocationFailure {
     pub used: Option<u64>,
     /// The limit then.
     pub max: Option<u64>,
+    /// What the size asked for says about who asked.
+    pub shape: RequestShape,
     /// Plain-language reading of the numbers against the dump's counters.
     pub reading: Vec<String>,
+}
+
+/// The shape of a failed allocation's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestShape {
+    /// A multiple of Netty's 4 MiB growth step above it: one buffer growing with one large message.
+    Growth {
+        /// The step, 4 MiB.
+        step: u64,
+        /// How many steps.
+        multiple: u64,
+    },
+    /// One of the dump's pooled allocators' chunk size: a pool asking for a new chunk.
+    PoolChunk {
+        /// That chunk size.
+        chunk_size: u64,
+    },
+    /// A power of two up to 4 MiB: a buffer doubling as it grows.
+    Doubling {
+        /// The size itself.
+        power_of_two: u64,
+    },
+    /// None of these.
+    None,
 }
 
 /// A count and the bytes it stands for.
