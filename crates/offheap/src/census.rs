@@ -5,39 +5,28 @@ use dumpscan_heap::{Heap, ObjectIndex, Reach};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-/// The classes the analysis reads, each with its subclasses.
-pub(crate) const CLASSES: &[&str] = &[
-    "java.nio.DirectByteBuffer",
-    "jdk.internal.ref.Cleaner",
-    "sun.misc.Cleaner",
-    "io.netty.buffer.PooledByteBufAllocator",
-    "io.netty.buffer.PoolChunk",
-    "io.netty.buffer.PoolThreadCache",
-    "io.netty.buffer.PooledByteBuf",
-    "io.netty.channel.ChannelOutboundBuffer",
-    "java.lang.Thread",
-    "io.netty.buffer.AdaptivePoolingAllocator",
-    "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
-    "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
-    "sun.nio.ch.Util$BufferCache",
-];
+use crate::packs::PACKS;
 
-/// Instances of each of [`CLASSES`], in the same order.
-pub(crate) struct Census(Vec<Vec<ObjectIndex>>);
+/// Instances of each class the packs read (each with its subclasses), found in one pass.
+pub(crate) struct Census {
+    classes: Vec<&'static str>,
+    instances: Vec<Vec<ObjectIndex>>,
+}
 
 impl Census {
     pub(crate) fn take(heap: &Heap<'_>) -> Census {
+        let classes: Vec<&'static str> = PACKS.iter().flat_map(|pack| pack.classes()).copied().collect();
         let mut bucket_of_class = vec![u8::MAX; heap.class_count()];
         for (class, bucket) in bucket_of_class.iter_mut().enumerate() {
             let Some(info) = heap.class_info(class as u32) else { continue };
-            if let Some(i) = CLASSES.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
+            if let Some(i) = classes.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
                 *bucket = i as u8;
             }
         }
         let buckets = (0..heap.len() as u32)
             .into_par_iter()
             .fold(
-                || vec![Vec::new(); CLASSES.len()],
+                || vec![Vec::new(); classes.len()],
                 |mut buckets: Vec<Vec<ObjectIndex>>, o| {
                     if let dumpscan_heap::ObjectKind::Instance { class } = heap.kind(o) {
                         if let Some(&b) = bucket_of_class.get(class as usize) {
@@ -50,7 +39,7 @@ impl Census {
                 },
             )
             .reduce(
-                || vec![Vec::new(); CLASSES.len()],
+                || vec![Vec::new(); classes.len()],
                 |mut a, b| {
                     for (x, y) in a.iter_mut().zip(b) {
                         x.extend(y);
@@ -58,19 +47,19 @@ impl Census {
                     a
                 },
             );
-        Census(
-            buckets
-                .into_iter()
-                .map(|mut b| {
-                    b.sort_unstable();
-                    b
-                })
-                .collect(),
-        )
+        let instances = buckets
+            .into_iter()
+            .map(|mut b| {
+                b.sort_unstable();
+                b
+            })
+            .collect();
+        Census { classes, instances }
     }
 
+    /// Instances of `class` and its subclasses; empty for a class no pack reads.
     pub(crate) fn of(&self, class: &str) -> &[ObjectIndex] {
-        CLASSES.iter().position(|&c| c == class).map_or(&[], |i| &self.0[i])
+        self.classes.iter().position(|&c| c == class).map_or(&[], |i| &self.instances[i])
     }
 }
 

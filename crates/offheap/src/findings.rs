@@ -6,39 +6,30 @@
 
 use crate::libraries::Library;
 use crate::report::{
-    AllocationPurpose, ArenaKind, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
+    AllocationPurpose, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
     RetainerKind, Role,
 };
 use crate::units::{count, human_bytes as size, percent};
 
-const MIB: u64 = 1 << 20;
+pub(crate) const MIB: u64 = 1 << 20;
 
 /// What the rules read: the report so far and the dump's path for commands.
 pub(crate) struct Context<'r> {
     pub report: &'r Report,
 }
 
-type Rule = fn(&Context<'_>) -> Vec<Finding>;
+/// A rule: the findings it makes of the report (context or causes).
+pub(crate) type Rule = fn(&Context<'_>) -> Vec<Finding>;
 /// Rules that may point at the findings before them.
 type SymptomRule = fn(&Context<'_>, &[Finding]) -> Vec<Finding>;
 
-const CONTEXT_AND_CAUSES: &[Rule] = &[
-    truncated,
-    allocation_in_progress,
-    write_pileups,
-    read_buffers,
-    large_retainer,
-    large_buffer,
-    leaks,
-    awaiting_gc,
-    dead_thread_caches,
-    mostly_free_chunks,
-    use_after_release,
-];
+const CONTEXT_AND_CAUSES: &[Rule] =
+    &[truncated, allocation_in_progress, read_buffers, large_retainer, large_buffer, awaiting_gc];
 const SYMPTOMS: &[SymptomRule] = &[error_message, counters_near_limit, invisible_to_jmx];
 
 pub(crate) fn find(cx: &Context<'_>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = CONTEXT_AND_CAUSES.iter().flat_map(|rule| rule(cx)).collect();
+    let packs = crate::packs::PACKS.iter().flat_map(|pack| pack.rules());
+    let mut findings: Vec<Finding> = CONTEXT_AND_CAUSES.iter().chain(packs).flat_map(|rule| rule(cx)).collect();
     // Context keeps the rules' order; causes go largest first.
     findings.sort_by(|a, b| {
         a.role.cmp(&b.role).then_with(|| match a.role {
@@ -51,22 +42,22 @@ pub(crate) fn find(cx: &Context<'_>) -> Vec<Finding> {
     findings
 }
 
-fn finding(kind: FindingKind, role: Role, title: String, detail: String, bytes: u64) -> Finding {
+pub(crate) fn finding(kind: FindingKind, role: Role, title: String, detail: String, bytes: u64) -> Finding {
     Finding { kind, role, title, detail, bytes, evidence: Vec::new(), commands: Vec::new() }
 }
 
 impl Context<'_> {
-    fn native(&self) -> u64 {
+    pub(crate) fn native(&self) -> u64 {
         self.report.native_bytes
     }
 
     /// Large enough to mention: a MiB, and a tenth of the direct memory found.
-    fn significant(&self, bytes: u64) -> bool {
+    pub(crate) fn significant(&self, bytes: u64) -> bool {
         bytes >= MIB && bytes.saturating_mul(10) >= self.native()
     }
 
     /// `dumpscan paths 'the dump' --id ID`, ready to paste.
-    fn paths_command(&self, id: &str) -> String {
+    pub(crate) fn paths_command(&self, id: &str) -> String {
         format!("dumpscan paths {} --id {id}", shell_words::quote(&self.report.dump.path))
     }
 
@@ -160,44 +151,6 @@ fn allocation_in_progress(cx: &Context<'_>) -> Vec<Finding> {
                 }
             }
             f.commands.push(cx.paths_command(&a.id));
-            f
-        })
-        .collect()
-}
-
-fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
-    cx.report
-        .channels
-        .iter()
-        .filter(|c| {
-            let bytes = c.pending_bytes.max(c.direct.bytes);
-            bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
-        })
-        .take(5)
-        .map(|c| {
-            let bytes = c.pending_bytes.max(c.direct.bytes);
-            let simple = c.class.rsplit('.').next().unwrap_or(&c.class);
-            let mut f = finding(
-                FindingKind::WritePileup,
-                Role::Cause,
-                format!("Writes piling up in {simple}'s outbound buffer: {}", size(bytes)),
-                format!(
-                    "{}@{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
-                     Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
-                    c.class,
-                    c.id,
-                    c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
-                    c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
-                    count(c.pending_messages, "message"),
-                    size(c.pending_bytes),
-                    size(c.direct.bytes),
-                    count(c.direct.count, "ByteBuf"),
-                    if c.writable { "" } else { " although the channel reports itself unwritable" },
-                ),
-                bytes,
-            );
-            f.evidence.push(format!("ChannelOutboundBuffer {}: totalPendingSize = {}", c.outbound_buffer, c.pending_bytes));
-            f.commands.push(cx.paths_command(&c.outbound_buffer));
             f
         })
         .collect()
@@ -306,28 +259,6 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
     vec![f]
 }
 
-fn leaks(cx: &Context<'_>) -> Vec<Finding> {
-    cx.report
-        .retainers
-        .iter()
-        .filter(|r| r.kind == RetainerKind::Leaked && r.bytes >= MIB)
-        .map(|r| {
-            let mut f = finding(
-                FindingKind::Leak,
-                Role::Cause,
-                format!("{} in {} that were never released", size(r.bytes), count(r.buffers, "pooled ByteBuf")),
-                "Nothing references these ByteBufs any more, yet they were not released: their memory stays taken \
-                 in the pool's chunks until the allocator itself goes. Run with -Dio.netty.leakDetection.level=advanced \
-                 to learn where they were last used."
-                    .into(),
-                r.bytes,
-            );
-            f.evidence.extend(r.example.iter().map(|e| format!("one of them: {e}")));
-            f
-        })
-        .collect()
-}
-
 fn awaiting_gc(cx: &Context<'_>) -> Vec<Finding> {
     let waiting = cx.report.direct_buffers.unreachable;
     if waiting.bytes == 0 || (waiting.bytes < 64 * MIB && !cx.significant(waiting.bytes)) {
@@ -351,88 +282,6 @@ fn awaiting_gc(cx: &Context<'_>) -> Vec<Finding> {
         cx.report.direct_buffers.cleared_cleaners.count
     ));
     vec![f]
-}
-
-fn dead_thread_caches(cx: &Context<'_>) -> Vec<Finding> {
-    cx.report
-        .netty
-        .iter()
-        .filter_map(|allocator| {
-            let dead: Vec<_> =
-                allocator.thread_caches.iter().filter(|c| !c.thread_alive && c.cached_bytes > 0).collect();
-            if dead.is_empty() {
-                return None;
-            }
-            let bytes = dead.iter().map(|c| c.cached_bytes).fold(0u64, u64::saturating_add);
-            let mut f = finding(
-                FindingKind::DeadThreadCaches,
-                Role::Cause,
-                format!("{} parked in thread caches of threads that no longer run", size(bytes)),
-                format!(
-                    "{} of Netty belong to threads that are gone; their ByteBufs return to the pool only \
-                     when the cache is freed. Threads created per task and allocating from a pooled allocator cause \
-                     this.",
-                    count(dead.len() as u64, "thread cache")
-                ),
-                bytes,
-            );
-            f.evidence = dead.iter().map(|c| c.id.clone()).collect();
-            Some(f)
-        })
-        .collect()
-}
-
-fn mostly_free_chunks(cx: &Context<'_>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for allocator in &cx.report.netty {
-        let chunk = allocator.chunk_size.and_then(|c| u64::try_from(c).ok()).filter(|&c| c > 0).unwrap_or(16 * MIB);
-        for arena in allocator.arenas.iter().filter(|a| a.kind == ArenaKind::Direct) {
-            if arena.chunk_bytes >= chunk.saturating_mul(2) && arena.free_bytes.saturating_mul(2) >= arena.chunk_bytes {
-                out.push(finding(
-                    FindingKind::MostlyFreeChunks,
-                    Role::Cause,
-                    format!(
-                        "Pooled chunks mostly free: {} of {} unused",
-                        size(arena.free_bytes),
-                        size(arena.chunk_bytes)
-                    ),
-                    format!(
-                        "Direct arena {} of {} keeps {} of which {} is free: memory once needed at a peak, \
-                         kept by the pool. Fewer arenas (-Dio.netty.allocator.numDirectArenas) or a smaller chunk \
-                         size lower the footprint.",
-                        arena.id,
-                        allocator.allocator,
-                        count(arena.chunks, "chunk"),
-                        percent(arena.free_bytes, arena.chunk_bytes)
-                    ),
-                    arena.free_bytes,
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn use_after_release(cx: &Context<'_>) -> Vec<Finding> {
-    cx.report
-        .netty
-        .iter()
-        .filter(|a| a.released_still_referenced.count > 0)
-        .map(|a| {
-            let released = a.released_still_referenced;
-            let mut f = finding(
-                FindingKind::UseAfterRelease,
-                Role::Cause,
-                format!("{} released but still referenced", count(released.count, "pooled ByteBuf")),
-                "Their reference count says released, yet application objects still point at them. Netty recycles \
-                 ByteBuf objects: a later write through such a reference corrupts another user's data."
-                    .into(),
-                0,
-            );
-            f.evidence.push(format!("{} of pool space they once held", size(released.bytes)));
-            f
-        })
-        .collect()
 }
 
 /// "See finding N" for the largest cause, when there is one.

@@ -25,6 +25,7 @@ mod jvm;
 mod libraries;
 mod netty;
 mod oom;
+mod packs;
 mod report;
 mod retainers;
 pub mod units;
@@ -75,7 +76,8 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
     log("read Netty's pools");
     let counters = Counters { jdk: counters::jdk(heap), netty: counters::netty(heap) };
     let watched: FxHashSet<_> = census.of("io.netty.channel.ChannelOutboundBuffer").iter().copied().collect();
-    let attribution = retainers::attribute(heap, &classified, &netty, &watched);
+    let roles = packs::Roles::of(heap);
+    let attribution = retainers::attribute(heap, &roles, &classified, &netty, &watched);
     log("attributed native memory to retainers");
     let dominators = if options.dominators {
         let rows = retainers::native_dominators(heap, &classified, options.top);

@@ -2,10 +2,7 @@
 //! an application and its sockets. An object of none of them is the application's own, which
 //! is what a person looks for on a path; a library's object says which machinery holds the bytes.
 
-use dumpscan_heap::{Heap, ObjectIndex};
 use serde::Serialize;
-
-use crate::fields::is_a;
 
 /// A library whose classes are not the application's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -75,20 +72,6 @@ impl Library {
             Library::Kotlin => "Kotlin",
         }
     }
-}
-
-/// Netty's wrappers that only pass calls on to the ByteBuf inside: the leak detector's
-/// (`SimpleLeakAwareByteBuf`, `AdvancedLeakAwareByteBuf` and their composite forms) and
-/// `WrappedByteBuf`'s other subclasses. A path through one is the path to the ByteBuf inside.
-pub(crate) fn is_wrapper(heap: &Heap<'_>, object: ObjectIndex) -> bool {
-    is_a(heap, object, "io.netty.buffer.WrappedByteBuf")
-        || is_a(heap, object, "io.netty.buffer.WrappedCompositeByteBuf")
-}
-
-/// The leak detector's wrappers: a ByteBuf reached through one is tracked for leaks.
-pub(crate) fn is_leak_tracker(heap: &Heap<'_>, object: ObjectIndex) -> bool {
-    is_a(heap, object, "io.netty.buffer.SimpleLeakAwareByteBuf")
-        || is_a(heap, object, "io.netty.buffer.SimpleLeakAwareCompositeByteBuf")
 }
 
 #[cfg(test)]

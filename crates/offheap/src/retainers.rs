@@ -9,9 +9,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::buffers::{Classified, Kind};
 use crate::census::{is_strong, Referrers};
 use crate::dominance::NativeTree;
-use crate::fields::{int, is_a, object};
-use crate::libraries::{is_leak_tracker, is_wrapper, Library};
+use crate::fields::{int, object};
+use crate::libraries::Library;
 use crate::netty::{Memory, Netty};
+use crate::packs::{ClassRole, Roles};
 use crate::report::{
     Holder, HolderRole, LargeBuffer, LargeBufferKind, NativeDominator, Retainer, RetainerKind, RootKind, Tally,
 };
@@ -37,6 +38,7 @@ pub(crate) struct Attribution {
 
 pub(crate) fn attribute(
     heap: &Heap<'_>,
+    roles: &Roles,
     classified: &Classified,
     netty: &Netty,
     watched: &FxHashSet<ObjectIndex>,
@@ -76,7 +78,7 @@ pub(crate) fn attribute(
                     t.count = t.count.saturating_add(buffers);
                     t.bytes = t.bytes.saturating_add(bytes);
                 }
-                match describe(heap, path) {
+                match describe(heap, roles, path) {
                     // A pool's ByteBuf nobody references yet never released: its bytes stay
                     // taken in the chunk until the allocator goes (Netty calls this a leak).
                     d if d.steps.is_empty() => (
@@ -96,7 +98,7 @@ pub(crate) fn attribute(
             }
             Share::Allocator(a, what) => {
                 let allocator = netty.allocators[a].0;
-                let mut d = describe(heap, &heap.path(allocator));
+                let mut d = describe(heap, roles, &heap.path(allocator));
                 d.steps.push(what.to_string());
                 d.holder =
                     Some(Holder { library: Library::Netty, class: heap.class_name(allocator), role: HolderRole::Pool });
@@ -255,7 +257,7 @@ pub(crate) struct Described {
     pub leak_tracked: bool,
 }
 
-pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
+pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> Described {
     let Some(&last) = path.last() else {
         return Described {
             root: "no strong path".into(),
@@ -280,17 +282,14 @@ pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
     let mut i = first_edge;
     while i + 1 < path.len() {
         // A wrapper passes calls on to the ByteBuf inside: its step says nothing of who holds it.
-        if is_wrapper(heap, path[i]) {
+        if roles.is_wrapper(heap, path[i]) {
             i += 1;
             continue;
         }
         let from = heap.class_name(path[i]);
-        let internal = |o: ObjectIndex| {
-            let name = heap.class_name(o);
-            is_collection(&name) || is_node(&name)
-        };
+        let internal = |o: ObjectIndex| is_collection(heap, roles, o) || is_node(&heap.class_name(o));
         let into_nodes = i + 2 < path.len() && is_node(&heap.class_name(path[i + 1]));
-        if is_collection(&from) || is_node(&from) || into_nodes {
+        if internal(path[i]) || into_nodes {
             // The whole run of collection internals (or linked nodes) becomes one step.
             while i + 2 < path.len() && internal(path[i + 1]) {
                 i += 1;
@@ -317,40 +316,27 @@ pub(crate) fn describe(heap: &Heap<'_>, path: &[ObjectIndex]) -> Described {
     };
     let owner = holders.iter().rev().find_map(|&o| class_of(o).filter(|name| Library::of(name).is_none()));
     // A read buffer on the way is who holds the bytes, however far from them it is.
-    let reader = path.windows(2).rev().find(|pair| is_read_buffer(heap, pair[0], pair[1])).map(|pair| pair[0]);
+    let reader = path.windows(2).rev().find(|pair| roles.is_read_buffer(heap, pair[0], pair[1])).map(|pair| pair[0]);
     let holder = match reader {
         Some(o) => class_of(o).map(|name| Holder {
             library: Library::of(&name).unwrap_or(Library::Netty),
             class: name,
             role: HolderRole::ReadBuffer,
         }),
-        None => holders.iter().rev().filter(|&&o| !is_wrapper(heap, o)).find_map(|&o| {
+        None => holders.iter().rev().filter(|&&o| !roles.is_wrapper(heap, o)).find_map(|&o| {
             let name = class_of(o)?;
-            if is_collection(&name) || is_node(&name) {
+            if is_collection(heap, roles, o) || is_node(&name) {
                 return None;
             }
-            let role = if is_a(heap, o, "io.netty.channel.ChannelOutboundBuffer") {
-                HolderRole::OutboundBuffer
-            } else {
-                HolderRole::Other
+            let role = match roles.of_object(heap, o) {
+                Some(ClassRole::OutboundBuffer) => HolderRole::OutboundBuffer,
+                _ => HolderRole::Other,
             };
             Some(Holder { library: Library::of(&name)?, class: name, role })
         }),
     };
-    let leak_tracked = holders.last().is_some_and(|&o| is_leak_tracker(heap, o));
+    let leak_tracked = holders.last().is_some_and(|&o| roles.is_leak_tracker(heap, o));
     Described { root, root_kind, steps, owner, holder, leak_tracked }
-}
-
-/// Whether `from` holds `to` as its read buffer: `ByteToMessageDecoder.cumulation` (decoders
-/// of any class), Lettuce's `CommandHandler.buffer` (up to 6.5) or `readBuffer` (6.6+).
-fn is_read_buffer(heap: &Heap<'_>, from: ObjectIndex, to: ObjectIndex) -> bool {
-    const LETTUCE_HANDLERS: [&str; 2] =
-        ["io.lettuce.core.protocol.CommandHandler", "com.lambdaworks.redis.protocol.CommandHandler"];
-    if is_a(heap, from, "io.netty.handler.codec.ByteToMessageDecoder") {
-        return object(heap, from, "cumulation") == Some(to);
-    }
-    LETTUCE_HANDLERS.iter().any(|class| is_a(heap, from, class))
-        && (object(heap, from, "buffer") == Some(to) || object(heap, from, "readBuffer") == Some(to))
 }
 
 fn root_kind(kind: dumpscan_hprof::RootKind) -> RootKind {
@@ -385,12 +371,10 @@ fn without_index(label: &str) -> String {
     }
 }
 
-fn is_collection(class: &str) -> bool {
-    (class.starts_with("java.util.") && !class.starts_with("java.util.concurrent.atomic."))
-        || class.starts_with("java.lang.ThreadLocal$ThreadLocalMap")
-        || class.ends_with("[]")
-        || class.starts_with("io.netty.util.internal.shaded.org.jctools.")
-        || class.starts_with("io.netty.util.collection.")
+/// An array, or a collection's internals as a pack says (`java.util`, Netty's JCTools queues).
+fn is_collection(heap: &Heap<'_>, roles: &Roles, object: ObjectIndex) -> bool {
+    matches!(heap.kind(object), ObjectKind::ObjectArray { .. } | ObjectKind::PrimitiveArray(_))
+        || roles.is_container(heap, object)
 }
 
 /// Nodes of linked structures: `HashMap$Node`, `ChannelOutboundBuffer$Entry`, queue nodes.

@@ -1,0 +1,194 @@
+//! Netty: its wrappers, containers, decoders' and channels' buffers, and the rules about its
+//! pools and channels.
+
+use dumpscan_heap::Heap;
+
+use super::{extends, ClassRole, Pack};
+use crate::findings::{finding, Context, Rule, MIB};
+use crate::report::{ArenaKind, Finding, FindingKind, RetainerKind, Role};
+use crate::units::{count, human_bytes as size, percent};
+
+pub(crate) struct Netty;
+
+impl Pack for Netty {
+    fn classes(&self) -> &'static [&'static str] {
+        &[
+            "io.netty.buffer.PooledByteBufAllocator",
+            "io.netty.buffer.PoolChunk",
+            "io.netty.buffer.PoolThreadCache",
+            "io.netty.buffer.PooledByteBuf",
+            "io.netty.channel.ChannelOutboundBuffer",
+            "io.netty.buffer.AdaptivePoolingAllocator",
+            "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
+            "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
+        ]
+    }
+
+    fn class_role(&self, heap: &Heap<'_>, class: u32, name: &str) -> Option<ClassRole> {
+        if name.starts_with("io.netty.util.internal.shaded.org.jctools.")
+            || name.starts_with("io.netty.util.collection.")
+        {
+            return Some(ClassRole::Container);
+        }
+        // The leak detector's wrappers and `WrappedByteBuf`'s other subclasses pass every call
+        // on to the ByteBuf inside.
+        let leak_tracker = extends(heap, class, "io.netty.buffer.SimpleLeakAwareByteBuf")
+            || extends(heap, class, "io.netty.buffer.SimpleLeakAwareCompositeByteBuf");
+        if leak_tracker
+            || extends(heap, class, "io.netty.buffer.WrappedByteBuf")
+            || extends(heap, class, "io.netty.buffer.WrappedCompositeByteBuf")
+        {
+            return Some(ClassRole::Wrapper { leak_tracker });
+        }
+        if extends(heap, class, "io.netty.handler.codec.ByteToMessageDecoder") {
+            return Some(ClassRole::ReadBuffer { fields: &["cumulation"] });
+        }
+        extends(heap, class, "io.netty.channel.ChannelOutboundBuffer").then_some(ClassRole::OutboundBuffer)
+    }
+
+    fn rules(&self) -> &'static [Rule] {
+        &[write_pileups, leaks, dead_thread_caches, mostly_free_chunks, use_after_release]
+    }
+}
+
+fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .channels
+        .iter()
+        .filter(|c| {
+            let bytes = c.pending_bytes.max(c.direct.bytes);
+            bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
+        })
+        .take(5)
+        .map(|c| {
+            let bytes = c.pending_bytes.max(c.direct.bytes);
+            let simple = c.class.rsplit('.').next().unwrap_or(&c.class);
+            let mut f = finding(
+                FindingKind::WritePileup,
+                Role::Cause,
+                format!("Writes piling up in {simple}'s outbound buffer: {}", size(bytes)),
+                format!(
+                    "{}@{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
+                     Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
+                    c.class,
+                    c.id,
+                    c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
+                    c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
+                    count(c.pending_messages, "message"),
+                    size(c.pending_bytes),
+                    size(c.direct.bytes),
+                    count(c.direct.count, "ByteBuf"),
+                    if c.writable { "" } else { " although the channel reports itself unwritable" },
+                ),
+                bytes,
+            );
+            f.evidence.push(format!("ChannelOutboundBuffer {}: totalPendingSize = {}", c.outbound_buffer, c.pending_bytes));
+            f.commands.push(cx.paths_command(&c.outbound_buffer));
+            f
+        })
+        .collect()
+}
+
+fn leaks(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .retainers
+        .iter()
+        .filter(|r| r.kind == RetainerKind::Leaked && r.bytes >= MIB)
+        .map(|r| {
+            let mut f = finding(
+                FindingKind::Leak,
+                Role::Cause,
+                format!("{} in {} that were never released", size(r.bytes), count(r.buffers, "pooled ByteBuf")),
+                "Nothing references these ByteBufs any more, yet they were not released: their memory stays taken \
+                 in the pool's chunks until the allocator itself goes. Run with -Dio.netty.leakDetection.level=advanced \
+                 to learn where they were last used."
+                    .into(),
+                r.bytes,
+            );
+            f.evidence.extend(r.example.iter().map(|e| format!("one of them: {e}")));
+            f
+        })
+        .collect()
+}
+
+fn dead_thread_caches(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .netty
+        .iter()
+        .filter_map(|allocator| {
+            let dead: Vec<_> =
+                allocator.thread_caches.iter().filter(|c| !c.thread_alive && c.cached_bytes > 0).collect();
+            if dead.is_empty() {
+                return None;
+            }
+            let bytes = dead.iter().map(|c| c.cached_bytes).fold(0u64, u64::saturating_add);
+            let mut f = finding(
+                FindingKind::DeadThreadCaches,
+                Role::Cause,
+                format!("{} parked in thread caches of threads that no longer run", size(bytes)),
+                format!(
+                    "{} of Netty belong to threads that are gone; their ByteBufs return to the pool only \
+                     when the cache is freed. Threads created per task and allocating from a pooled allocator cause \
+                     this.",
+                    count(dead.len() as u64, "thread cache")
+                ),
+                bytes,
+            );
+            f.evidence = dead.iter().map(|c| c.id.clone()).collect();
+            Some(f)
+        })
+        .collect()
+}
+
+fn mostly_free_chunks(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for allocator in &cx.report.netty {
+        let chunk = allocator.chunk_size.and_then(|c| u64::try_from(c).ok()).filter(|&c| c > 0).unwrap_or(16 * MIB);
+        for arena in allocator.arenas.iter().filter(|a| a.kind == ArenaKind::Direct) {
+            if arena.chunk_bytes >= chunk.saturating_mul(2) && arena.free_bytes.saturating_mul(2) >= arena.chunk_bytes {
+                out.push(finding(
+                    FindingKind::MostlyFreeChunks,
+                    Role::Cause,
+                    format!(
+                        "Pooled chunks mostly free: {} of {} unused",
+                        size(arena.free_bytes),
+                        size(arena.chunk_bytes)
+                    ),
+                    format!(
+                        "Direct arena {} of {} keeps {} of which {} is free: memory once needed at a peak, \
+                         kept by the pool. Fewer arenas (-Dio.netty.allocator.numDirectArenas) or a smaller chunk \
+                         size lower the footprint.",
+                        arena.id,
+                        allocator.allocator,
+                        count(arena.chunks, "chunk"),
+                        percent(arena.free_bytes, arena.chunk_bytes)
+                    ),
+                    arena.free_bytes,
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn use_after_release(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .netty
+        .iter()
+        .filter(|a| a.released_still_referenced.count > 0)
+        .map(|a| {
+            let released = a.released_still_referenced;
+            let mut f = finding(
+                FindingKind::UseAfterRelease,
+                Role::Cause,
+                format!("{} released but still referenced", count(released.count, "pooled ByteBuf")),
+                "Their reference count says released, yet application objects still point at them. Netty recycles \
+                 ByteBuf objects: a later write through such a reference corrupts another user's data."
+                    .into(),
+                0,
+            );
+            f.evidence.push(format!("{} of pool space they once held", size(released.bytes)));
+            f
+        })
+        .collect()
+}
