@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use dumpscan::offheap::{
-    AllocationPurpose, ArenaKind, CounterSource, FindingKind, HolderRole, LargeBufferKind, Library, RequestShape,
-    RetainerKind, Role, Tally,
+    AllocationPurpose, ArenaKind, Client, ConnectionState, CounterSource, FindingKind, HolderRole, LargeBufferKind,
+    Library, RequestShape, RetainerKind, Role, Tally,
 };
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
@@ -405,8 +405,8 @@ fn every_json_key_is_documented() {
             Value::Object(map) => {
                 for (k, v) in map {
                     into.insert(k.clone());
-                    // `properties` holds system property names, not keys of the schema.
-                    if k != "properties" {
+                    // `properties` and `commands` hold names from the dump, not keys of the schema.
+                    if k != "properties" && k != "commands" {
                         keys(v, into);
                     }
                 }
@@ -417,7 +417,9 @@ fn every_json_key_is_documented() {
     }
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/REPORT-SCHEMA.md")).unwrap();
     let mut found = std::collections::BTreeSet::new();
-    for name in ["allocation-in-progress-jdk25", "netty-pooled-noclean-jdk17", "outbound-pileup-jdk17"] {
+    for name in
+        ["allocation-in-progress-jdk25", "netty-pooled-noclean-jdk17", "outbound-pileup-jdk17", "lettuce-6.6-jdk17"]
+    {
         let error = expected(name)["error"].as_str().map(str::to_string);
         let report = report(name, &Options { error, top: 3, ..Options::default() });
         keys(&serde_json::to_value(&report).unwrap(), &mut found);
@@ -426,4 +428,89 @@ fn every_json_key_is_documented() {
     let missing: Vec<_> =
         found.iter().filter(|k| !doc.contains(&format!("`{k}`")) && !doc.contains(&format!(".{k}`"))).collect();
     assert!(missing.is_empty(), "keys not in docs/REPORT-SCHEMA.md: {missing:?}");
+}
+
+/// Lettuce connections, as the process itself saw them: one reading a large reply with
+/// commands behind it, one whose writes pile up, one disconnected with commands queued.
+fn check_lettuce(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    let [Client::Lettuce { connections }] = &report.clients[..] else {
+        panic!("one Lettuce section: {:?}", report.clients)
+    };
+    let want: Vec<&Value> = jvm["connections"].as_array().unwrap().iter().collect();
+    assert_eq!(connections.len(), want.len());
+    let port =
+        |address: &Option<String>| address.as_deref().map(|a| a.rsplit(':').next().unwrap().parse::<u64>().unwrap());
+    let counts = |commands: &Value| -> std::collections::BTreeMap<String, u64> {
+        commands.as_object().unwrap().iter().map(|(k, v)| (k.clone(), u(v))).collect()
+    };
+    for want in want {
+        let scenario = want["scenario"].as_str().unwrap();
+        let c = connections
+            .iter()
+            .find(|c| port(&c.remote) == want["remote_port"].as_u64() && c.queued.count == u(&want["queued"]["count"]))
+            .unwrap_or_else(|| panic!("{name}: the {scenario} connection in {connections:#?}"));
+        let state = match want["state"].as_str().unwrap() {
+            "connected" => ConnectionState::Connected,
+            _ => ConnectionState::Disconnected,
+        };
+        assert_eq!(c.state, state, "{name} {scenario}");
+        assert_eq!(c.handler.is_some(), !want["handler_class"].is_null(), "{name} {scenario}");
+        assert_eq!(port(&c.local), want["local_port"].as_u64(), "{name} {scenario}");
+        assert_eq!(c.in_flight.count, u(&want["in_flight"]["count"]), "{name} {scenario}");
+        assert_eq!(c.in_flight.commands, counts(&want["in_flight"]["commands"]), "{name} {scenario}");
+        assert_eq!(c.queued.commands, counts(&want["queued"]["commands"]), "{name} {scenario}");
+        assert!(c.queued.heap_bytes >= u(&want["queued_value_bytes"]), "{name} {scenario}: the values are on the heap");
+        assert!(c.queued.heap_bytes < 2 * u(&want["queued_value_bytes"]) + (64 << 10), "{name} {scenario}");
+        match (&c.read_buffer, want["read_buffer"].as_object()) {
+            (Some(ours), Some(theirs)) => {
+                assert_eq!(ours.capacity, u(&theirs["capacity"]), "{name} {scenario}");
+                assert_eq!(ours.readable, u(&theirs["writer_index"]) - u(&theirs["reader_index"]), "{name} {scenario}");
+                assert_eq!(ours.direct, theirs["direct"].as_bool().unwrap(), "{name} {scenario}");
+            }
+            (None, None) => {}
+            other => panic!("{name} {scenario}: read buffer {other:?}"),
+        }
+        assert_eq!(c.pending_write_bytes, want["pending_write_bytes"].as_u64(), "{name} {scenario}");
+        if scenario == "pileup" {
+            let outbound = u(&want["pending_buffer_capacity"]);
+            assert_eq!(
+                c.direct_bytes,
+                outbound + c.read_buffer.as_ref().unwrap().capacity,
+                "{name}: its direct memory"
+            );
+        }
+    }
+    let kinds: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
+    for kind in [FindingKind::ReplyBeingRead, FindingKind::QueuedWhileDisconnected, FindingKind::ClientWritePileup] {
+        assert!(kinds.contains(&kind), "{name}: {kind:?} in {kinds:?}");
+    }
+    // Each is told once, by the connection, not again by the channel or the buffer.
+    for kind in [FindingKind::WritePileup, FindingKind::ReadBuffer, FindingKind::LargeBuffer] {
+        assert!(!kinds.contains(&kind), "{name}: {kind:?} told twice in {kinds:?}");
+    }
+    let reading = report.findings.iter().find(|f| f.kind == FindingKind::ReplyBeingRead).unwrap();
+    assert!(reading.detail.contains("The oldest command in flight, GET,"), "{}", reading.detail);
+}
+
+#[test]
+fn lettuce_5_3_jdk17() {
+    check_lettuce("lettuce-5.3-jdk17");
+}
+
+#[test]
+fn lettuce_5_3_jdk25() {
+    check_lettuce("lettuce-5.3-jdk25");
+}
+
+#[test]
+fn lettuce_6_6_jdk17() {
+    check_lettuce("lettuce-6.6-jdk17");
+}
+
+#[test]
+fn lettuce_6_6_jdk25() {
+    check_lettuce("lettuce-6.6-jdk25");
 }

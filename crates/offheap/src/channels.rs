@@ -30,19 +30,13 @@ pub(crate) fn pending(
                 return None;
             }
             let channel = object(heap, outbound, "channel");
-            // The channel caches its addresses once asked; the JDK socket channel (`ch`) has them.
-            let address = |field: &str| {
-                let channel = channel?;
-                let socket = object(heap, channel, "ch");
-                let found = object(heap, channel, field).or_else(|| socket.and_then(|s| object(heap, s, field)))?;
-                socket_address(heap, found, show_values)
-            };
+            let (local, remote) = channel.map_or((None, None), |c| addresses(heap, c, show_values));
             Some(Channel {
                 id: channel.map_or_else(String::new, |c| format!("0x{:x}", heap.id(c))),
                 class: channel.map_or_else(|| "io.netty.channel.Channel".into(), |c| heap.class_name(c)),
                 outbound_buffer: format!("0x{:x}", heap.id(outbound)),
-                local: address("localAddress"),
-                remote: address("remoteAddress"),
+                local,
+                remote,
                 pending_bytes,
                 pending_messages,
                 writable: int(heap, outbound, "unwritable").unwrap_or(0) == 0,
@@ -54,6 +48,22 @@ pub(crate) fn pending(
         b.pending_bytes.max(b.direct.bytes).cmp(&a.pending_bytes.max(a.direct.bytes)).then(a.id.cmp(&b.id))
     });
     channels
+}
+
+/// A channel's local and remote `ip:port`: the channel caches them once asked; the JDK socket
+/// channel it wraps (`ch`) has them too.
+pub(crate) fn addresses(heap: &Heap<'_>, channel: ObjectIndex, show_values: bool) -> (Option<String>, Option<String>) {
+    let socket = object(heap, channel, "ch");
+    let address = |field: &str| {
+        let found = object(heap, channel, field).or_else(|| socket.and_then(|s| object(heap, s, field)))?;
+        socket_address(heap, found, show_values)
+    };
+    (address("localAddress"), address("remoteAddress"))
+}
+
+/// A channel's `ChannelOutboundBuffer` (`unsafe.outboundBuffer`).
+pub(crate) fn outbound_buffer(heap: &Heap<'_>, channel: ObjectIndex) -> Option<ObjectIndex> {
+    object(heap, object(heap, channel, "unsafe")?, "outboundBuffer")
 }
 
 /// Entries from `flushedEntry` (or `unflushedEntry`) along `next`.

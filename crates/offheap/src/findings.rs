@@ -6,10 +6,10 @@
 
 use crate::libraries::Library;
 use crate::report::{
-    AllocationPurpose, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
+    AllocationPurpose, Client, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
     RetainerKind, Role,
 };
-use crate::units::{count, human_bytes as size, percent};
+use crate::units::{capitalized, count, human_bytes as size, percent};
 
 pub(crate) const MIB: u64 = 1 << 20;
 
@@ -71,14 +71,6 @@ fn unit(retainer: &Retainer) -> &'static str {
     match retainer.path.last().and_then(|class| Library::of(class)) {
         Some(Library::Netty) => "ByteBufs",
         _ => "direct buffers",
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 
@@ -162,7 +154,9 @@ fn read_buffers(cx: &Context<'_>) -> Vec<Finding> {
         .iter()
         .filter(|r| r.kind == RetainerKind::Buffers && cx.significant(r.bytes))
         .filter_map(|r| {
-            let holder = r.holder.as_ref().filter(|h| h.role == HolderRole::ReadBuffer)?;
+            // A client library's pack tells its own read buffers, naming the connection.
+            let holder =
+                r.holder.as_ref().filter(|h| h.role == HolderRole::ReadBuffer && h.library != Library::Lettuce)?;
             let mut f = finding(
                 FindingKind::ReadBuffer,
                 Role::Cause,
@@ -244,8 +238,14 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
         LargeBufferKind::NettyPooled => "pooled ByteBuf",
         LargeBufferKind::NettyHuge => "huge ByteBuf",
     };
-    // Chunks are the pool's memory, shared by its ByteBufs: the pool findings speak of them.
-    if big.kind == LargeBufferKind::NettyChunk {
+    // Chunks are the pool's memory, shared by its ByteBufs: the pool findings speak of them;
+    // a client's read buffer has its own finding.
+    let read_buffer = cx.report.clients.iter().any(|client| match client {
+        Client::Lettuce { connections } => {
+            connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
+        }
+    });
+    if big.kind == LargeBufferKind::NettyChunk || read_buffer {
         return Vec::new();
     }
     let mut f = finding(
@@ -387,13 +387,6 @@ fn invisible_to_jmx(cx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sentences_start_with_a_capital() {
-        assert_eq!(capitalized("the JDK"), "The JDK");
-        assert_eq!(capitalized("Netty"), "Netty");
-        assert_eq!(capitalized(""), "");
-    }
 
     #[test]
     fn symptoms_point_at_the_first_cause() {

@@ -17,6 +17,7 @@ mod allocations;
 mod buffers;
 mod census;
 mod channels;
+mod collections;
 mod counters;
 mod dominance;
 mod fields;
@@ -110,6 +111,15 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
         largest: retainers::largest(heap, &classified, &netty, &attribution, options.top),
         netty: netty.allocators.iter().map(|(_, a)| a.clone()).collect(),
         channels: channels::pending(heap, &census, &attribution.through, options.show_values),
+        clients: {
+            let cx = packs::ReadContext {
+                heap,
+                census: &census,
+                through: &attribution.through,
+                show_values: options.show_values,
+            };
+            packs::PACKS.iter().filter_map(|pack| pack.read(&cx)).collect()
+        },
         retainers: attribution.retainers,
         dominators,
         findings: Vec::new(),

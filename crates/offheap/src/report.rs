@@ -34,6 +34,8 @@ pub struct Report {
     pub netty: Vec<NettyAllocator>,
     /// Netty channels with writes waiting in their outbound buffer, most pending first.
     pub channels: Vec<Channel>,
+    /// Client libraries' connections (Lettuce), one entry per library found.
+    pub clients: Vec<Client>,
     /// Who keeps the native bytes alive, largest first; the bytes sum to `native_bytes`.
     pub retainers: Vec<Retainer>,
     /// Objects whose removal would free the most native memory (dominator tree).
@@ -366,6 +368,101 @@ pub struct Channel {
     pub direct: Tally,
 }
 
+/// A client library's section: its own connections with its own keys.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "library", rename_all = "snake_case")]
+pub enum Client {
+    /// Lettuce, the Redis client (4.x to 7.x).
+    Lettuce {
+        /// Every endpoint, with its command handler when it has one.
+        connections: Vec<LettuceConnection>,
+    },
+}
+
+impl Client {
+    /// The channels the section's connections use (ids), so that channel findings name the
+    /// connection rather than the bare channel.
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        match self {
+            Client::Lettuce { connections } => connections.iter().filter_map(|c| c.channel.as_deref()),
+        }
+    }
+}
+
+/// Whether a client's connection is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// It has a channel.
+    Connected,
+    /// No channel: commands queue until it reconnects.
+    Disconnected,
+    /// Closed by the application.
+    Closed,
+}
+
+/// Commands, counted by type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Commands {
+    /// How many.
+    pub count: u64,
+    /// How many of each type (`GET`, `SET`, ...).
+    pub commands: std::collections::BTreeMap<String, u64>,
+    /// The type of the oldest: in flight, the one whose reply comes next.
+    pub oldest: Option<String>,
+    /// Shallow heap bytes of the objects their arguments hold (keys, values), each counted once.
+    pub heap_bytes: u64,
+}
+
+impl Commands {
+    /// `GET 6, SET 3`: the types, most first.
+    pub fn by_type(&self) -> String {
+        let mut kinds: Vec<(&String, &u64)> = self.commands.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        kinds.iter().map(|(kind, n)| format!("{kind} {}", crate::units::thousands(**n))).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A ByteBuf that holds bytes read and not yet decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadBuffer {
+    /// The ByteBuf.
+    pub id: String,
+    /// Its capacity.
+    pub capacity: u64,
+    /// `writerIndex - readerIndex`: bytes read and not yet decoded.
+    pub readable: u64,
+    /// Off-heap (a direct ByteBuf).
+    pub direct: bool,
+}
+
+/// One Lettuce connection: an endpoint and its command handler.
+#[derive(Debug, Clone, Serialize)]
+pub struct LettuceConnection {
+    /// The `CommandHandler`, when the connection has one (a channel's pipeline holds it).
+    pub handler: Option<String>,
+    /// The `DefaultEndpoint` (or subclass); 4.x keeps everything in the handler.
+    pub endpoint: Option<String>,
+    /// The Netty channel, when connected.
+    pub channel: Option<String>,
+    /// Up, down or closed.
+    pub state: ConnectionState,
+    /// `ip:port` of the channel, where the dump has it.
+    pub local: Option<String>,
+    /// `ip:port` of the Redis server, where the dump has it.
+    pub remote: Option<String>,
+    /// Sent and awaiting a reply: the handler's `stack`.
+    pub in_flight: Commands,
+    /// Not sent: the endpoint's `disconnectedBuffer` and `commandBuffer`.
+    pub queued: Commands,
+    /// The handler's read buffer (`buffer`, 6.6+: `readBuffer`).
+    pub read_buffer: Option<ReadBuffer>,
+    /// `totalPendingSize` of the channel's outbound buffer.
+    pub pending_write_bytes: Option<u64>,
+    /// Direct memory the connection holds: its read buffer and the writes pending in its channel.
+    pub direct_bytes: u64,
+}
+
 /// What kind of holder a retainer group stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -537,6 +634,12 @@ pub enum FindingKind {
     DeadThreadCaches,
     /// Pool chunks mostly free.
     MostlyFreeChunks,
+    /// A client connection reading a large reply.
+    ReplyBeingRead,
+    /// Commands queued in a disconnected client's endpoint.
+    QueuedWhileDisconnected,
+    /// Writes piling up in a client connection's channel.
+    ClientWritePileup,
     /// Released ByteBufs still referenced.
     UseAfterRelease,
     /// The `--error` message, read against the dump.

@@ -20,6 +20,12 @@ pub fn count(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
+/// A sentence's first letter in upper case: `the JDK` → `The JDK`.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// `1536` → `1.5 KiB`: binary units, one decimal, rounded to nearest.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -89,6 +95,8 @@ mod tests {
         assert_eq!(count(1, "direct buffer"), "1 direct buffer");
         assert_eq!(count(1024, "ByteBuf"), "1,024 ByteBufs");
         assert_eq!(count(0, "message"), "0 messages");
+        assert_eq!(capitalized("the JDK"), "The JDK");
+        assert_eq!(capitalized(""), "");
         assert_eq!(exact_bytes(64 << 20), "64.0 MiB (67,108,864)");
     }
 

@@ -3,7 +3,10 @@
 //! how each piece looks; nothing here knows about widths or markup.
 
 use dumpscan_offheap::units::{count, exact_bytes, human_bytes, percent, thousands};
-use dumpscan_offheap::{AllocationPurpose, CounterSource, Finding, HolderRole, LargeBufferKind, Report, RetainerKind};
+use dumpscan_offheap::{
+    AllocationPurpose, Client, Commands, ConnectionState, CounterSource, Finding, HolderRole, LargeBufferKind, Report,
+    RetainerKind,
+};
 
 /// One piece of the document.
 pub enum Block {
@@ -63,6 +66,7 @@ pub fn build(report: &Report, top: usize) -> Vec<Block> {
     direct_buffers(&mut doc, report);
     netty(&mut doc, report);
     channels(&mut doc, report, top);
+    clients(&mut doc, report, top);
     retainers(&mut doc, report, top);
     dominators(&mut doc, report);
     largest(&mut doc, report);
@@ -351,6 +355,59 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
         rows,
     }));
     more(doc, count, report.channels.len(), "channels");
+}
+
+fn commands(commands: &Commands) -> String {
+    if commands.count == 0 {
+        "-".into()
+    } else {
+        commands.by_type()
+    }
+}
+
+fn clients(doc: &mut Vec<Block>, report: &Report, top: usize) {
+    for client in &report.clients {
+        let Client::Lettuce { connections } = client;
+        doc.push(Block::Heading("Redis connections (Lettuce)"));
+        let rows: Vec<Vec<Cell>> =
+            shown(connections, top)
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(c.remote.clone().unwrap_or_else(|| "-".into())),
+                        text(match c.state {
+                            ConnectionState::Connected => "connected",
+                            ConnectionState::Disconnected => "disconnected",
+                            ConnectionState::Closed => "closed",
+                        }),
+                        text(commands(&c.in_flight)),
+                        text(commands(&c.queued)),
+                        text(c.read_buffer.as_ref().map_or("-".into(), |b| {
+                            format!("{} of {}", human_bytes(b.readable), human_bytes(b.capacity))
+                        })),
+                        text(c.pending_write_bytes.map_or("-".into(), human_bytes)),
+                        text(human_bytes(c.direct_bytes)),
+                        Cell::Code(c.endpoint.clone().or_else(|| c.handler.clone()).unwrap_or_default()),
+                    ]
+                })
+                .collect();
+        let count = rows.len();
+        doc.push(Block::Table(Table {
+            header: vec![
+                "server",
+                "state",
+                "in flight",
+                "queued",
+                "read buffer",
+                "pending writes",
+                "direct",
+                "endpoint",
+            ],
+            numeric: vec![5, 6],
+            rows,
+        }));
+        more(doc, count, connections.len(), "connections");
+    }
 }
 
 fn retainers(doc: &mut Vec<Block>, report: &Report, top: usize) {

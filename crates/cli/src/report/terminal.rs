@@ -8,6 +8,7 @@ use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, 
 use super::document::{Block, Cell, Table};
 use super::paths::{collapse, elide, printable, simple_names};
 use super::Layout;
+use dumpscan_offheap::units::capitalized;
 
 /// Steps a path keeps in a table cell, at most, after collapsing repeats.
 const PATH_STEPS: usize = 8;
@@ -101,11 +102,6 @@ fn table_block(out: &mut dyn Write, table: &Table, layout: &Layout) -> io::Resul
         prose_first(out, path, &number, &" ".repeat(number.len()), Some(width))?;
     }
     Ok(())
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn grid(table: &Table, layout: &Layout) -> Grid {

@@ -8,9 +8,21 @@ mod lettuce;
 mod netty;
 
 use dumpscan_heap::{Heap, ObjectIndex};
+use rustc_hash::FxHashMap;
 
+use crate::census::Census;
 use crate::fields::object;
 use crate::findings::Rule;
+use crate::report::{Client, Tally};
+
+/// What a pack reads its section from.
+pub(crate) struct ReadContext<'h, 'a> {
+    pub heap: &'h Heap<'a>,
+    pub census: &'h Census,
+    /// Buffers and native bytes attributed along a path through each outbound buffer.
+    pub through: &'h FxHashMap<ObjectIndex, Tally>,
+    pub show_values: bool,
+}
 
 /// What a class is to the retainer grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +46,10 @@ pub(crate) trait Pack: Sync {
     fn class_role(&self, heap: &Heap<'_>, class: u32, name: &str) -> Option<ClassRole>;
     /// Finding rules over the finished report.
     fn rules(&self) -> &'static [Rule];
+    /// The pack's section of the report, for a client library that has one.
+    fn read(&self, _: &ReadContext<'_, '_>) -> Option<Client> {
+        None
+    }
 }
 
 /// Every pack, in the order their roles are asked.

@@ -52,9 +52,12 @@ impl Pack for Netty {
 }
 
 fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
+    // A client library's pack names the connection of its channels.
+    let claimed: Vec<&str> = cx.report.clients.iter().flat_map(|client| client.channels()).collect();
     cx.report
         .channels
         .iter()
+        .filter(|c| !claimed.contains(&c.id.as_str()))
         .filter(|c| {
             let bytes = c.pending_bytes.max(c.direct.bytes);
             bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
