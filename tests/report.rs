@@ -514,3 +514,50 @@ fn lettuce_6_6_jdk17() {
 fn lettuce_6_6_jdk25() {
     check_lettuce("lettuce-6.6-jdk25");
 }
+
+/// Netty's pipeline holders besides the outbound buffer, as the process saw them: a decoder's
+/// cumulation, an SslHandler's writes before its handshake, a handler's PendingWriteQueue.
+fn check_pipeline_holders(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    let held = |role: HolderRole, class: &str| {
+        let rows: Vec<_> = report
+            .retainers
+            .iter()
+            .filter(|r| r.holder.as_ref().is_some_and(|h| h.role == role && h.class.ends_with(class)))
+            .collect();
+        assert_eq!(rows.len(), 1, "{name}: one row for {class}: {rows:#?}");
+        rows[0]
+    };
+    let decoder = held(HolderRole::ReadBuffer, "FrameDecoder");
+    assert_eq!(decoder.buffers, 1);
+    // The cumulation's capacity, rounded up to the pool's size class, is its share of the chunk.
+    assert!(decoder.bytes >= u(&jvm["decoder"]["cumulation_capacity"]));
+    let ssl = held(HolderRole::PendingWrites, "SslHandler");
+    assert_eq!((ssl.buffers, ssl.bytes), (u(&jvm["ssl_pending"]["messages"]), u(&jvm["ssl_pending"]["bytes"])));
+    let queue = held(HolderRole::PendingWrites, "PendingWriteQueue");
+    let want = &jvm["pending_write_queue"];
+    assert_eq!((queue.buffers, queue.bytes), (u(&want["messages"]), u(&want["readable_bytes"])));
+    assert_eq!(queue.owner.as_deref(), want["handler_class"].as_str(), "the application's handler owns the queue");
+
+    let kinds: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds.iter().filter(|&&k| k == FindingKind::PendingWrites).count(), 2, "{kinds:?}");
+    assert!(kinds.contains(&FindingKind::ReadBuffer), "{kinds:?}");
+    assert!(!kinds.contains(&FindingKind::LargeBuffer), "the cumulation is told once: {kinds:?}");
+    // The handlers' queues count in the channel's pending bytes, as Netty counts them.
+    let pending: Vec<u64> = report.channels.iter().map(|c| c.pending_bytes).collect();
+    for want in [u(&jvm["ssl_pending"]["channel_pending_write_bytes"]), u(&want["channel_pending_write_bytes"])] {
+        assert!(pending.contains(&want), "{name}: {want} in {pending:?}");
+    }
+}
+
+#[test]
+fn pipeline_holders_jdk17() {
+    check_pipeline_holders("pipeline-holders-jdk17");
+}
+
+#[test]
+fn pipeline_holders_jdk25() {
+    check_pipeline_holders("pipeline-holders-jdk25");
+}

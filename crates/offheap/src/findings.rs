@@ -66,11 +66,11 @@ impl Context<'_> {
     }
 }
 
-/// "ByteBufs" when a group ends at Netty's buffers, "direct buffers" otherwise.
+/// "ByteBuf" when a group ends at Netty's buffers, "direct buffer" otherwise.
 fn unit(retainer: &Retainer) -> &'static str {
     match retainer.path.last().and_then(|class| Library::of(class)) {
-        Some(Library::Netty) => "ByteBufs",
-        _ => "direct buffers",
+        Some(Library::Netty) => "ByteBuf",
+        _ => "direct buffer",
     }
 }
 
@@ -162,9 +162,9 @@ fn read_buffers(cx: &Context<'_>) -> Vec<Finding> {
                 Role::Cause,
                 format!("{} read but not yet decoded, in {}", size(r.bytes), holder.class),
                 format!(
-                    "{} hold bytes received and waiting for a whole message: a very large message, a peer \
-                     sending faster than the handler decodes, or a decoder that never consumes its input (Lettuce's \
-                     read buffer grows with large replies and does not shrink). Held along {} -> {}.",
+                    "{} of bytes received and waiting for a whole message: a very large message, a peer sending \
+                     faster than the handler decodes, or a decoder that never consumes its input. Held along {} -> \
+                     {}.",
                     count(r.buffers, unit(r)),
                     r.root,
                     r.path.join(" -> ")
@@ -183,7 +183,7 @@ fn large_retainer(cx: &Context<'_>) -> Vec<Finding> {
     // A pile-up or a read buffer has its own finding, with more to say.
     let told_elsewhere = match role {
         Some(HolderRole::OutboundBuffer) => cx.report.channels.iter().any(|c| c.pending_bytes >= MIB),
-        Some(HolderRole::ReadBuffer) => true,
+        Some(HolderRole::ReadBuffer | HolderRole::PendingWrites) => true,
         _ => false,
     };
     if top.kind != RetainerKind::Buffers || !cx.significant(top.bytes) || told_elsewhere {
@@ -245,7 +245,12 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
             connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
         }
     });
-    if big.kind == LargeBufferKind::NettyChunk || read_buffer {
+    // So does a buffer that a read buffer or held writes account for.
+    let told = cx.report.retainers.iter().any(|r| {
+        r.example.as_deref() == Some(&big.id)
+            && r.holder.as_ref().is_some_and(|h| matches!(h.role, HolderRole::ReadBuffer | HolderRole::PendingWrites))
+    });
+    if big.kind == LargeBufferKind::NettyChunk || read_buffer || told {
         return Vec::new();
     }
     let mut f = finding(

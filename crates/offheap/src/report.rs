@@ -519,6 +519,8 @@ pub enum HolderRole {
     ReadBuffer,
     /// Writes waiting for the socket: a channel's `ChannelOutboundBuffer`.
     OutboundBuffer,
+    /// Writes held back before the channel: an `SslHandler` before its handshake, a `PendingWriteQueue`.
+    PendingWrites,
     /// An allocator's pool.
     Pool,
     /// Anything else.
@@ -620,6 +622,8 @@ pub enum FindingKind {
     AllocationInProgress,
     /// Writes pile up in a channel.
     WritePileup,
+    /// Writes held back before the channel (TLS handshake, a handler's queue).
+    PendingWrites,
     /// Bytes read and not yet decoded.
     ReadBuffer,
     /// Most memory held along one path.

@@ -325,11 +325,10 @@ pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> 
         }),
         None => holders.iter().rev().filter(|&&o| !roles.is_wrapper(heap, o)).find_map(|&o| {
             let name = class_of(o)?;
-            if is_collection(heap, roles, o) || is_node(&name) {
-                return None;
-            }
             let role = match roles.of_object(heap, o) {
                 Some(ClassRole::OutboundBuffer) => HolderRole::OutboundBuffer,
+                Some(ClassRole::PendingWrites { .. }) => HolderRole::PendingWrites,
+                _ if is_collection(heap, roles, o) || is_node(&name) => return None,
                 _ => HolderRole::Other,
             };
             Some(Holder { library: Library::of(&name)?, class: name, role })

@@ -422,10 +422,15 @@ fn retainers(doc: &mut Vec<Block>, report: &Report, top: usize) {
                 RetainerKind::Leaked => "leaked",
                 RetainerKind::AwaitingGc => "awaiting GC",
             };
-            let held_by = match (&r.owner, &r.holder) {
-                (Some(owner), _) => owner.clone(),
-                (None, Some(h)) if h.role == HolderRole::Pool => format!("{}'s pool", h.library.name()),
-                (None, Some(h)) => format!("{} ({})", h.class, h.library.name()),
+            // An application's own decoder is both: named once.
+            let holder = r.holder.as_ref().filter(|h| r.owner.as_ref() != Some(&h.class)).map(|h| match h.role {
+                HolderRole::Pool => format!("{}'s pool", h.library.name()),
+                _ => format!("{} ({})", h.class, h.library.name()),
+            });
+            let held_by = match (&r.owner, holder) {
+                (Some(owner), Some(holder)) => format!("{owner}, in {holder}"),
+                (Some(owner), None) => owner.clone(),
+                (None, Some(holder)) => holder,
                 (None, None) => "-".into(),
             };
             let mut path = vec![r.root.clone()];

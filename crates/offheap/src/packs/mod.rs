@@ -36,6 +36,9 @@ pub(crate) enum ClassRole {
     ReadBuffer { fields: &'static [&'static str] },
     /// Keeps writes waiting for the socket.
     OutboundBuffer,
+    /// Keeps writes back before they reach the channel (a TLS handshake, a handler's queue);
+    /// `list`: it is the head of the list of them, collapsed like a container.
+    PendingWrites { list: bool },
 }
 
 /// A library the report understands.
@@ -76,8 +79,9 @@ impl Roles {
         self.0.get(class as usize).copied().flatten()
     }
 
+    /// A container, or a list of pending writes (collapsed like one).
     pub(crate) fn is_container(&self, heap: &Heap<'_>, object: ObjectIndex) -> bool {
-        self.of_object(heap, object) == Some(ClassRole::Container)
+        matches!(self.of_object(heap, object), Some(ClassRole::Container | ClassRole::PendingWrites { list: true }))
     }
 
     pub(crate) fn is_wrapper(&self, heap: &Heap<'_>, object: ObjectIndex) -> bool {

@@ -5,7 +5,7 @@ use dumpscan_heap::Heap;
 
 use super::{extends, ClassRole, Pack};
 use crate::findings::{finding, Context, Rule, MIB};
-use crate::report::{ArenaKind, Finding, FindingKind, RetainerKind, Role};
+use crate::report::{ArenaKind, Finding, FindingKind, HolderRole, RetainerKind, Role};
 use crate::units::{count, human_bytes as size, percent};
 
 pub(crate) struct Netty;
@@ -40,14 +40,32 @@ impl Pack for Netty {
         {
             return Some(ClassRole::Wrapper { leak_tracker });
         }
+        // An SslHandler is a decoder too, but what it holds in size is the writes made before its
+        // handshake completes (its cumulation is a TLS record at most).
+        if extends(heap, class, "io.netty.handler.ssl.SslHandler") {
+            return Some(ClassRole::PendingWrites { list: false });
+        }
         if extends(heap, class, "io.netty.handler.codec.ByteToMessageDecoder") {
             return Some(ClassRole::ReadBuffer { fields: &["cumulation"] });
+        }
+        // A pipeline is a list of handler contexts; pending writes are lists of their own.
+        const CONTAINERS: [&str; 4] = [
+            "io.netty.channel.DefaultChannelPipeline",
+            "io.netty.channel.AbstractChannelHandlerContext",
+            "io.netty.channel.PendingWriteQueue$PendingWrite",
+            "io.netty.channel.AbstractCoalescingBufferQueue",
+        ];
+        if CONTAINERS.iter().any(|container| extends(heap, class, container)) {
+            return Some(ClassRole::Container);
+        }
+        if extends(heap, class, "io.netty.channel.PendingWriteQueue") {
+            return Some(ClassRole::PendingWrites { list: true });
         }
         extends(heap, class, "io.netty.channel.ChannelOutboundBuffer").then_some(ClassRole::OutboundBuffer)
     }
 
     fn rules(&self) -> &'static [Rule] {
-        &[write_pileups, leaks, dead_thread_caches, mostly_free_chunks, use_after_release]
+        &[write_pileups, pending_writes, leaks, dead_thread_caches, mostly_free_chunks, use_after_release]
     }
 }
 
@@ -191,6 +209,44 @@ fn use_after_release(cx: &Context<'_>) -> Vec<Finding> {
                 0,
             );
             f.evidence.push(format!("{} of pool space they once held", size(released.bytes)));
+            f
+        })
+        .collect()
+}
+
+/// Writes held back before the channel: in an `SslHandler` until its handshake completes, or
+/// in a handler's `PendingWriteQueue`. The five largest groups of 1 MiB or more: pending writes
+/// mean a stall whatever their share.
+fn pending_writes(cx: &Context<'_>) -> Vec<Finding> {
+    cx.report
+        .retainers
+        .iter()
+        .filter(|r| r.bytes >= MIB)
+        .filter_map(|r| Some((r, r.holder.as_ref().filter(|h| h.role == HolderRole::PendingWrites)?)))
+        .take(5)
+        .map(|(r, holder)| {
+            let ssl = holder.class.starts_with("io.netty.handler.ssl.");
+            let simple = holder.class.rsplit('.').next().unwrap_or(&holder.class);
+            let why = if ssl {
+                "They wait for the TLS handshake to complete before they are encrypted and sent; a handshake \
+                 that never completes (a peer that does not answer, a plain-text port, a proxy) keeps every write \
+                 made meanwhile: write after the handshake future completes, and set a handshake timeout."
+                    .to_string()
+            } else {
+                format!(
+                    "{} holds them until it lets them go (a connection, a flush, a credit): check that it \
+                     happens, and bound the queue.",
+                    r.owner.as_deref().unwrap_or("The handler")
+                )
+            };
+            let mut f = finding(
+                FindingKind::PendingWrites,
+                Role::Cause,
+                format!("Writes held in {simple}: {} in {}", size(r.bytes), count(r.buffers, "ByteBuf")),
+                format!("{} -> {} holds writes that have not reached the channel. {why}", r.root, r.path.join(" -> ")),
+                r.bytes,
+            );
+            f.commands.extend(r.example.iter().map(|e| cx.paths_command(e)));
             f
         })
         .collect()
