@@ -6,7 +6,8 @@
 use dumpscan_heap::Heap;
 use dumpscan_hprof::Dump;
 use dumpscan_offheap::{
-    analyze_heap, ArenaKind, CounterSource, FindingKind, HolderRole, LargeBufferKind, Options, RetainerKind, Tally,
+    analyze_heap, ArenaKind, Client, ConnectionState, CounterSource, FindingKind, HolderRole, LargeBufferKind, Options,
+    RetainerKind, Tally,
 };
 use dumpscan_testkit::{BasicType as T, ClassRef, HeapBuilder, Value as V};
 
@@ -546,4 +547,99 @@ fn netty_4_2_adaptive_allocator() {
     assert!(decoding.title.ends_with("in com.example.FrameDecoder"), "{}", decoding.title);
     let held = report.retainers.iter().find(|r| r.holder.as_ref().is_some_and(|h| h.role == HolderRole::ReadBuffer));
     assert_eq!(held.map(|r| r.bytes), Some(4 * MIB as u64), "the decoder holds its cumulation");
+}
+
+/// Lettuce 4.x keeps everything in its command handler (`com.lambdaworks.redis.protocol`):
+/// `stack`, `buffer`, `disconnectedBuffer`, `commandBuffer`, `channel`. A handler without a
+/// channel, with commands in flight (an `ArrayDeque` ring that wraps) and queued (linked nodes).
+#[test]
+fn lettuce_4_handler_is_its_own_endpoint() {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let string = b.define_class("java.lang.String", Some(object), &[("value", T::Object), ("coder", T::Byte)]);
+    let enumeration = b.define_class("java.lang.Enum", Some(object), &[("name", T::Object), ("ordinal", T::Int)]);
+    let command_type = b.define_class("com.lambdaworks.redis.protocol.CommandType", Some(enumeration), &[]);
+    let deque = b.define_class(
+        "java.util.ArrayDeque",
+        Some(object),
+        &[("elements", T::Object), ("head", T::Int), ("tail", T::Int)],
+    );
+    let linked = b.define_class("java.util.concurrent.ConcurrentLinkedDeque", Some(object), &[("head", T::Object)]);
+    let node = b.define_class(
+        "java.util.concurrent.ConcurrentLinkedDeque$Node",
+        Some(object),
+        &[("item", T::Object), ("next", T::Object)],
+    );
+    let args = b.define_class(
+        "com.lambdaworks.redis.protocol.CommandArgs",
+        Some(object),
+        &[("singularArguments", T::Object), ("codec", T::Object)],
+    );
+    let command = b.define_class(
+        "com.lambdaworks.redis.protocol.Command",
+        Some(object),
+        &[("type", T::Object), ("args", T::Object)],
+    );
+    let wrapper =
+        b.define_class("com.lambdaworks.redis.protocol.AsyncCommand", Some(object), &[("command", T::Object)]);
+    let handler = b.define_class(
+        "com.lambdaworks.redis.protocol.CommandHandler",
+        Some(object),
+        &[
+            ("stack", T::Object),
+            ("buffer", T::Object),
+            ("disconnectedBuffer", T::Object),
+            ("commandBuffer", T::Object),
+            ("channel", T::Object),
+            ("queueSize", T::Int),
+        ],
+    );
+    let kind = |b: &mut HeapBuilder, name: &str, ordinal: i32| {
+        let text = b.byte_array(name.as_bytes());
+        let s = b.instance(string, &[V::Object(text), V::Byte(0)]);
+        b.instance(command_type, &[V::Object(s), V::Int(ordinal)])
+    };
+    let (get, set) = (kind(&mut b, "GET", 0), kind(&mut b, "SET", 1));
+    let codec = b.instance(object, &[]);
+    let cmd = |b: &mut HeapBuilder, kind: u64, value: usize| {
+        let bytes = b.byte_array(&vec![b'v'; value]);
+        let list = b.object_array("java.lang.Object", &[bytes]);
+        let a = b.instance(args, &[V::Object(list), V::Object(codec)]);
+        let c = b.instance(command, &[V::Object(kind), V::Object(a)]);
+        b.instance(wrapper, &[V::Object(c)])
+    };
+    // In flight, oldest first: the ring starts at slot 2 and wraps to slots 0 and 1.
+    let in_flight = [cmd(&mut b, get, 10), cmd(&mut b, set, 10), cmd(&mut b, get, 10)];
+    let ring = b.object_array("java.lang.Object", &[in_flight[1], in_flight[2], in_flight[0], 0]);
+    let stack = b.instance(deque, &[V::Object(ring), V::Int(2), V::Int(2)]);
+    let queued: Vec<u64> = (0..150).map(|i| cmd(&mut b, if i % 3 == 0 { get } else { set }, 10_000)).collect();
+    let mut next = 0;
+    for &c in queued.iter().rev() {
+        next = b.instance(node, &[V::Object(c), V::Object(next)]);
+    }
+    let disconnected = b.instance(linked, &[V::Object(next)]);
+    let empty = b.instance(linked, &[V::Object(0)]);
+    let h = b.instance(
+        handler,
+        &[V::Object(stack), V::Object(0), V::Object(disconnected), V::Object(empty), V::Object(0), V::Int(150)],
+    );
+    let app = b.define_class_with_statics("com.example.Redis", None, &[], &[("HANDLER", V::Object(h))]);
+    b.body().root_simple(STICKY_CLASS, app.id);
+
+    let dump = Dump::from_vec(b.finish_segments(1 << 12)).expect("a dump");
+    let heap = Heap::build(&dump).expect("a heap");
+    let report = analyze_heap(&heap, "synthetic", &Options::default(), &|_| {});
+    let [Client::Lettuce { connections }] = &report.clients[..] else { panic!("{:?}", report.clients) };
+    let [c] = &connections[..] else { panic!("{connections:?}") };
+    assert_eq!(c.state, ConnectionState::Disconnected);
+    assert_eq!(c.endpoint, c.handler, "the handler is its own endpoint");
+    assert_eq!((c.in_flight.count, c.in_flight.oldest.as_deref()), (3, Some("GET")));
+    assert_eq!(c.in_flight.commands.get("GET"), Some(&2));
+    assert_eq!(
+        (c.queued.count, c.queued.commands.get("SET"), c.queued.commands.get("GET")),
+        (150, Some(&100), Some(&50))
+    );
+    assert!(c.queued.heap_bytes >= 150 * 10_000, "each value once: {}", c.queued.heap_bytes);
+    assert!(c.queued.heap_bytes < 150 * 10_000 + 150 * 200, "the shared codec is not theirs: {}", c.queued.heap_bytes);
+    assert!(report.findings.iter().any(|f| f.kind == FindingKind::QueuedWhileDisconnected));
 }
