@@ -70,33 +70,23 @@ pub(crate) fn reconcile(
                 mib(difference.unsigned_abs())
             ));
         }
-        if summary.unreachable.bytes > 0 {
-            why.push(format!(
-                "{} of it belongs to {} still counted until a GC runs their cleaners.",
-                mib(summary.unreachable.bytes),
-                units::count(summary.unreachable.count, "unreachable direct buffer")
-            ));
-        }
-        if summary.no_cleaner.bytes > 0 {
-            why.push(format!(
-                "{} in {} without a cleaner is outside this counter (Netty no-cleaner, JNI, foreign memory).",
-                mib(summary.no_cleaner.bytes),
-                units::count(summary.no_cleaner.count, "direct buffer")
-            ));
-        }
-        if summary.temporary_cache.bytes > 0 {
-            why.push(format!(
-                "{} in {} of the JDK's per-thread cache is outside this counter (JDK 24+).",
-                mib(summary.temporary_cache.bytes),
-                units::count(summary.temporary_cache.count, "temporary buffer")
-            ));
-        }
-        if summary.in_progress.count > 0 {
-            why.push(format!(
-                "{} asked for by {} still in the constructor is not reserved yet.",
-                mib(summary.in_progress.bytes),
-                units::count(summary.in_progress.count, "direct buffer")
-            ));
+        // What the dump holds beside the counter, or not in it yet: "{bytes} in {buffers} {says}".
+        let beside = [
+            (summary.unreachable, "unreachable direct buffer", "is still counted until a GC runs their cleaners"),
+            (
+                summary.no_cleaner,
+                "direct buffer",
+                "without a cleaner is outside this counter (Netty no-cleaner, JNI, foreign memory)",
+            ),
+            (
+                summary.temporary_cache,
+                "temporary buffer",
+                "of the JDK's per-thread cache is outside this counter (JDK 24+)",
+            ),
+            (summary.in_progress, "direct buffer", "still in the constructor is not reserved yet"),
+        ];
+        for (tally, noun, says) in beside.into_iter().filter(|(t, _, _)| t.count > 0) {
+            why.push(format!("{} in {} {says}.", mib(tally.bytes), units::count(tally.count, noun)));
         }
         out.push(Reconciliation {
             counter: CounterSource::Jdk,
