@@ -561,3 +561,36 @@ fn pipeline_holders_jdk17() {
 fn pipeline_holders_jdk25() {
     check_pipeline_holders("pipeline-holders-jdk25");
 }
+
+/// Reactor Netty's inbound queue, as the process saw it: what the channel read, queued in
+/// `FluxReceive` with nobody subscribed.
+fn check_reactor_netty(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    let [Client::Reactor { receivers }] = &report.clients[..] else { panic!("{:?}", report.clients) };
+    let [r] = &receivers[..] else { panic!("{receivers:?}") };
+    let queue = &jvm["receiver_queue"];
+    assert_eq!((r.queued, r.queued_bytes), (u(&queue["size"]), u(&queue["readable_bytes"])));
+    assert_eq!(r.subscribed, jvm["operations"]["has_receiver"].as_bool().unwrap());
+    assert!(r.remote.as_deref().unwrap().ends_with(&format!(":{}", jvm["channel"]["peer_port"])));
+    let held = report
+        .retainers
+        .iter()
+        .find(|r| r.holder.as_ref().is_some_and(|h| h.role == HolderRole::InboundQueue))
+        .expect("FluxReceive holds the ByteBufs");
+    assert_eq!((held.buffers, held.bytes), (u(&queue["size"]), u(&queue["capacity_bytes"])));
+    let kinds: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds.first(), Some(&FindingKind::InboundNotConsumed), "{kinds:?}");
+    assert!(!kinds.contains(&FindingKind::LargeRetainer), "told once: {kinds:?}");
+}
+
+#[test]
+fn reactor_netty_jdk17() {
+    check_reactor_netty("reactor-netty-jdk17");
+}
+
+#[test]
+fn reactor_netty_jdk25() {
+    check_reactor_netty("reactor-netty-jdk25");
+}

@@ -183,7 +183,7 @@ fn large_retainer(cx: &Context<'_>) -> Vec<Finding> {
     // A pile-up or a read buffer has its own finding, with more to say.
     let told_elsewhere = match role {
         Some(HolderRole::OutboundBuffer) => cx.report.channels.iter().any(|c| c.pending_bytes >= MIB),
-        Some(HolderRole::ReadBuffer | HolderRole::PendingWrites) => true,
+        Some(HolderRole::ReadBuffer | HolderRole::PendingWrites | HolderRole::InboundQueue) => true,
         _ => false,
     };
     if top.kind != RetainerKind::Buffers || !cx.significant(top.bytes) || told_elsewhere {
@@ -244,6 +244,7 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
         Client::Lettuce { connections } => {
             connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
         }
+        Client::Reactor { .. } => false,
     });
     // So does a buffer that a read buffer or held writes account for.
     let told = cx.report.retainers.iter().any(|r| {

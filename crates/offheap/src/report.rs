@@ -377,16 +377,45 @@ pub enum Client {
         /// Every endpoint, with its command handler when it has one.
         connections: Vec<LettuceConnection>,
     },
+    /// Reactor Netty: its connections' inbound queues.
+    Reactor {
+        /// Every `FluxReceive` with something queued.
+        receivers: Vec<ReactorReceiver>,
+    },
 }
 
 impl Client {
     /// The channels the section's connections use (ids), so that channel findings name the
     /// connection rather than the bare channel.
-    pub fn channels(&self) -> impl Iterator<Item = &str> {
+    pub fn channels(&self) -> Vec<&str> {
         match self {
-            Client::Lettuce { connections } => connections.iter().filter_map(|c| c.channel.as_deref()),
+            Client::Lettuce { connections } => connections.iter().filter_map(|c| c.channel.as_deref()).collect(),
+            Client::Reactor { .. } => Vec::new(),
         }
     }
+}
+
+/// A Reactor Netty connection's inbound side: what it read and nobody consumed yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReactorReceiver {
+    /// The `FluxReceive`.
+    pub id: String,
+    /// Its `ChannelOperations` (`parent`).
+    pub operations: Option<String>,
+    /// `ip:port` of the channel, where the dump has it.
+    pub local: Option<String>,
+    /// `ip:port` of the peer, where the dump has it.
+    pub remote: Option<String>,
+    /// Whether something subscribed to the inbound data (`receiver` set).
+    pub subscribed: bool,
+    /// `receiverDemand`: how many more the subscriber asked for.
+    pub demand: Option<i64>,
+    /// `inboundDone`: the peer finished sending.
+    pub inbound_done: bool,
+    /// Messages in `receiverQueue`.
+    pub queued: u64,
+    /// Bytes readable in the queued ByteBufs.
+    pub queued_bytes: u64,
 }
 
 /// Whether a client's connection is up.
@@ -521,6 +550,8 @@ pub enum HolderRole {
     OutboundBuffer,
     /// Writes held back before the channel: an `SslHandler` before its handshake, a `PendingWriteQueue`.
     PendingWrites,
+    /// Data read and waiting for a consumer: Reactor Netty's `FluxReceive`.
+    InboundQueue,
     /// An allocator's pool.
     Pool,
     /// Anything else.
@@ -644,6 +675,8 @@ pub enum FindingKind {
     QueuedWhileDisconnected,
     /// Writes piling up in a client connection's channel.
     ClientWritePileup,
+    /// Data read that nobody consumes (Reactor Netty's inbound queue).
+    InboundNotConsumed,
     /// Released ByteBufs still referenced.
     UseAfterRelease,
     /// The `--error` message, read against the dump.

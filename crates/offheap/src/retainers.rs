@@ -328,6 +328,7 @@ pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> 
             let role = match roles.of_object(heap, o) {
                 Some(ClassRole::OutboundBuffer) => HolderRole::OutboundBuffer,
                 Some(ClassRole::PendingWrites { .. }) => HolderRole::PendingWrites,
+                Some(ClassRole::InboundQueue) => HolderRole::InboundQueue,
                 _ if is_collection(heap, roles, o) || is_node(&name) => return None,
                 _ => HolderRole::Other,
             };

@@ -4,8 +4,8 @@
 
 use dumpscan_offheap::units::{count, exact_bytes, human_bytes, percent, thousands};
 use dumpscan_offheap::{
-    AllocationPurpose, Client, Commands, ConnectionState, CounterSource, Finding, HolderRole, LargeBufferKind, Report,
-    RetainerKind,
+    AllocationPurpose, Client, Commands, ConnectionState, CounterSource, Finding, HolderRole, LargeBufferKind,
+    LettuceConnection, ReactorReceiver, Report, RetainerKind,
 };
 
 /// One piece of the document.
@@ -367,7 +367,39 @@ fn commands(commands: &Commands) -> String {
 
 fn clients(doc: &mut Vec<Block>, report: &Report, top: usize) {
     for client in &report.clients {
-        let Client::Lettuce { connections } = client;
+        match client {
+            Client::Lettuce { connections } => lettuce(doc, connections, top),
+            Client::Reactor { receivers } => reactor(doc, receivers, top),
+        }
+    }
+}
+
+fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiver], top: usize) {
+    doc.push(Block::Heading("Reactor Netty inbound queues"));
+    let rows: Vec<Vec<Cell>> = shown(receivers, top)
+        .iter()
+        .map(|r| {
+            vec![
+                text(r.remote.clone().unwrap_or_else(|| "-".into())),
+                text(if r.subscribed { "yes" } else { "no" }),
+                text(r.demand.map_or("-".into(), |d| d.to_string())),
+                text(thousands(r.queued)),
+                text(exact_bytes(r.queued_bytes)),
+                Cell::Code(r.id.clone()),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table {
+        header: vec!["peer", "subscribed", "demand", "queued", "bytes", "FluxReceive"],
+        numeric: vec![2, 3, 4],
+        rows,
+    }));
+    more(doc, count, receivers.len(), "queues");
+}
+
+fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnection], top: usize) {
+    {
         doc.push(Block::Heading("Redis connections (Lettuce)"));
         let rows: Vec<Vec<Cell>> =
             shown(connections, top)

@@ -12,7 +12,7 @@
 use dumpscan_heap::{Heap, ObjectIndex, ObjectKind};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{extends, ClassRole, Pack, ReadContext};
+use super::{extends, netty, ClassRole, Pack, ReadContext};
 use crate::census::{is_strong, Census};
 use crate::channels;
 use crate::collections::queue_elements;
@@ -135,20 +135,14 @@ fn connection(
 /// A ByteBuf's capacity, readable bytes and whether it is off-heap: pooled ByteBufs keep their
 /// capacity in `length` and their memory (a `ByteBuffer` when direct) in `memory`; unpooled
 /// direct ones in `capacity` and `buffer`. Leak-detector wrappers pass on to `buf`.
-fn read_buffer(heap: &Heap<'_>, mut buffer: ObjectIndex) -> ReadBuffer {
-    for _ in 0..MAX_WRAPPERS {
-        match object(heap, buffer, "buf").filter(|_| is_a(heap, buffer, "io.netty.buffer.WrappedByteBuf")) {
-            Some(inner) => buffer = inner,
-            None => break,
-        }
-    }
-    let index = |field: &str| int(heap, buffer, field).unwrap_or(0).max(0) as u64;
+fn read_buffer(heap: &Heap<'_>, buffer: ObjectIndex) -> ReadBuffer {
+    let buffer = netty::unwrapped(heap, buffer);
     let capacity = int(heap, buffer, "length").or_else(|| int(heap, buffer, "capacity")).unwrap_or(0).max(0) as u64;
     let memory = object(heap, buffer, "memory").or_else(|| object(heap, buffer, "buffer"));
     ReadBuffer {
         id: format!("0x{:x}", heap.id(buffer)),
         capacity,
-        readable: index("writerIndex").saturating_sub(index("readerIndex")),
+        readable: netty::readable(heap, buffer),
         direct: memory.is_some_and(|m| is_a(heap, m, "java.nio.DirectByteBuffer")),
     }
 }
@@ -216,7 +210,8 @@ fn argument_bytes(heap: &Heap<'_>, args: ObjectIndex, seen: &mut FxHashSet<Objec
 
 fn clients<'r>(cx: &Context<'r>) -> impl Iterator<Item = &'r LettuceConnection> {
     cx.report.clients.iter().flat_map(|client| match client {
-        Client::Lettuce { connections } => connections.iter(),
+        Client::Lettuce { connections } => connections.as_slice(),
+        _ => &[],
     })
 }
 

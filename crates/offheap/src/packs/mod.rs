@@ -6,6 +6,7 @@
 mod jdk;
 mod lettuce;
 mod netty;
+mod reactor;
 
 use dumpscan_heap::{Heap, ObjectIndex};
 use rustc_hash::FxHashMap;
@@ -39,6 +40,8 @@ pub(crate) enum ClassRole {
     /// Keeps writes back before they reach the channel (a TLS handshake, a handler's queue);
     /// `list`: it is the head of the list of them, collapsed like a container.
     PendingWrites { list: bool },
+    /// Keeps data read until a consumer takes it.
+    InboundQueue,
 }
 
 /// A library the report understands.
@@ -56,7 +59,7 @@ pub(crate) trait Pack: Sync {
 }
 
 /// Every pack, in the order their roles are asked.
-pub(crate) const PACKS: &[&dyn Pack] = &[&jdk::Jdk, &netty::Netty, &lettuce::Lettuce];
+pub(crate) const PACKS: &[&dyn Pack] = &[&jdk::Jdk, &netty::Netty, &lettuce::Lettuce, &reactor::Reactor];
 
 /// The packs' roles of every class of a dump, found once.
 pub(crate) struct Roles(Vec<Option<ClassRole>>);

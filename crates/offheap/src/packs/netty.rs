@@ -1,14 +1,34 @@
 //! Netty: its wrappers, containers, decoders' and channels' buffers, and the rules about its
 //! pools and channels.
 
-use dumpscan_heap::Heap;
+use dumpscan_heap::{Heap, ObjectIndex};
 
 use super::{extends, ClassRole, Pack};
+use crate::fields::{int, is_a, object};
 use crate::findings::{finding, Context, Rule, MIB};
-use crate::report::{ArenaKind, Finding, FindingKind, HolderRole, RetainerKind, Role};
+use crate::report::{ArenaKind, Client, Finding, FindingKind, HolderRole, RetainerKind, Role};
 use crate::units::{count, human_bytes as size, percent};
 
 pub(crate) struct Netty;
+
+/// The ByteBuf inside Netty's wrappers (the leak detector's, `WrappedByteBuf`'s other
+/// subclasses keep it in `buf`): the one with the indices and the memory.
+pub(crate) fn unwrapped(heap: &Heap<'_>, mut buffer: ObjectIndex) -> ObjectIndex {
+    for _ in 0..8 {
+        match object(heap, buffer, "buf").filter(|_| is_a(heap, buffer, "io.netty.buffer.WrappedByteBuf")) {
+            Some(inner) => buffer = inner,
+            None => break,
+        }
+    }
+    buffer
+}
+
+/// A ByteBuf's `writerIndex - readerIndex`, seen through wrappers; 0 for an object that is none.
+pub(crate) fn readable(heap: &Heap<'_>, buffer: ObjectIndex) -> u64 {
+    let buffer = unwrapped(heap, buffer);
+    let index = |field: &str| int(heap, buffer, field).unwrap_or(0).max(0) as u64;
+    index("writerIndex").saturating_sub(index("readerIndex"))
+}
 
 impl Pack for Netty {
     fn classes(&self) -> &'static [&'static str] {
@@ -71,7 +91,7 @@ impl Pack for Netty {
 
 fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
     // A client library's pack names the connection of its channels.
-    let claimed: Vec<&str> = cx.report.clients.iter().flat_map(|client| client.channels()).collect();
+    let claimed: Vec<&str> = cx.report.clients.iter().flat_map(Client::channels).collect();
     cx.report
         .channels
         .iter()
