@@ -688,3 +688,127 @@ fn readme_examples_are_what_the_tool_prints() {
     }
     assert!(checked > 0, "the README has an example to check");
 }
+
+/// Chromium, which the HTML tests load reports in (`.ci/run` installs Debian's package).
+fn chromium() -> &'static str {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()));
+    found.expect("the HTML tests need Chromium: apt-get install chromium (.ci/run installs it)")
+}
+
+/// Loads a page in headless Chromium and returns the DOM it built.
+fn dom_of(page: &Path) -> String {
+    let out = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A dump whose one direct buffer is held by a class named like markup: the page must show
+/// the name as text, never as an element.
+fn hostile_dump(dir: &Path) -> PathBuf {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let buffer = b.define_class(
+        "java.nio.Buffer",
+        Some(object),
+        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Int), ("address", T::Long)],
+    );
+    let bytes = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
+    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(bytes), &[("fd", T::Object)]);
+    let direct =
+        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let held = b.instance(
+        direct,
+        // Own fields first, then each superclass's: cleaner, att; fd; hb, offset; mark,
+        // position, limit, capacity, address.
+        &[
+            V::Object(0),
+            V::Object(0),
+            V::Object(0),
+            V::Object(0),
+            V::Int(0),
+            V::Int(-1),
+            V::Int(0),
+            V::Int(4 << 20),
+            V::Int(4 << 20),
+            V::Long(0x7f00_0000),
+        ],
+    );
+    let evil = b.define_class_with_statics(
+        "Evil<img src=x onerror=alert(1)><script>alert(2)<",
+        None,
+        &[],
+        &[("CACHE", V::Object(held))],
+    );
+    b.body().root_simple(0x05, evil.id);
+    let path = dir.join("hostile.hprof");
+    std::fs::write(&path, b.finish_segments(1 << 12)).unwrap();
+    path
+}
+
+/// The HTML report is one self-contained page that Chromium renders: its sections, the
+/// largest retainer's bytes, names from the dump as text, no script at all; small whatever
+/// the dump; a screenshot kept as a test artefact.
+#[test]
+fn html_report_renders_in_chromium_without_running_dump_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out = dumpscan(&[&fixture("outbound-pileup-jdk17.hprof.gz"), "--format", "html", "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "self-contained");
+    let dom = dom_of(&page);
+    for section in [
+        "Overview",
+        "Findings",
+        "Counters kept by the process",
+        "Channels with pending writes",
+        "Retainers of direct memory",
+    ] {
+        assert!(dom.contains(&format!(">{section}</h2>")), "{section}");
+    }
+    assert!(dom.contains("id=\"finding-1\""), "findings can be linked");
+    assert!(dom.contains("64.0 MiB (67,108,864)"), "the top retainer's bytes");
+    assert!(dom.contains("<details>"), "full paths fold under their short form");
+
+    // A screenshot, for a person to look at: target/test-artifacts/report.png.
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("report.png");
+    let out = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2000"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success() && std::fs::metadata(&shot).unwrap().len() > 10_000, "{}", stderr(&out));
+
+    // Markup in a class name stays text.
+    let hostile = hostile_dump(dir.path());
+    let page = dir.path().join("hostile.html");
+    let out = dumpscan(&[hostile.to_str().unwrap(), "--format", "html", "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = dom_of(&page);
+    assert!(dom.contains("static Evil&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;.CACHE"), "{dom}");
+    assert!(!dom.contains("<img") && !dom.contains("<script"), "no element from the dump");
+    assert!(dom.contains("4.0 MiB (4,194,304)"), "the buffer the class holds");
+
+    // Small whatever the dump: every row of every table.
+    let page = dir.path().join("all.html");
+    let out = dumpscan(&[
+        &fixture("lettuce-6.6-jdk25.hprof.gz"),
+        "--format",
+        "html",
+        "--top",
+        "0",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::metadata(&page).unwrap().len() < 2 << 20, "under 2 MB");
+}

@@ -284,6 +284,7 @@ enum ReportFormat {
     Table,
     Json,
     Markdown,
+    Html,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

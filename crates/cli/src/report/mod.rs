@@ -3,6 +3,7 @@
 //! formats print one document built from the typed report; each format is its own module.
 
 mod document;
+mod html;
 mod markdown;
 mod paths;
 mod terminal;
@@ -31,5 +32,6 @@ pub fn render(out: &mut dyn Write, report: &Report, format: ReportFormat, layout
         }
         ReportFormat::Table => terminal::print(out, &document::build(report, layout.top), layout),
         ReportFormat::Markdown => markdown::print(out, &document::build(report, layout.top)),
+        ReportFormat::Html => html::print(out, &document::build(report, layout.top), report),
     }
 }
