@@ -14,7 +14,7 @@ use crate::collections::map_entries;
 use crate::fields::class_is;
 
 /// What the dump says about the JVM that wrote it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Jvm {
     /// The `java.version` system property, e.g. `17.0.15` or `25`.
     pub java_version: Option<String>,

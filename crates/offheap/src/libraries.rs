@@ -2,10 +2,10 @@
 //! an application and its sockets. An object of none of them is the application's own, which
 //! is what a person looks for on a path; a library's object says which machinery holds the bytes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A library whose classes are not the application's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Library {
     /// The JDK (`java.`, `javax.`, `jdk.`, `sun.`, `com.sun.`).

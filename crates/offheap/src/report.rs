@@ -2,7 +2,7 @@
 //! (documented in docs/REPORT-SCHEMA.md). Byte counts are bytes; ids are hex strings. The
 //! structs are data only: the renderers in the command line decide how each is shown.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::jvm::Jvm;
 pub use crate::libraries::Library;
@@ -10,11 +10,33 @@ pub use crate::libraries::Library;
 /// The name of the JSON contract the report follows.
 pub const SCHEMA: &str = "dumpscan.report.v1";
 
+/// The report's contract, written as [`SCHEMA`] and read back only from it: a saved report of
+/// another version is refused rather than misread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schema;
+
+impl Serialize for Schema {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(SCHEMA)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schema {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Schema, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name == SCHEMA {
+            Ok(Schema)
+        } else {
+            Err(serde::de::Error::invalid_value(serde::de::Unexpected::Str(&name), &SCHEMA))
+        }
+    }
+}
+
 /// Everything the off-heap analysis found in one dump.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`SCHEMA`].
-    pub schema: &'static str,
+    pub schema: Schema,
     /// The file read, and the JVM that wrote it.
     pub dump: DumpInfo,
     /// What the process itself counted.
@@ -47,7 +69,7 @@ pub struct Report {
 }
 
 /// The dump file and the JVM that wrote it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DumpInfo {
     /// The path as given.
     pub path: String,
@@ -70,7 +92,7 @@ pub struct DumpInfo {
 }
 
 /// The counters the process kept.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counters {
     /// `java.nio.Bits`: what `BufferPoolMXBean("direct")` reports. `null` when the class is
     /// not in the dump.
@@ -80,7 +102,7 @@ pub struct Counters {
 }
 
 /// `java.nio.Bits`' statics.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JdkCounters {
     /// Buffers the JDK counts.
     pub count: Option<i64>,
@@ -93,7 +115,7 @@ pub struct JdkCounters {
 }
 
 /// `PlatformDependent`'s statics.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NettyCounters {
     /// `DIRECT_MEMORY_COUNTER`: `null` when the counter is off (cleaner mode).
     pub used: Option<i64>,
@@ -104,7 +126,7 @@ pub struct NettyCounters {
 }
 
 /// Which counter a reconciliation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CounterSource {
     /// `java.nio.Bits`.
@@ -114,7 +136,7 @@ pub enum CounterSource {
 }
 
 /// A counter against the buffers found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reconciliation {
     /// Which counter.
     pub counter: CounterSource,
@@ -133,7 +155,7 @@ pub struct Reconciliation {
 }
 
 /// The decoded `--error` message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AllocationFailure {
     /// Which counter refused the allocation.
     pub source: CounterSource,
@@ -150,7 +172,7 @@ pub struct AllocationFailure {
 }
 
 /// The shape of a failed allocation's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestShape {
     /// A multiple of Netty's 4 MiB growth step above it: one buffer growing with one large message.
@@ -175,7 +197,7 @@ pub enum RequestShape {
 }
 
 /// A count and the bytes it stands for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// How many.
     pub count: u64,
@@ -191,7 +213,7 @@ impl Tally {
 }
 
 /// Every `DirectByteBuffer` and `DirectByteBufferR`, each in exactly one class.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DirectBuffers {
     /// Cleaner-backed and strongly reachable (Netty's chunks in cleaner mode among them).
     pub owned: Tally,
@@ -222,7 +244,7 @@ pub struct DirectBuffers {
 }
 
 /// A direct buffer whose constructor is waiting for room under the JDK's limit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AllocationInProgress {
     /// The `DirectByteBuffer` being built.
     pub id: String,
@@ -241,7 +263,7 @@ pub struct AllocationInProgress {
 }
 
 /// What a direct allocation was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AllocationPurpose {
     /// A new chunk of a Netty pool (`PoolArena.newChunk`, or the allocator's chunk size).
@@ -255,7 +277,7 @@ pub enum AllocationPurpose {
 }
 
 /// A pooled or adaptive Netty allocator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NettyAllocator {
     /// `io.netty.buffer.PooledByteBufAllocator@0x...`
     pub allocator: String,
@@ -276,7 +298,7 @@ pub struct NettyAllocator {
 }
 
 /// An adaptive allocator's chunks.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AdaptivePool {
     /// How many chunks.
     pub chunks: u64,
@@ -289,7 +311,7 @@ pub struct AdaptivePool {
 }
 
 /// Whether an arena serves direct or heap buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArenaKind {
     /// Off-heap.
@@ -299,7 +321,7 @@ pub enum ArenaKind {
 }
 
 /// One arena of a pooled allocator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Arena {
     /// Direct or heap.
     pub kind: ArenaKind,
@@ -330,7 +352,7 @@ pub struct Arena {
 }
 
 /// A Netty thread cache.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThreadCache {
     /// The cache's id.
     pub id: String,
@@ -346,7 +368,7 @@ pub struct ThreadCache {
 }
 
 /// A Netty channel with writes waiting in its outbound buffer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Channel {
     /// The channel object.
     pub id: String,
@@ -369,7 +391,7 @@ pub struct Channel {
 }
 
 /// A client library's section: its own connections with its own keys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "library", rename_all = "snake_case")]
 pub enum Client {
     /// Lettuce, the Redis client (4.x to 7.x).
@@ -396,7 +418,7 @@ impl Client {
 }
 
 /// A Reactor Netty connection's inbound side: what it read and nobody consumed yet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReactorReceiver {
     /// The `FluxReceive`.
     pub id: String,
@@ -419,7 +441,7 @@ pub struct ReactorReceiver {
 }
 
 /// Whether a client's connection is up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// It has a channel.
@@ -431,7 +453,7 @@ pub enum ConnectionState {
 }
 
 /// Commands, counted by type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commands {
     /// How many.
     pub count: u64,
@@ -453,7 +475,7 @@ impl Commands {
 }
 
 /// A ByteBuf that holds bytes read and not yet decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadBuffer {
     /// The ByteBuf.
     pub id: String,
@@ -466,7 +488,7 @@ pub struct ReadBuffer {
 }
 
 /// One Lettuce connection: an endpoint and its command handler.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LettuceConnection {
     /// The `CommandHandler`, when the connection has one (a channel's pipeline holds it).
     pub handler: Option<String>,
@@ -493,7 +515,7 @@ pub struct LettuceConnection {
 }
 
 /// What kind of holder a retainer group stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetainerKind {
     /// Buffers on a strong path from a GC root.
@@ -508,7 +530,7 @@ pub enum RetainerKind {
 }
 
 /// How the GC root of a retainer holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RootKind {
     /// A class's static field.
@@ -530,7 +552,7 @@ pub enum RootKind {
 }
 
 /// The nearest object of a known library on a retainer's path: who holds the bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     /// The library.
     pub library: Library,
@@ -541,7 +563,7 @@ pub struct Holder {
 }
 
 /// What a holder does with the bytes it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HolderRole {
     /// Bytes read and not yet decoded: a decoder's cumulation, Lettuce's read buffer.
@@ -559,7 +581,7 @@ pub enum HolderRole {
 }
 
 /// One group of native memory and who keeps it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Retainer {
     /// What holds the bytes.
     pub kind: RetainerKind,
@@ -586,7 +608,7 @@ pub struct Retainer {
 }
 
 /// An object that retains native memory through the dominator tree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NativeDominator {
     /// The object.
     pub id: String,
@@ -601,7 +623,7 @@ pub struct NativeDominator {
 }
 
 /// How a large buffer holds its memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LargeBufferKind {
     /// A JDK buffer with a cleaner.
@@ -623,7 +645,7 @@ pub enum LargeBufferKind {
 }
 
 /// One of the largest buffers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LargeBuffer {
     /// The buffer.
     pub id: String,
@@ -644,7 +666,7 @@ pub struct LargeBuffer {
 }
 
 /// What a finding is about; the order of causes and symptoms follows from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// The dump is cut short.
@@ -688,7 +710,7 @@ pub enum FindingKind {
 }
 
 /// Whether a finding explains, shows an effect, or sets the scene.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// What to know before reading the rest (a cut dump, an allocation caught waiting).
@@ -700,7 +722,7 @@ pub enum Role {
 }
 
 /// A few sentences an on-call engineer can act on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// What it is about.
     pub kind: FindingKind,
