@@ -19,6 +19,7 @@ mod census;
 mod channels;
 mod collections;
 mod counters;
+pub mod diff;
 mod dominance;
 mod fields;
 mod findings;
@@ -91,7 +92,7 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
     let chunk_sizes: Vec<u64> =
         netty.allocators.iter().filter_map(|(_, a)| u64::try_from(a.chunk_size?).ok()).collect();
     let mut report = Report {
-        schema: SCHEMA,
+        schema: Schema,
         dump: DumpInfo {
             path: path.to_string(),
             format: format!("JAVA PROFILE {}", dump.header().version),

@@ -68,6 +68,39 @@ pub fn percent(part: u64, whole: u64) -> String {
     format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
+/// `new - old` as a signed count, saturating at `i64`'s bounds: a change between two dumps.
+pub fn delta(old: u64, new: u64) -> i64 {
+    let difference = i128::from(new) - i128::from(old);
+    i64::try_from(difference).unwrap_or(if difference > 0 { i64::MAX } else { i64::MIN })
+}
+
+/// A change in bytes with its sign: `+1.5 KiB`, `-512 B`, `0 B`.
+pub fn signed_bytes(change: i64) -> String {
+    match change {
+        0 => "0 B".into(),
+        c if c > 0 => format!("+{}", human_bytes(c.unsigned_abs())),
+        c => format!("-{}", human_bytes(c.unsigned_abs())),
+    }
+}
+
+/// A change in a count with its sign: `+1,024`, `-3`, `0`.
+pub fn signed(change: i64) -> String {
+    match change {
+        0 => "0".into(),
+        c if c > 0 => format!("+{}", thousands(c.unsigned_abs())),
+        c => format!("-{}", thousands(c.unsigned_abs())),
+    }
+}
+
+/// How many times `old` fits in `new`, one decimal: `4.0x`. `None` when `old` is zero.
+pub fn times(new: u64, old: u64) -> Option<String> {
+    if old == 0 {
+        return None;
+    }
+    let tenths = (u128::from(new) * 10 + u128::from(old) / 2) / u128::from(old);
+    Some(format!("{}.{}x", tenths / 10, tenths % 10))
+}
+
 /// A dump's timestamp (milliseconds since 1970) as RFC 3339 (ISO 8601) in UTC with
 /// milliseconds; `None` for a zero timestamp, which some writers leave.
 pub fn timestamp(ms: u64) -> Option<String> {
@@ -110,6 +143,22 @@ mod tests {
         assert_eq!(percent(1, 1_000_000), "<0.1%");
         assert_eq!(percent(1, 3), "33.3%");
         assert_eq!(percent(u64::MAX, u64::MAX), "100.0%");
+    }
+
+    #[test]
+    fn changes_keep_their_sign() {
+        assert_eq!(delta(10, 4), -6);
+        assert_eq!(delta(0, u64::MAX), i64::MAX);
+        assert_eq!(delta(u64::MAX, 0), i64::MIN);
+        assert_eq!(signed_bytes(1536), "+1.5 KiB");
+        assert_eq!(signed_bytes(-512), "-512 B");
+        assert_eq!(signed_bytes(0), "0 B");
+        assert_eq!(signed_bytes(i64::MIN), "-8192.0 PiB");
+        assert_eq!(signed(-1234), "-1,234");
+        assert_eq!(signed(7), "+7");
+        assert_eq!(times(40, 10).as_deref(), Some("4.0x"));
+        assert_eq!(times(15, 10).as_deref(), Some("1.5x"));
+        assert_eq!(times(1, 0), None);
     }
 
     #[test]
