@@ -8,7 +8,7 @@ use dumpscan_hprof::SubRecord;
 use rustc_hash::FxHashMap;
 
 use crate::census::Census;
-use crate::fields::{int, object};
+use crate::fields::{elements, int, object};
 use crate::report::{Channel, Tally};
 
 /// Channels whose outbound buffer holds pending writes, most pending first. `through` gives
@@ -59,6 +59,39 @@ pub(crate) fn addresses(heap: &Heap<'_>, channel: ObjectIndex, show_values: bool
         socket_address(heap, found, show_values)
     };
     (address("localAddress"), address("remoteAddress"))
+}
+
+/// A channel's attributes as (key name, value): `DefaultAttributeMap.attributes`, an
+/// `AtomicReferenceArray` of buckets chained by `next` (Netty 4.1.48), or an array of
+/// attributes (later 4.1). Bounded by the heap's size against a corrupt dump's cycle.
+pub(crate) fn attributes(heap: &Heap<'_>, channel: ObjectIndex) -> Vec<(String, ObjectIndex)> {
+    let Some(map) = object(heap, channel, "attributes") else { return Vec::new() };
+    let slots = object(heap, map, "array").map_or_else(|| elements(heap, map), |array| elements(heap, array));
+    let mut found = Vec::new();
+    let mut seen = rustc_hash::FxHashSet::default();
+    for mut next in slots {
+        while let Some(attribute) = next.filter(|&a| seen.insert(a)) {
+            let name =
+                object(heap, attribute, "key").and_then(|k| object(heap, k, "name")).and_then(|n| heap.string_value(n));
+            if let (Some(name), Some(value)) = (name, object(heap, attribute, "value")) {
+                found.push((name, value));
+            }
+            next = object(heap, attribute, "next");
+        }
+    }
+    found
+}
+
+/// The handlers of a channel's pipeline, from head to tail (bounded).
+pub(crate) fn handlers(heap: &Heap<'_>, channel: ObjectIndex) -> Vec<ObjectIndex> {
+    const MAX_HANDLERS: usize = 256;
+    let mut found = Vec::new();
+    let mut context = object(heap, channel, "pipeline").and_then(|p| object(heap, p, "head"));
+    while let Some(c) = context.filter(|_| found.len() < MAX_HANDLERS) {
+        found.extend(object(heap, c, "handler"));
+        context = object(heap, c, "next");
+    }
+    found
 }
 
 /// A channel's `ChannelOutboundBuffer` (`unsafe.outboundBuffer`).

@@ -599,7 +599,7 @@ fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
         cs.iter()
             .filter_map(|c| match c {
                 Client::Lettuce { connections } => Some(connections.clone()),
-                Client::Reactor { .. } => None,
+                _ => None,
             })
             .flatten()
             .collect()
@@ -608,7 +608,7 @@ fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
         cs.iter()
             .filter_map(|c| match c {
                 Client::Reactor { receivers } => Some(receivers.clone()),
-                Client::Lettuce { .. } => None,
+                _ => None,
             })
             .flatten()
             .collect()
@@ -726,10 +726,13 @@ fn findings(diff: &Diff, new: &Report) -> Vec<DiffFinding> {
             causes.push(DiffFinding {
                 kind: DiffFindingKind::PoolGrew,
                 role: Role::Cause,
-                title: format!("Netty's pool took {} more chunks: {}", chunks, signed_bytes(bytes)),
+                title: match a.old_allocator {
+                    Some(_) => format!("Netty's pool took {chunks} more chunks: {}", signed_bytes(bytes)),
+                    None => format!("A new Netty pool holds {} in {chunks} chunks", size(bytes.unsigned_abs())),
+                },
                 detail: format!(
-                    "The allocator reached by {} holds {} more in its direct arenas: {} used, {} free. Its \
-                     retainers above say what holds the used part.",
+                    "The allocator reached by {} holds {} more in its direct arenas: {} used, {} free. The \
+                     retainers' table says what holds the used part.",
                     a.path,
                     size(bytes.unsigned_abs()),
                     signed_bytes(used),
@@ -783,7 +786,7 @@ fn toward_limit(diff: &Diff, whose: &str, used: CounterChange, max: Option<i64>)
         role: Role::Symptom,
         title: format!("{whose} grew by {} to {} of its limit", size(grown.unsigned_abs()), percent(new_u, max_u)),
         detail: format!(
-            "From {} to {} of {}.{pace} The causes above say what holds the memory.",
+            "From {} to {} of {}.{pace} The retainers' table says what holds the memory.",
             size(u64::try_from(old).unwrap_or(0)),
             size(new_u),
             size(max_u)

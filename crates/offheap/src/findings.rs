@@ -5,9 +5,10 @@
 //! Words: "direct buffers" are the JDK's `DirectByteBuffer`s, "ByteBufs" are Netty's.
 
 use crate::libraries::Library;
+use crate::packs::clients;
 use crate::report::{
-    AllocationPurpose, Client, CounterSource, Finding, FindingKind, HolderRole, LargeBufferKind, Report, Retainer,
-    RetainerKind, Role,
+    AllocationPurpose, Client, CounterSource, Finding, FindingKind, Holder, HolderRole, LargeBufferKind, Report,
+    Retainer, RetainerKind, Role,
 };
 use crate::units::{capitalized, count, human_bytes as size, percent};
 
@@ -23,8 +24,16 @@ pub(crate) type Rule = fn(&Context<'_>) -> Vec<Finding>;
 /// Rules that may point at the findings before them.
 type SymptomRule = fn(&Context<'_>, &[Finding]) -> Vec<Finding>;
 
-const CONTEXT_AND_CAUSES: &[Rule] =
-    &[truncated, allocation_in_progress, read_buffers, large_retainer, large_buffer, awaiting_gc];
+const CONTEXT_AND_CAUSES: &[Rule] = &[
+    truncated,
+    allocation_in_progress,
+    read_buffers,
+    large_retainer,
+    large_buffer,
+    awaiting_gc,
+    clients::reply_being_read,
+    clients::write_pileups,
+];
 const SYMPTOMS: &[SymptomRule] = &[error_message, counters_near_limit, invisible_to_jmx];
 
 pub(crate) fn find(cx: &Context<'_>) -> Vec<Finding> {
@@ -155,12 +164,12 @@ fn read_buffers(cx: &Context<'_>) -> Vec<Finding> {
         .filter(|r| r.kind == RetainerKind::Buffers && cx.significant(r.bytes))
         .filter_map(|r| {
             // A client library's pack tells its own read buffers, naming the connection.
-            let holder =
-                r.holder.as_ref().filter(|h| h.role == HolderRole::ReadBuffer && h.library != Library::Lettuce)?;
+            let client = |h: &&Holder| matches!(h.library, Library::Lettuce | Library::Redisson);
+            let holder = r.holder.as_ref().filter(|h| h.role == HolderRole::ReadBuffer && !client(h))?;
             let mut f = finding(
                 FindingKind::ReadBuffer,
                 Role::Cause,
-                format!("{} read but not yet decoded, in {}", size(r.bytes), holder.class),
+                format!("A read buffer holds {}, in {}", size(r.bytes), holder.class),
                 format!(
                     "{} of bytes received and waiting for a whole message: a very large message, a peer sending \
                      faster than the handler decodes, or a decoder that never consumes its input. Held along {} -> \
@@ -242,6 +251,9 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
     // a client's read buffer has its own finding.
     let read_buffer = cx.report.clients.iter().any(|client| match client {
         Client::Lettuce { connections } => {
+            connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
+        }
+        Client::Redisson { connections } => {
             connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
         }
         Client::Reactor { .. } => false,

@@ -399,6 +399,11 @@ pub enum Client {
         /// Every endpoint, with its command handler when it has one.
         connections: Vec<LettuceConnection>,
     },
+    /// Redisson, the Redis client: its connections' commands awaiting replies and read buffers.
+    Redisson {
+        /// Every channel with Redisson's command queue.
+        connections: Vec<RedissonConnection>,
+    },
     /// Reactor Netty: its connections' inbound queues.
     Reactor {
         /// Every `FluxReceive` with something queued.
@@ -412,9 +417,29 @@ impl Client {
     pub fn channels(&self) -> Vec<&str> {
         match self {
             Client::Lettuce { connections } => connections.iter().filter_map(|c| c.channel.as_deref()).collect(),
+            Client::Redisson { connections } => connections.iter().map(|c| c.channel.as_str()).collect(),
             Client::Reactor { .. } => Vec::new(),
         }
     }
+}
+
+/// One Redisson connection: a channel with its command queue and decoder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedissonConnection {
+    /// The Netty channel.
+    pub channel: String,
+    /// `ip:port` of the channel, where the dump has it.
+    pub local: Option<String>,
+    /// `ip:port` of the Redis server, where the dump has it.
+    pub remote: Option<String>,
+    /// Commands sent and awaiting a reply: the channel's `COMMANDS_QUEUE` attribute.
+    pub in_flight: Commands,
+    /// The `CommandDecoder`'s cumulation: the reply being read.
+    pub read_buffer: Option<ReadBuffer>,
+    /// `totalPendingSize` of the channel's outbound buffer.
+    pub pending_write_bytes: Option<u64>,
+    /// Direct memory the connection holds: its read buffer and the writes pending in its channel.
+    pub direct_bytes: u64,
 }
 
 /// A Reactor Netty connection's inbound side: what it read and nobody consumed yet.

@@ -5,7 +5,7 @@
 use dumpscan_offheap::units::{count, exact_bytes, human_bytes, percent, thousands};
 use dumpscan_offheap::{
     AllocationPurpose, Client, Commands, ConnectionState, CounterSource, Finding, HolderRole, LargeBufferKind,
-    LettuceConnection, ReactorReceiver, Report, RetainerKind,
+    LettuceConnection, ReactorReceiver, ReadBuffer, RedissonConnection, Report, RetainerKind,
 };
 
 /// One piece of the document.
@@ -40,15 +40,15 @@ pub enum Cell {
     Path(Vec<String>),
 }
 
-fn text(s: impl Into<String>) -> Cell {
+pub(crate) fn text(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
 
-fn opt(value: Option<i64>) -> String {
+pub(crate) fn opt(value: Option<i64>) -> String {
     value.map_or("-".into(), |v| u64::try_from(v).map_or_else(|_| v.to_string(), thousands))
 }
 
-fn opt_bytes(value: Option<i64>) -> String {
+pub(crate) fn opt_bytes(value: Option<i64>) -> String {
     value.map_or("-".into(), |v| u64::try_from(v).map_or_else(|_| v.to_string(), exact_bytes))
 }
 
@@ -315,7 +315,7 @@ fn netty(doc: &mut Vec<Block>, report: &Report) {
     }
 }
 
-fn shown<T>(rows: &[T], top: usize) -> &[T] {
+pub(crate) fn shown<T>(rows: &[T], top: usize) -> &[T] {
     if top == 0 {
         rows
     } else {
@@ -323,7 +323,7 @@ fn shown<T>(rows: &[T], top: usize) -> &[T] {
     }
 }
 
-fn more(doc: &mut Vec<Block>, shown: usize, total: usize, what: &str) {
+pub(crate) fn more(doc: &mut Vec<Block>, shown: usize, total: usize, what: &str) {
     if shown < total {
         doc.push(Block::Paragraph(format!("{shown} of {total} {what} shown (--top 0 shows all).")));
     }
@@ -369,9 +369,38 @@ fn clients(doc: &mut Vec<Block>, report: &Report, top: usize) {
     for client in &report.clients {
         match client {
             Client::Lettuce { connections } => lettuce(doc, connections, top),
+            Client::Redisson { connections } => redisson(doc, connections, top),
             Client::Reactor { receivers } => reactor(doc, receivers, top),
         }
     }
+}
+
+fn read_buffer(buffer: Option<&ReadBuffer>) -> String {
+    buffer.map_or("-".into(), |b| format!("{} of {}", human_bytes(b.readable), human_bytes(b.capacity)))
+}
+
+fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnection], top: usize) {
+    doc.push(Block::Heading("Redis connections (Redisson)"));
+    let rows: Vec<Vec<Cell>> = shown(connections, top)
+        .iter()
+        .map(|c| {
+            vec![
+                text(c.remote.clone().unwrap_or_else(|| "-".into())),
+                text(commands(&c.in_flight)),
+                text(read_buffer(c.read_buffer.as_ref())),
+                text(c.pending_write_bytes.map_or("-".into(), human_bytes)),
+                text(human_bytes(c.direct_bytes)),
+                Cell::Code(c.channel.clone()),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table {
+        header: vec!["server", "in flight", "read buffer", "pending writes", "direct", "channel"],
+        numeric: vec![3, 4],
+        rows,
+    }));
+    more(doc, count, connections.len(), "connections");
 }
 
 fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiver], top: usize) {
@@ -448,12 +477,7 @@ fn retainers(doc: &mut Vec<Block>, report: &Report, top: usize) {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let kind = match r.kind {
-                RetainerKind::Buffers => "path",
-                RetainerKind::Allocator => "allocator",
-                RetainerKind::Leaked => "leaked",
-                RetainerKind::AwaitingGc => "awaiting GC",
-            };
+            let kind = retainer_kind(r.kind);
             // An application's own decoder is both: named once.
             let holder = r.holder.as_ref().filter(|h| r.owner.as_ref() != Some(&h.class)).map(|h| match h.role {
                 HolderRole::Pool => format!("{}'s pool", h.library.name()),
@@ -540,6 +564,16 @@ fn largest(doc: &mut Vec<Block>, report: &Report) {
         numeric: vec![0],
         rows,
     }));
+}
+
+/// A retainer's kind in a table's `kind` column.
+pub(crate) fn retainer_kind(kind: RetainerKind) -> &'static str {
+    match kind {
+        RetainerKind::Buffers => "path",
+        RetainerKind::Allocator => "allocator",
+        RetainerKind::Leaked => "leaked",
+        RetainerKind::AwaitingGc => "awaiting GC",
+    }
 }
 
 fn kind_name(kind: LargeBufferKind) -> &'static str {

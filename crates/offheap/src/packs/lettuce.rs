@@ -16,9 +16,9 @@ use super::{extends, netty, ClassRole, Pack, ReadContext};
 use crate::census::{is_strong, Census};
 use crate::channels;
 use crate::collections::queue_elements;
-use crate::fields::{int, is_a, object};
+use crate::fields::{int, object};
 use crate::findings::{finding, Context, Rule, MIB};
-use crate::report::{Client, Commands, ConnectionState, Finding, FindingKind, LettuceConnection, ReadBuffer, Role};
+use crate::report::{Client, Commands, ConnectionState, Finding, FindingKind, LettuceConnection, Role};
 use crate::units::{capitalized, count, human_bytes as size};
 
 pub(crate) struct Lettuce;
@@ -46,7 +46,7 @@ impl Pack for Lettuce {
     }
 
     fn rules(&self) -> &'static [Rule] {
-        &[reply_being_read, queued_while_disconnected, write_pileups]
+        &[queued_while_disconnected]
     }
 
     fn read(&self, cx: &ReadContext<'_, '_>) -> Option<Client> {
@@ -112,7 +112,7 @@ fn connection(
         .collect();
     let read_buffer = handler
         .and_then(|h| object(heap, h, "readBuffer").or_else(|| object(heap, h, "buffer")))
-        .map(|buffer| read_buffer(heap, buffer));
+        .map(|buffer| netty::read_buffer(heap, buffer));
     let outbound = channel.and_then(|c| channels::outbound_buffer(heap, c));
     let pending_write_bytes = outbound.map(|o| int(heap, o, "totalPendingSize").unwrap_or(0).max(0) as u64);
     let pending_direct = outbound.and_then(|o| cx.through.get(&o)).map_or(0, |t| t.bytes);
@@ -129,21 +129,6 @@ fn connection(
         read_buffer,
         pending_write_bytes,
         direct_bytes: read_direct.saturating_add(pending_direct),
-    }
-}
-
-/// A ByteBuf's capacity, readable bytes and whether it is off-heap: pooled ByteBufs keep their
-/// capacity in `length` and their memory (a `ByteBuffer` when direct) in `memory`; unpooled
-/// direct ones in `capacity` and `buffer`. Leak-detector wrappers pass on to `buf`.
-fn read_buffer(heap: &Heap<'_>, buffer: ObjectIndex) -> ReadBuffer {
-    let buffer = netty::unwrapped(heap, buffer);
-    let capacity = int(heap, buffer, "length").or_else(|| int(heap, buffer, "capacity")).unwrap_or(0).max(0) as u64;
-    let memory = object(heap, buffer, "memory").or_else(|| object(heap, buffer, "buffer"));
-    ReadBuffer {
-        id: format!("0x{:x}", heap.id(buffer)),
-        capacity,
-        readable: netty::readable(heap, buffer),
-        direct: memory.is_some_and(|m| is_a(heap, m, "java.nio.DirectByteBuffer")),
     }
 }
 
@@ -224,40 +209,6 @@ fn name(connection: &LettuceConnection) -> String {
     }
 }
 
-fn reply_being_read(cx: &Context<'_>) -> Vec<Finding> {
-    clients(cx)
-        .filter_map(|c| {
-            let buffer = c.read_buffer.as_ref().filter(|b| b.readable >= MIB || b.capacity >= 4 * MIB)?;
-            let oldest = c.in_flight.oldest.as_deref().map_or(String::new(), |kind| {
-                format!(
-                    " The oldest command in flight, {kind}, is the one whose reply is being read; {} in flight ({}).",
-                    count(c.in_flight.count, "command"),
-                    c.in_flight.by_type()
-                )
-            });
-            let mut f = finding(
-                FindingKind::ReplyBeingRead,
-                Role::Cause,
-                format!("Lettuce is reading a large reply: {} read so far", size(buffer.readable)),
-                format!(
-                    "The read buffer of {} holds {} waiting for a whole reply (capacity {}{}).{oldest} A very large \
-                     value (a big GET, HGETALL, LRANGE or KEYS result) is read into one buffer, which Netty grows in \
-                     4 MiB steps and Lettuce does not shrink: find the command and its key, and page or split the \
-                     value.",
-                    name(c),
-                    size(buffer.readable),
-                    size(buffer.capacity),
-                    if buffer.direct { ", direct memory" } else { ", on the heap" },
-                ),
-                buffer.capacity,
-            );
-            f.evidence.extend(c.handler.iter().map(|h| format!("CommandHandler {h}")));
-            f.commands.extend(c.handler.iter().map(|h| cx.paths_command(h)));
-            Some(f)
-        })
-        .collect()
-}
-
 fn queued_while_disconnected(cx: &Context<'_>) -> Vec<Finding> {
     clients(cx)
         .filter(|c| c.state != ConnectionState::Connected && (c.queued.count >= 100 || c.queued.heap_bytes >= MIB))
@@ -281,41 +232,6 @@ fn queued_while_disconnected(cx: &Context<'_>) -> Vec<Finding> {
             f.evidence.extend(c.endpoint.iter().map(|e| format!("DefaultEndpoint {e}")));
             f.commands.extend(c.endpoint.iter().map(|e| cx.paths_command(e)));
             f
-        })
-        .collect()
-}
-
-fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
-    clients(cx)
-        .filter_map(|c| {
-            let pending = c.pending_write_bytes.filter(|&p| p >= MIB)?;
-            let channel = cx.report.channels.iter().find(|ch| Some(&ch.id) == c.channel.as_ref());
-            let held = channel.map_or(0, |ch| ch.direct.bytes);
-            let to = c.remote.as_deref().map(|r| format!(" at {r}")).unwrap_or_default();
-            let mut f = finding(
-                FindingKind::ClientWritePileup,
-                Role::Cause,
-                format!("Writes piling up to Redis{to}: {} pending, {} of direct memory", size(pending), size(held)),
-                format!(
-                    "{} has {} written but not yet sent ({} pending, {} of direct memory), and {} in flight ({}). \
-                     Redis is not reading fast enough (a slow or blocked server, a saturated network): Lettuce \
-                     writes as long as commands come; bound them with ClientOptions.requestQueueSize or slow the \
-                     callers down.",
-                    capitalized(&name(c)),
-                    channel.map_or_else(|| "messages".into(), |ch| count(ch.pending_messages, "message")),
-                    size(pending),
-                    size(held),
-                    count(c.in_flight.count, "command"),
-                    c.in_flight.by_type(),
-                ),
-                pending.max(held),
-            );
-            if let Some(channel) = channel {
-                f.evidence
-                    .push(format!("ChannelOutboundBuffer {}: totalPendingSize = {pending}", channel.outbound_buffer));
-                f.commands.push(cx.paths_command(&channel.outbound_buffer));
-            }
-            Some(f)
         })
         .collect()
 }

@@ -3,10 +3,12 @@
 //! that hold bytes), and its finding rules. Adding a library is its own module and one line in
 //! [`PACKS`].
 
+pub(crate) mod clients;
 mod jdk;
 mod lettuce;
 mod netty;
 mod reactor;
+mod redisson;
 
 use dumpscan_heap::{Heap, ObjectIndex};
 use rustc_hash::FxHashMap;
@@ -59,7 +61,8 @@ pub(crate) trait Pack: Sync {
 }
 
 /// Every pack, in the order their roles are asked.
-pub(crate) const PACKS: &[&dyn Pack] = &[&jdk::Jdk, &netty::Netty, &lettuce::Lettuce, &reactor::Reactor];
+pub(crate) const PACKS: &[&dyn Pack] =
+    &[&jdk::Jdk, &netty::Netty, &lettuce::Lettuce, &redisson::Redisson, &reactor::Reactor];
 
 /// The packs' roles of every class of a dump, found once.
 pub(crate) struct Roles(Vec<Option<ClassRole>>);

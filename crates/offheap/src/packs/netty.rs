@@ -6,7 +6,7 @@ use dumpscan_heap::{Heap, ObjectIndex};
 use super::{extends, ClassRole, Pack};
 use crate::fields::{int, is_a, object};
 use crate::findings::{finding, Context, Rule, MIB};
-use crate::report::{ArenaKind, Client, Finding, FindingKind, HolderRole, RetainerKind, Role};
+use crate::report::{ArenaKind, Client, Finding, FindingKind, HolderRole, ReadBuffer, RetainerKind, Role};
 use crate::units::{count, human_bytes as size, percent};
 
 pub(crate) struct Netty;
@@ -21,6 +21,21 @@ pub(crate) fn unwrapped(heap: &Heap<'_>, mut buffer: ObjectIndex) -> ObjectIndex
         }
     }
     buffer
+}
+
+/// A ByteBuf's capacity, readable bytes and whether it is off-heap: pooled ByteBufs keep their
+/// capacity in `length` and their memory (a `ByteBuffer` when direct) in `memory`; unpooled
+/// direct ones in `capacity` and `buffer`. Leak-detector wrappers pass on to `buf`.
+pub(crate) fn read_buffer(heap: &Heap<'_>, buffer: ObjectIndex) -> ReadBuffer {
+    let buffer = unwrapped(heap, buffer);
+    let capacity = int(heap, buffer, "length").or_else(|| int(heap, buffer, "capacity")).unwrap_or(0).max(0) as u64;
+    let memory = object(heap, buffer, "memory").or_else(|| object(heap, buffer, "buffer"));
+    ReadBuffer {
+        id: format!("0x{:x}", heap.id(buffer)),
+        capacity,
+        readable: readable(heap, buffer),
+        direct: memory.is_some_and(|m| is_a(heap, m, "java.nio.DirectByteBuffer")),
+    }
 }
 
 /// A ByteBuf's `writerIndex - readerIndex`, seen through wrappers; 0 for an object that is none.
