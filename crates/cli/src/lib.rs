@@ -1,5 +1,6 @@
 //! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
 
+mod diff;
 mod dump_json;
 mod graph;
 mod histogram;
@@ -136,6 +137,34 @@ Examples:
         #[arg(long)]
         wide: bool,
     },
+    /// What changed in the off-heap memory between two dumps of one process: counters, direct
+    /// buffers, Netty pools, client connections and every retainer, old and new, largest change
+    /// first, with findings on what grew. Each side is a dump or a report saved with
+    /// `--format json`; two dumps are analysed one after the other, never held together.
+    #[command(after_help = "\
+Examples:
+  dumpscan diff monday.hprof.gz tuesday.hprof.gz
+  dumpscan diff last-week.json heap.hprof --format markdown -o incident.md
+  dumpscan diff old.hprof new.hprof --format json --top 0")]
+    Diff {
+        /// The older side: a heap dump (.hprof or .hprof.gz), - for standard input, or a report
+        /// saved with `dumpscan DUMP --format json`.
+        old: PathBuf,
+        /// The newer side, the same way.
+        new: PathBuf,
+        #[arg(long, value_enum, default_value_t = diff::DiffFormat::Table)]
+        format: diff::DiffFormat,
+        /// Write the diff to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Rows in the retainers' and connections' tables; 0 shows all. JSON always has every
+        /// retainer.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Print whole paths in tables, and ignore the terminal's width.
+        #[arg(long)]
+        wide: bool,
+    },
     /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
     #[command(
         after_help = "Examples:\n  dumpscan info heap.hprof --no-threads\n  dumpscan info heap.hprof.gz --format json"
@@ -244,7 +273,7 @@ Install:
 Read without installing: dumpscan man | man -l -")]
     Man {
         /// A command whose page to print (dumpscan-COMMAND(1)) instead of dumpscan(1).
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(["report", "info", "histogram", "paths", "dominators", "inspect"]))]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(["report", "diff", "info", "histogram", "paths", "dominators", "inspect"]))]
         command: Option<String>,
     },
 }
@@ -259,7 +288,7 @@ impl Command {
             | Command::Paths { dump, .. }
             | Command::Dominators { dump, .. }
             | Command::Inspect { dump, .. } => Some(dump),
-            Command::Completions { .. } | Command::Man { .. } => None,
+            Command::Diff { .. } | Command::Completions { .. } | Command::Man { .. } => None,
         }
     }
 }
@@ -316,6 +345,10 @@ enum Failure {
     Output { target: OutputTarget, error: std::io::Error },
     /// The dump is cut short and `--strict` was given (the output was still written).
     Truncated,
+    /// A JSON file given as a side of `diff` is not a saved report.
+    SavedReport(String),
+    /// A failure about one side of `diff`, named by its path.
+    Side { path: PathBuf, failure: Box<Failure> },
 }
 
 /// Where output goes, for messages about it.
@@ -335,6 +368,8 @@ impl Failure {
             Failure::StdinIsTerminal | Failure::Output { .. } => EXIT_IO,
             Failure::NotFound(_) => EXIT_NOT_FOUND,
             Failure::Truncated => EXIT_TRUNCATED,
+            Failure::SavedReport(_) => EXIT_BAD_DUMP,
+            Failure::Side { failure, .. } => failure.status(),
         }
     }
 
@@ -360,6 +395,9 @@ impl Failure {
                 format!("cannot write {}: {error}", path.display())
             }
             Failure::Truncated => format!("{dump}: the dump is cut short (--strict)"),
+            Failure::SavedReport(message) => format!("{dump}: {message}"),
+            Failure::Side { path, failure } if path == Path::new(STDIN) => failure.message("standard input"),
+            Failure::Side { path, failure } => failure.message(&path.display().to_string()),
         }
     }
 
@@ -475,6 +513,30 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 None => &mut out,
             };
             let written = report::render(sink, &report, format, &report::Layout { top, width, wide });
+            match file {
+                Some(file) => file.finish(written)?,
+                None => written?,
+            }
+        }
+        Command::Diff { old, new, format, output, top, wide } => {
+            let width = match (&output, graph::Width::of_stdout()) {
+                (None, graph::Width::Columns(columns)) => Some(columns),
+                _ => None,
+            };
+            let mut file = output.map(OutputFile::create).transpose()?;
+            // The diff compares neither dominators nor the largest buffers: the dominator
+            // tree, the slowest step, is skipped.
+            let options = dumpscan_offheap::Options { top, error: None, dominators: false, show_values: false };
+            // One side at a time: the old side's dump and heap model are gone before the new
+            // side's are built, so the peak is that of one report.
+            let old = diff::side(&old, &options, &log, &mut cut)?;
+            let new = diff::side(&new, &options, &log, &mut cut)?;
+            let compared = dumpscan_offheap::diff::diff(&old, &new);
+            let sink: &mut dyn Write = match &mut file {
+                Some(file) => &mut file.writer,
+                None => &mut out,
+            };
+            let written = diff::render(sink, &compared, format, &report::Layout { top, width, wide });
             match file {
                 Some(file) => file.finish(written)?,
                 None => written?,

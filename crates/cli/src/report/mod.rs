@@ -2,11 +2,11 @@
 //! for an incident ticket, or JSON (`dumpscan.report.v1`, docs/REPORT-SCHEMA.md). The text
 //! formats print one document built from the typed report; each format is its own module.
 
-mod document;
+pub(crate) mod document;
 mod html;
-mod markdown;
+pub(crate) mod markdown;
 mod paths;
-mod terminal;
+pub(crate) mod terminal;
 
 use std::io::{self, Write};
 

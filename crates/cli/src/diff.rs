@@ -1,0 +1,376 @@
+//! `dumpscan diff OLD NEW`: what changed in the off-heap memory between two dumps of one
+//! process, each side a dump or a report saved with `--format json`. The comparison is the
+//! off-heap crate's (`dumpscan_offheap::diff`); this module reads the two sides one after the
+//! other and prints the comparison as JSON (`dumpscan.diff.v1`, docs/DIFF-SCHEMA.md) or as a
+//! document of the same blocks as the report, printed by the report's own printers.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use clap::ValueEnum;
+use dumpscan_heap::Heap;
+use dumpscan_offheap::diff::{
+    AllocatorChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind, LettuceConnectionChange,
+    ReactorReceiverChange, TallyChange,
+};
+use dumpscan_offheap::units::{human_bytes, signed, signed_bytes, thousands};
+use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKind, Options, Report};
+
+use crate::report::document::{more, opt, opt_bytes, retainer_kind, shown, text, Block, Cell, Table};
+use crate::report::{markdown, terminal, Layout};
+use crate::{Failure, Log, Progress, STDIN};
+
+/// The outputs of `diff`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DiffFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// One side of the diff as a report: a saved JSON report read back, or a dump analysed. The
+/// dump and its heap model are gone when this returns, so two sides never share the memory.
+pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) -> Result<Report, Failure> {
+    let on_side = |failure: Failure| Failure::Side { path: path.to_path_buf(), failure: Box::new(failure) };
+    if is_saved_report(path) {
+        let file = std::fs::File::open(path).map_err(|e| on_side(Failure::SavedReport(e.to_string())))?;
+        let report: Report = serde_json::from_reader(io::BufReader::new(file))
+            .map_err(|e| on_side(Failure::SavedReport(format!("not a dumpscan.report.v1 report: {e}"))))?;
+        log.phase("read the saved report");
+        return Ok(report);
+    }
+    let dump = crate::open(path, log, cut).map_err(on_side)?;
+    let progress = Progress::new(log);
+    let heap = Heap::build_with_log(&dump, &|m| progress.phase(m)).map_err(|e| on_side(e.into()))?;
+    *cut |= crate::warn_truncation(heap.truncation);
+    let report = dumpscan_offheap::analyze_heap(&heap, &path.display().to_string(), options, &|m| progress.phase(m));
+    progress.done();
+    Ok(report)
+}
+
+/// A saved report is a JSON object (its first byte, after white space, is `{`); a dump starts
+/// with `JAVA PROFILE` and a gzip file with its magic bytes, so neither is mistaken for one.
+fn is_saved_report(path: &Path) -> bool {
+    if path == Path::new(STDIN) {
+        return false;
+    }
+    let mut head = [0u8; 256];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    head[..read].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+pub(crate) fn render(out: &mut dyn Write, diff: &Diff, format: DiffFormat, layout: &Layout) -> io::Result<()> {
+    match format {
+        DiffFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, diff)?;
+            writeln!(out)
+        }
+        DiffFormat::Table => terminal::print(out, &build(diff, layout.top), layout),
+        DiffFormat::Markdown => markdown::print(out, &build(diff, layout.top)),
+    }
+}
+
+/// The diff as a document, `top` rows a table at most (0: all).
+pub(crate) fn build(diff: &Diff, top: usize) -> Vec<Block> {
+    let mut doc = vec![title(diff)];
+    doc.push(Block::Heading("Findings"));
+    if diff.findings.is_empty() {
+        doc.push(Block::Paragraph(
+            "Nothing grew enough to stand out: no retainer grew by a MiB and a tenth of the direct memory, \
+             no pool took many chunks, no counter grew toward its limit."
+                .into(),
+        ));
+    } else {
+        doc.push(Block::Findings(diff.findings.iter().map(as_finding).collect()));
+    }
+    counters(&mut doc, diff);
+    direct_buffers(&mut doc, diff);
+    netty(&mut doc, diff);
+    clients(&mut doc, diff, top);
+    retainers(&mut doc, diff, top);
+    doc
+}
+
+/// The printers show a finding's words, evidence and commands; its kind is the report's
+/// nearest in meaning, which they do not print.
+fn as_finding(f: &DiffFinding) -> Finding {
+    Finding {
+        kind: match f.kind {
+            DiffFindingKind::RetainerGrew | DiffFindingKind::NewRetainer | DiffFindingKind::PoolGrew => {
+                FindingKind::LargeRetainer
+            }
+            DiffFindingKind::CounterTowardLimit => FindingKind::CounterNearLimit,
+        },
+        role: f.role,
+        title: f.title.clone(),
+        detail: f.detail.clone(),
+        bytes: f.bytes,
+        evidence: f.evidence.clone(),
+        commands: f.commands.clone(),
+    }
+}
+
+fn title(diff: &Diff) -> Block {
+    let about = |d: &DumpInfo| {
+        let mut about = vec![human_bytes(d.bytes), format!("{} objects", thousands(d.objects))];
+        about.extend(d.created.as_ref().map(|c| format!("written {c}")));
+        about.extend(d.jvm.java_version.as_ref().map(|v| format!("Java {v}")));
+        if d.truncated {
+            about.push("TRUNCATED".into());
+        }
+        about.join(", ")
+    };
+    let mut lines = vec![
+        format!("dumpscan: off-heap memory from {} to {}", diff.old.path, diff.new.path),
+        format!("Old: {}", about(&diff.old)),
+        format!("New: {}", about(&diff.new)),
+    ];
+    let n = diff.native_bytes;
+    let mut found = format!(
+        "Direct memory found and attributed: {} then {} ({}).",
+        human_bytes(n.old),
+        human_bytes(n.new),
+        signed_bytes(n.delta)
+    );
+    if let Some(ms) = diff.elapsed_ms {
+        let seconds = ms / 1000;
+        found.push_str(&match seconds {
+            s if s < 0 => " The old dump was written after the new one.".to_string(),
+            s if s < 120 => format!(" {s} seconds apart."),
+            s if s < 7200 => format!(" {} minutes apart.", s / 60),
+            s => format!(" {} hours apart.", s / 3600),
+        });
+    }
+    lines.push(found);
+    Block::Title(lines)
+}
+
+/// `old -> new (change)` in bytes; just the value when it did not change.
+fn bytes_change(c: Change) -> String {
+    if c.delta == 0 {
+        human_bytes(c.new)
+    } else {
+        format!("{} -> {} ({})", human_bytes(c.old), human_bytes(c.new), signed_bytes(c.delta))
+    }
+}
+
+/// `old -> new (change)` in a count; just the value when it did not change.
+fn count_change(c: Change) -> String {
+    if c.delta == 0 {
+        thousands(c.new)
+    } else {
+        format!("{} -> {} ({})", thousands(c.old), thousands(c.new), signed(c.delta))
+    }
+}
+
+fn counters(doc: &mut Vec<Block>, diff: &Diff) {
+    doc.push(Block::Heading("Counters kept by the process"));
+    let row = |name: &str, c: CounterChange, bytes: bool| {
+        let value = if bytes { opt_bytes } else { opt };
+        let change = c.delta.map_or("-".into(), |d| if bytes { signed_bytes(d) } else { signed(d) });
+        vec![text(name), text(value(c.old)), text(value(c.new)), text(change)]
+    };
+    let mut rows = Vec::new();
+    match &diff.counters.jdk {
+        Some(j) => {
+            rows.push(row("JDK direct buffers", j.count, false));
+            rows.push(row("JDK total capacity", j.total_capacity, true));
+            rows.push(row("JDK reserved", j.reserved, true));
+            rows.push(row("JDK limit", j.max, true));
+        }
+        None => rows.push(vec![text("JDK (java.nio.Bits)"), text("not in the dumps"), text("-"), text("-")]),
+    }
+    if let Some(n) = &diff.counters.netty {
+        rows.push(row("Netty used", n.used, true));
+        rows.push(row("Netty limit", n.max, true));
+    }
+    doc.push(Block::Table(Table { header: vec!["counter", "old", "new", "change"], numeric: vec![1, 2, 3], rows }));
+}
+
+fn direct_buffers(doc: &mut Vec<Block>, diff: &Diff) {
+    doc.push(Block::Heading("Direct buffers"));
+    let b = &diff.direct_buffers;
+    // The report's classes, in its order; a class empty in both dumps is left out.
+    let classes = [
+        ("owned", b.owned),
+        ("no cleaner", b.no_cleaner),
+        ("temporary cache", b.temporary_cache),
+        ("awaiting GC", b.unreachable),
+        ("  of which collected", b.cleared_cleaners),
+        ("in progress", b.in_progress),
+        ("mapped", b.mapped),
+        ("JVM mapped", b.jvm_mapped),
+        ("views", b.views),
+        ("failed", b.failed),
+        ("stale, no cleaner", b.stale_no_cleaner),
+        ("freed", b.freed),
+    ];
+    let rows = classes
+        .into_iter()
+        .filter(|(_, t)| t.old.count > 0 || t.new.count > 0)
+        .map(|(name, t): (&str, TallyChange)| {
+            vec![
+                text(name),
+                text(thousands(t.old.count)),
+                text(human_bytes(t.old.bytes)),
+                text(thousands(t.new.count)),
+                text(human_bytes(t.new.bytes)),
+                text(format!("{} in {}", signed_bytes(t.delta_bytes), signed(t.delta_count))),
+            ]
+        })
+        .collect();
+    doc.push(Block::Table(Table {
+        header: vec!["class", "old buffers", "old capacity", "new buffers", "new capacity", "change"],
+        numeric: vec![1, 2, 3, 4, 5],
+        rows,
+    }));
+}
+
+fn netty(doc: &mut Vec<Block>, diff: &Diff) {
+    if diff.netty.is_empty() {
+        return;
+    }
+    doc.push(Block::Heading("Netty pools"));
+    for a in &diff.netty {
+        doc.push(Block::Paragraph(allocator_line(a)));
+        if let Some(pool) = &a.adaptive {
+            doc.push(Block::Paragraph(format!(
+                "Adaptive pool: chunks {}, holding {}, handed out {}; live ByteBufs {}.",
+                count_change(pool.chunks),
+                bytes_change(pool.chunk_bytes),
+                bytes_change(pool.allocated_bytes),
+                bytes_change(Change::of(pool.live_buffers.old.bytes, pool.live_buffers.new.bytes))
+            )));
+        }
+        if a.arenas.is_empty() {
+            continue;
+        }
+        let rows = a
+            .arenas
+            .iter()
+            .map(|x| {
+                vec![
+                    Cell::Code(format!("{} {}", if x.kind == ArenaKind::Direct { "direct" } else { "heap" }, x.index)),
+                    text(count_change(x.chunks)),
+                    text(bytes_change(x.used_bytes)),
+                    text(bytes_change(x.free_bytes)),
+                    text(bytes_change(x.huge_bytes)),
+                    text(bytes_change(x.cached_bytes)),
+                    text(bytes_change(Change::of(x.live_buffers.old.bytes, x.live_buffers.new.bytes))),
+                ]
+            })
+            .collect();
+        doc.push(Block::Table(Table {
+            header: vec!["arena", "chunks", "used", "free", "huge", "cached", "live ByteBufs"],
+            numeric: vec![1, 2, 3, 4, 5, 6],
+            rows,
+        }));
+    }
+}
+
+fn allocator_line(a: &AllocatorChange) -> String {
+    let seen = match (&a.old_allocator, &a.new_allocator) {
+        (Some(_), Some(_)) => "",
+        (None, _) => ", new",
+        (_, None) => ", gone",
+    };
+    format!("{} (chunk size {}{seen})", a.path, human_bytes(a.chunk_size.new.max(a.chunk_size.old)))
+}
+
+fn clients(doc: &mut Vec<Block>, diff: &Diff, top: usize) {
+    for client in &diff.clients {
+        match client {
+            ClientChange::Lettuce { connections } => lettuce(doc, connections, top),
+            ClientChange::Reactor { receivers } => reactor(doc, receivers, top),
+        }
+    }
+}
+
+fn state(state: Option<ConnectionState>) -> &'static str {
+    match state {
+        Some(ConnectionState::Connected) => "connected",
+        Some(ConnectionState::Disconnected) => "disconnected",
+        Some(ConnectionState::Closed) => "closed",
+        None => "absent",
+    }
+}
+
+fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnectionChange], top: usize) {
+    doc.push(Block::Heading("Redis connections (Lettuce)"));
+    let rows: Vec<Vec<Cell>> = shown(connections, top)
+        .iter()
+        .map(|c| {
+            let states = if c.old_state == c.new_state {
+                state(c.new_state).to_string()
+            } else {
+                format!("{} -> {}", state(c.old_state), state(c.new_state))
+            };
+            vec![
+                text(c.remote.clone().unwrap_or_else(|| "-".into())),
+                text(states),
+                text(count_change(c.in_flight)),
+                text(count_change(c.queued)),
+                text(bytes_change(c.read_buffer_readable)),
+                text(bytes_change(c.pending_write_bytes)),
+                text(bytes_change(c.direct_bytes)),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table {
+        header: vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"],
+        numeric: vec![2, 3, 4, 5, 6],
+        rows,
+    }));
+    more(doc, count, connections.len(), "connections");
+}
+
+fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiverChange], top: usize) {
+    doc.push(Block::Heading("Reactor Netty inbound queues"));
+    let rows: Vec<Vec<Cell>> = shown(receivers, top)
+        .iter()
+        .map(|r| {
+            vec![
+                text(r.remote.clone().unwrap_or_else(|| "-".into())),
+                text(count_change(r.queued)),
+                text(bytes_change(r.queued_bytes)),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table { header: vec!["peer", "queued", "bytes"], numeric: vec![1, 2], rows }));
+    more(doc, count, receivers.len(), "queues");
+}
+
+fn retainers(doc: &mut Vec<Block>, diff: &Diff, top: usize) {
+    doc.push(Block::Heading("Retainers of direct memory, largest change first"));
+    let rows: Vec<Vec<Cell>> = shown(&diff.retainers, top)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut path = vec![r.root.clone()];
+            path.extend(r.path.iter().cloned());
+            let buffers = if r.old_buffers == r.new_buffers {
+                thousands(r.new_buffers)
+            } else {
+                format!("{} -> {}", thousands(r.old_buffers), thousands(r.new_buffers))
+            };
+            vec![
+                text((i + 1).to_string()),
+                text(human_bytes(r.old_bytes)),
+                text(human_bytes(r.new_bytes)),
+                text(signed_bytes(r.delta)),
+                text(buffers),
+                text(retainer_kind(r.kind)),
+                Cell::Path(path),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table {
+        header: vec!["#", "old", "new", "change", "buffers", "kind", "GC root and path"],
+        numeric: vec![0, 1, 2, 3, 4],
+        rows,
+    }));
+    more(doc, count, diff.retainers.len(), "retainers");
+}
