@@ -812,3 +812,82 @@ fn html_report_renders_in_chromium_without_running_dump_data() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(std::fs::metadata(&page).unwrap().len() < 2 << 20, "under 2 MB");
 }
+
+/// `diff` reads a dump or a saved report on either side, and says the same either way.
+#[test]
+fn diff_reads_dumps_and_saved_reports_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (fixture("netty-pooled-jdk17.hprof.gz"), fixture("netty-pooled-noclean-jdk17.hprof.gz"));
+    let saved = |dump: &str, name: &str| {
+        let path = dir.path().join(name).display().to_string();
+        let out = dumpscan(&[dump, "--format", "json", "-o", &path]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        path
+    };
+    let (old_json, new_json) = (saved(&old, "old.json"), saved(&new, "new.json"));
+    let diff = |a: &str, b: &str| {
+        let out = dumpscan(&["diff", a, b, "--format", "json"]);
+        assert!(out.status.success(), "{a} {b}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dumps = diff(&old, &new);
+    assert_eq!(diff(&old_json, &new_json), dumps, "report/report");
+    assert_eq!(diff(&old_json, &new), dumps, "report/dump");
+    assert_eq!(diff(&old, &new_json), dumps, "dump/report");
+    let doc: serde_json::Value = serde_json::from_str(&dumps).unwrap();
+    assert_eq!(doc["schema"], "dumpscan.diff.v1");
+    assert_eq!(doc["old"]["path"], old.as_str());
+    assert_eq!(doc["counters"]["netty"]["used"]["old"], serde_json::Value::Null);
+    let owned = &doc["direct_buffers"]["owned"];
+    assert_eq!(
+        owned["delta_bytes"].as_i64(),
+        Some(owned["new"]["bytes"].as_i64().unwrap() - owned["old"]["bytes"].as_i64().unwrap())
+    );
+
+    // A dump against itself: every change is 0.
+    let same: serde_json::Value = serde_json::from_str(&diff(&new, &new_json)).unwrap();
+    let retainers = same["retainers"].as_array().unwrap();
+    assert!(!retainers.is_empty() && retainers.iter().all(|r| r["delta"] == 0 && r["old_bytes"] == r["new_bytes"]));
+    assert_eq!(same["findings"], serde_json::json!([]));
+
+    // A JSON file that is no report, or a report of another version: status 3, naming the file.
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"schema": "dumpscan.report.v2"}"#).unwrap();
+    let out = dumpscan(&["diff", &old_json, other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("dumpscan: {}: ", other.display())) && err.contains("dumpscan.report.v1"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = dumpscan(&["diff", "/nonexistent/old.hprof", &new]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/nonexistent/old.hprof"), "{}", stderr(&out));
+}
+
+/// The diff as text fits the width like the report, and as Markdown parses into its tables.
+#[test]
+fn diff_fits_the_width_and_its_markdown_has_its_tables() {
+    use pulldown_cmark::{Event, Options as Md, Parser, Tag};
+    let (old, new) = (fixture("outbound-pileup-jdk17.hprof.gz"), fixture("allocation-in-progress-jdk17.hprof.gz"));
+    for columns in ["80", "120"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+            .args(["diff", &old, &new, "--top", "0"])
+            .env("COLUMNS", columns)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let width: usize = columns.parse().unwrap();
+        let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > width).collect();
+        assert!(long.is_empty(), "{columns} columns: {long:#?}");
+        assert!(text.contains("1. A new retainer holds 64.0 MiB"), "{text}");
+    }
+    let out = dumpscan(&["diff", &old, &new, "--format", "markdown"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let tables = Parser::new_ext(&text, Md::ENABLE_TABLES).filter(|e| matches!(e, Event::Start(Tag::Table(_)))).count();
+    assert!(tables >= 4, "counters, buffers, arenas, retainers: {text}");
+    assert!(text.starts_with("# off-heap memory from "), "{text}");
+    assert!(text.contains("| # | old | new | change | buffers | kind | GC root and path |"), "{text}");
+}

@@ -698,7 +698,10 @@ fn a_diff_of_cleaner_and_no_cleaner_pools_follows_the_counters() {
     assert_eq!(d.direct_buffers.owned.delta_bytes, -moved, "out of the JDK's buffers");
     assert_eq!(d.direct_buffers.no_cleaner.new.bytes, u(&new_jvm["netty"]["used_direct_memory"]), "into Netty's");
     let netty = d.counters.netty.as_ref().unwrap();
-    assert_eq!((netty.used.old, netty.used.new), (None, Some(new_jvm["netty"]["used_direct_memory"].as_i64().unwrap())));
+    assert_eq!(
+        (netty.used.old, netty.used.new),
+        (None, Some(new_jvm["netty"]["used_direct_memory"].as_i64().unwrap()))
+    );
     assert_eq!(netty.used.delta, None, "a counter off on one side has no change");
     assert_eq!(d.netty.len(), 1, "one allocator, matched by its path");
     let used = u(&new_jvm["arenas"][0]["used_bytes"]);
@@ -733,102 +736,34 @@ fn a_diff_names_a_new_retainer_and_a_counter_at_its_limit() {
     assert!(d.retainers.iter().any(|r| r.old_bytes == 0 && r.new_bytes == pool && r.new_buffers == 1024));
 }
 
-/// A report saved as JSON reads back as it was: written again, the same text. A report of
-/// another schema is refused.
+/// docs/DIFF-SCHEMA.md names every key of the diff's JSON.
 #[test]
-fn a_saved_report_reads_back_as_written() {
-    let mut last = String::new();
-    for name in ["allocation-in-progress-jdk25", "netty-pooled-noclean-jdk17", "lettuce-6.6-jdk17"] {
-        let error = expected(name)["error"].as_str().map(str::to_string);
-        let report = report(name, &Options { error, ..Options::default() });
-        let json = serde_json::to_string_pretty(&report).unwrap();
-        let back: Report = serde_json::from_str(&json).expect("reads back");
-        assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json, "{name}");
-        last = json;
-    }
-    let other = last.replacen("\"dumpscan.report.v1\"", "\"dumpscan.report.v2\"", 1);
-    let refused = serde_json::from_str::<Report>(&other).unwrap_err().to_string();
-    assert!(refused.contains("dumpscan.report.v2") && refused.contains("dumpscan.report.v1"), "{refused}");
-}
-
-fn assert_diff_adds_up(diff: &dumpscan::offheap::diff::Diff) {
-    let (old, new) = diff.retainers.iter().fold((0, 0), |(o, n), r| (o + r.old_bytes, n + r.new_bytes));
-    assert_eq!((old, new), (diff.native_bytes.old, diff.native_bytes.new), "retainers add up on both sides");
-    assert!(diff.retainers.iter().all(|r| r.delta == r.new_bytes as i64 - r.old_bytes as i64));
-    let sorted = diff.retainers.windows(2).all(|w| w[0].delta.unsigned_abs() >= w[1].delta.unsigned_abs());
-    assert!(sorted, "largest change first");
-}
-
-/// A dump against itself: everything matched, every change 0, nothing to say.
-#[test]
-fn a_diff_of_a_dump_with_itself_changes_nothing() {
-    use dumpscan::offheap::diff::diff;
-    for name in ["outbound-pileup-jdk17", "lettuce-6.6-jdk25"] {
-        let report = report(name, &Options { dominators: false, ..Options::default() });
-        let same = diff(&report, &report);
-        assert_diff_adds_up(&same);
-        assert!(same.retainers.iter().all(|r| r.delta == 0 && r.old_bytes == r.new_bytes && r.old_bytes > 0));
-        let jdk = same.counters.jdk.as_ref().unwrap();
-        assert_eq!(jdk.reserved.delta, Some(0));
-        assert_eq!(same.direct_buffers.owned.delta_bytes, 0);
-        let arenas = same.netty.iter().flat_map(|a| &a.arenas);
-        assert!(arenas.clone().count() > 0 && arenas.clone().all(|x| x.used_bytes.delta == 0 && x.chunks.delta == 0));
-        assert!(same.netty.iter().all(|a| a.old_allocator == a.new_allocator));
-        assert!(same.findings.is_empty(), "{name}: {:?}", same.findings);
-        for client in &same.clients {
-            if let dumpscan::offheap::diff::ClientChange::Lettuce { connections } = client {
-                assert_eq!(connections.len(), 3, "{name}: the three connections, each matched");
-                assert!(connections.iter().all(|c| c.old_state.is_some() && c.old_state == c.new_state));
+fn every_diff_json_key_is_documented() {
+    fn keys(value: &Value, into: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    into.insert(k.clone());
+                    // `properties` holds names from the dump, not keys of the schema.
+                    if k != "properties" {
+                        keys(v, into);
+                    }
+                }
             }
+            Value::Array(items) => items.iter().for_each(|v| keys(v, into)),
+            _ => {}
         }
     }
-}
-
-/// The same program with Netty's cleaner and without: the memory moves from the JDK's counter
-/// to Netty's, as each process reported; retainers match although every id differs.
-#[test]
-fn a_diff_of_cleaner_and_no_cleaner_pools_follows_the_counters() {
-    use dumpscan::offheap::diff::{diff, Change};
-    let (old_jvm, new_jvm) = (expected("netty-pooled-jdk17"), expected("netty-pooled-noclean-jdk17"));
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/DIFF-SCHEMA.md")).unwrap();
     let options = Options { dominators: false, ..Options::default() };
-    let (old, new) = (report("netty-pooled-jdk17", &options), report("netty-pooled-noclean-jdk17", &options));
-    let d = diff(&old, &new);
-    assert_diff_adds_up(&d);
-    let moved = u(&old_jvm["direct"]["total_capacity"]) as i64 - u(&new_jvm["direct"]["total_capacity"]) as i64;
-    assert_eq!(d.direct_buffers.owned.delta_bytes, -moved, "out of the JDK's buffers");
-    assert_eq!(d.direct_buffers.no_cleaner.new.bytes, u(&new_jvm["netty"]["used_direct_memory"]), "into Netty's");
-    let netty = d.counters.netty.as_ref().unwrap();
-    assert_eq!((netty.used.old, netty.used.new), (None, Some(new_jvm["netty"]["used_direct_memory"].as_i64().unwrap())));
-    assert_eq!(netty.used.delta, None, "a counter off on one side has no change");
-    assert_eq!(d.netty.len(), 1, "one allocator, matched by its path");
-    let used = u(&new_jvm["arenas"][0]["used_bytes"]);
-    assert_eq!(d.netty[0].arenas[0].used_bytes, Change { old: used, new: used, delta: 0 });
-    assert_ne!(d.netty[0].old_allocator, d.netty[0].new_allocator, "ids differ");
-    assert!(d.retainers.iter().all(|r| r.delta == 0 && r.old_bytes > 0), "{:#?}", d.retainers);
-    assert!(d.findings.is_empty(), "{:?}", d.findings);
-}
-
-/// Two programs, the second's pile-up new: a new retainer of the pool's whole size and the
-/// JDK's counter grown to its limit, as the process reported it.
-#[test]
-fn a_diff_names_a_new_retainer_and_a_counter_at_its_limit() {
-    use dumpscan::offheap::diff::{diff, DiffFindingKind};
-    let new_jvm = expected("allocation-in-progress-jdk17");
-    let options = Options { dominators: false, ..Options::default() };
-    let (old, new) = (report("outbound-pileup-jdk17", &options), report("allocation-in-progress-jdk17", &options));
-    let d = diff(&old, &new);
-    assert_diff_adds_up(&d);
-    let pool = u(&new_jvm["arenas"][0]["used_bytes"]);
-    let kinds: Vec<DiffFindingKind> = d.findings.iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, [DiffFindingKind::NewRetainer, DiffFindingKind::PoolGrew, DiffFindingKind::CounterTowardLimit]);
-    assert_eq!(d.findings[0].bytes, pool);
-    assert!(d.findings[0].commands[0].starts_with("dumpscan paths "), "{:?}", d.findings[0]);
-    assert_eq!(d.findings[2].role, Role::Symptom);
-    let reserved = d.counters.jdk.as_ref().unwrap().reserved;
-    assert_eq!(reserved.new, new_jvm["direct"]["memory_used"].as_i64());
-    assert!(d.findings[2].title.contains("100.0% of its limit"), "{}", d.findings[2].title);
-    // The old pile-up's holder went away, the new one appeared: each with 0 on its missing side.
-    let gone = d.retainers.iter().filter(|r| r.new_bytes == 0).map(|r| r.old_bytes).sum::<u64>();
-    assert!(gone >= pool, "the old pile-up, vanished: {gone}");
-    assert!(d.retainers.iter().any(|r| r.old_bytes == 0 && r.new_bytes == pool && r.new_buffers == 1024));
+    let mut found = std::collections::BTreeSet::new();
+    for (old, new) in
+        [("outbound-pileup-jdk17", "allocation-in-progress-jdk17"), ("lettuce-6.6-jdk17", "reactor-netty-jdk17")]
+    {
+        let diff = dumpscan::offheap::diff::diff(&report(old, &options), &report(new, &options));
+        keys(&serde_json::to_value(&diff).unwrap(), &mut found);
+    }
+    let missing: Vec<_> =
+        found.iter().filter(|k| !doc.contains(&format!("`{k}`")) && !doc.contains(&format!(".{k}`"))).collect();
+    assert!(missing.is_empty(), "keys not in docs/DIFF-SCHEMA.md: {missing:?}");
 }
