@@ -195,30 +195,36 @@ fn in_progress(doc: &mut Vec<Block>, report: &Report) {
 fn direct_buffers(doc: &mut Vec<Block>, report: &Report) {
     doc.push(Block::Heading("Direct buffers"));
     let b = &report.direct_buffers;
-    // (name, tally, meaning, shown even when empty): classes most dumps never have stay out of the way.
+    // (name, tally, meaning, shown even when empty, bytes of its own): classes most dumps never
+    // have stay out of the way; views span their parents' memory, so their summed capacities
+    // mean nothing and only their count is shown.
     let classes = [
-        ("owned", b.owned, "cleaner-backed, strongly reachable: counted by the JDK", true),
-        ("no cleaner", b.no_cleaner, "own memory the JDK does not count (Netty no-cleaner, JNI)", true),
+        ("owned", b.owned, "cleaner-backed, strongly reachable: counted by the JDK", true, true),
+        ("no cleaner", b.no_cleaner, "own memory the JDK does not count (Netty no-cleaner, JNI)", true, true),
         (
             "temporary cache",
             b.temporary_cache,
             "the JDK's per-thread I/O buffers, outside its counter (JDK 24+)",
             false,
+            true,
         ),
-        ("awaiting GC", b.unreachable, "no strong path: freed when a GC runs their cleaners", true),
-        ("  of which collected", b.cleared_cleaners, "buffer object gone, cleaner not yet run", true),
-        ("in progress", b.in_progress, "still in their constructor: memory asked for, not yet reserved", false),
-        ("mapped", b.mapped, "files the application mapped: not direct memory", true),
-        ("JVM mapped", b.jvm_mapped, "the JVM's own runtime image and counters file", true),
-        ("views", b.views, "slices and duplicates: share their parent's memory, never added", true),
-        ("failed", b.failed, "unreachable constructors that never got memory", false),
-        ("stale, no cleaner", b.stale_no_cleaner, "unreachable wrappers: memory possibly freed long ago", true),
-        ("freed", b.freed, "cleaner already run", true),
+        ("awaiting GC", b.unreachable, "no strong path: freed when a GC runs their cleaners", true, true),
+        ("  of which collected", b.cleared_cleaners, "buffer object gone, cleaner not yet run", true, true),
+        ("in progress", b.in_progress, "still in their constructor: memory asked for, not yet reserved", false, true),
+        ("mapped", b.mapped, "files the application mapped: not direct memory", true, true),
+        ("JVM mapped", b.jvm_mapped, "the JVM's own runtime image and counters file", true, true),
+        ("views", b.views, "slices and duplicates: share their parent's memory, never added", true, false),
+        ("failed", b.failed, "unreachable constructors that never got memory", false, true),
+        ("stale, no cleaner", b.stale_no_cleaner, "unreachable wrappers: memory possibly freed long ago", true, true),
+        ("freed", b.freed, "cleaner already run", true, true),
     ];
     let rows = classes
         .into_iter()
-        .filter(|&(_, tally, _, always)| always || tally.count > 0)
-        .map(|(name, t, note, _)| vec![text(name), text(thousands(t.count)), text(exact_bytes(t.bytes)), text(note)])
+        .filter(|&(_, tally, _, always, _)| always || tally.count > 0)
+        .map(|(name, t, note, _, sized)| {
+            let bytes = if sized { exact_bytes(t.bytes) } else { "-".into() };
+            vec![text(name), text(thousands(t.count)), text(bytes), text(note)]
+        })
         .collect();
     doc.push(Block::Table(Table {
         header: vec!["class", "buffers", "capacity", "meaning"],
