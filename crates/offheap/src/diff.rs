@@ -744,7 +744,7 @@ fn findings(diff: &Diff, new: &Report) -> Vec<DiffFinding> {
             });
         }
     }
-    causes.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    causes.sort_by_key(|f| std::cmp::Reverse(f.bytes));
     let mut symptoms = Vec::new();
     if let Some(jdk) = &diff.counters.jdk {
         symptoms.extend(toward_limit(diff, "The JDK's direct memory counter", jdk.reserved, jdk.max.new));
@@ -892,7 +892,8 @@ mod tests {
     fn connections_match_by_remote_else_by_order() {
         let old = [Some("10.0.0.1:6379"), None, Some("10.0.0.2:6379"), None];
         let new = [None, Some("10.0.0.2:6379"), Some("10.0.0.3:6379")];
-        let pairs: Vec<(Option<Option<&str>>, Option<Option<&str>>)> =
+        type Side<'a> = Option<Option<&'a str>>;
+        let pairs: Vec<(Side<'_>, Side<'_>)> =
             by_remote(&old, &new, |r| *r).into_iter().map(|(o, n)| (o.copied(), n.copied())).collect();
         assert_eq!(
             pairs,
