@@ -663,7 +663,7 @@ fn assert_diff_adds_up(diff: &dumpscan::offheap::diff::Diff) {
 #[test]
 fn a_diff_of_a_dump_with_itself_changes_nothing() {
     use dumpscan::offheap::diff::diff;
-    for name in ["outbound-pileup-jdk17", "lettuce-6.6-jdk25"] {
+    for name in ["outbound-pileup-jdk17", "lettuce-6.6-jdk25", "redisson-jdk17"] {
         let report = report(name, &Options { dominators: false, ..Options::default() });
         let same = diff(&report, &report);
         assert_diff_adds_up(&same);
@@ -676,9 +676,16 @@ fn a_diff_of_a_dump_with_itself_changes_nothing() {
         assert!(same.netty.iter().all(|a| a.old_allocator == a.new_allocator));
         assert!(same.findings.is_empty(), "{name}: {:?}", same.findings);
         for client in &same.clients {
-            if let dumpscan::offheap::diff::ClientChange::Lettuce { connections } = client {
-                assert_eq!(connections.len(), 3, "{name}: the three connections, each matched");
-                assert!(connections.iter().all(|c| c.old_state.is_some() && c.old_state == c.new_state));
+            match client {
+                dumpscan::offheap::diff::ClientChange::Lettuce { connections } => {
+                    assert_eq!(connections.len(), 3, "{name}: the three connections, each matched");
+                    assert!(connections.iter().all(|c| c.old_state.is_some() && c.old_state == c.new_state));
+                }
+                dumpscan::offheap::diff::ClientChange::Redisson { connections } => {
+                    let [c] = &connections[..] else { panic!("{name}: {connections:?}") };
+                    assert!(c.in_flight.old > 0 && c.in_flight.delta == 0 && c.read_buffer_readable.delta == 0);
+                }
+                _ => {}
             }
         }
     }
@@ -766,4 +773,39 @@ fn every_diff_json_key_is_documented() {
     let missing: Vec<_> =
         found.iter().filter(|k| !doc.contains(&format!("`{k}`")) && !doc.contains(&format!(".{k}`"))).collect();
     assert!(missing.is_empty(), "keys not in docs/DIFF-SCHEMA.md: {missing:?}");
+}
+
+/// Two dumps of one process with known changes between them (`fixtures/diffpair`): each
+/// holder's change is the process's own, a vanished holder reads 0 new bytes, the pool's new
+/// chunk is counted, and the findings name what grew and what appeared.
+#[test]
+fn a_diff_of_two_dumps_of_one_process_shows_what_changed() {
+    use dumpscan::offheap::diff::{diff, DiffFindingKind};
+    let (old_jvm, new_jvm) = (expected("diff-pair-jdk17-old"), expected("diff-pair-jdk17-new"));
+    let options = Options { dominators: false, ..Options::default() };
+    let d = diff(&report("diff-pair-jdk17-old", &options), &report("diff-pair-jdk17-new", &options));
+    assert_diff_adds_up(&d);
+    for holder in ["GROWING", "VANISHING", "APPEARING", "POOLED"] {
+        let (old, new) = (&old_jvm["holders"][holder], &new_jvm["holders"][holder]);
+        let root = format!("static DiffPair.{holder}");
+        let rows: Vec<_> = d.retainers.iter().filter(|r| r.root == root).collect();
+        assert_eq!(rows.len(), 1, "{root}: {rows:#?}");
+        let r = rows[0];
+        assert_eq!((r.old_bytes, r.new_bytes), (u(&old["bytes"]), u(&new["bytes"])), "{root}");
+        assert_eq!((r.old_buffers, r.new_buffers), (u(&old["buffers"]), u(&new["buffers"])), "{root}");
+    }
+    let jdk = d.counters.jdk.as_ref().expect("the JDK's counters");
+    assert_eq!(
+        (jdk.total_capacity.old, jdk.total_capacity.new),
+        (old_jvm["direct"]["total_capacity"].as_i64(), new_jvm["direct"]["total_capacity"].as_i64())
+    );
+    let arena = &d.netty.iter().find(|a| a.path.contains("DiffPair.ALLOCATOR")).expect("the allocator").arenas[0];
+    let chunks = |jvm: &Value| jvm["arenas"][0]["chunks"].as_array().unwrap().len() as u64;
+    assert_eq!((arena.chunks.old, arena.chunks.new), (chunks(&old_jvm), chunks(&new_jvm)));
+    let kinds: Vec<DiffFindingKind> = d.findings.iter().map(|f| f.kind).collect();
+    for kind in [DiffFindingKind::RetainerGrew, DiffFindingKind::NewRetainer, DiffFindingKind::PoolGrew] {
+        assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+    }
+    // Dumps taken a fraction of a second apart give no pace to project.
+    assert!(d.findings.iter().all(|f| !f.detail.contains("at that pace")), "{:#?}", d.findings);
 }

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use dumpscan_heap::Heap;
 use dumpscan_offheap::diff::{
     AllocatorChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind, LettuceConnectionChange,
-    ReactorReceiverChange, TallyChange,
+    ReactorReceiverChange, RedissonConnectionChange, TallyChange,
 };
 use dumpscan_offheap::units::{human_bytes, signed, signed_bytes, thousands};
 use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKind, Options, Report};
@@ -281,6 +281,7 @@ fn clients(doc: &mut Vec<Block>, diff: &Diff, top: usize) {
     for client in &diff.clients {
         match client {
             ClientChange::Lettuce { connections } => lettuce(doc, connections, top),
+            ClientChange::Redisson { connections } => redisson(doc, connections, top),
             ClientChange::Reactor { receivers } => reactor(doc, receivers, top),
         }
     }
@@ -320,6 +321,29 @@ fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnectionChange], top: u
     doc.push(Block::Table(Table {
         header: vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"],
         numeric: vec![2, 3, 4, 5, 6],
+        rows,
+    }));
+    more(doc, count, connections.len(), "connections");
+}
+
+fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnectionChange], top: usize) {
+    doc.push(Block::Heading("Redis connections (Redisson)"));
+    let rows: Vec<Vec<Cell>> = shown(connections, top)
+        .iter()
+        .map(|c| {
+            vec![
+                text(c.remote.clone().unwrap_or_else(|| "-".into())),
+                text(count_change(c.in_flight)),
+                text(bytes_change(c.read_buffer_readable)),
+                text(bytes_change(c.pending_write_bytes)),
+                text(bytes_change(c.direct_bytes)),
+            ]
+        })
+        .collect();
+    let count = rows.len();
+    doc.push(Block::Table(Table {
+        header: vec!["server", "in flight", "read, not decoded", "pending writes", "direct"],
+        numeric: vec![1, 2, 3, 4],
         rows,
     }));
     more(doc, count, connections.len(), "connections");

@@ -24,9 +24,9 @@ use serde::Serialize;
 use crate::findings::Context;
 use crate::report::{
     AdaptivePool, Arena, ArenaKind, Client, ConnectionState, DirectBuffers, DumpInfo, LettuceConnection,
-    NettyAllocator, ReactorReceiver, Report, Retainer, RetainerKind, Role, RootKind, Tally,
+    NettyAllocator, ReactorReceiver, RedissonConnection, Report, Retainer, RetainerKind, Role, RootKind, Tally,
 };
-use crate::units::{count, delta, human_bytes as size, percent, signed_bytes, times};
+use crate::units::{count, delta, duration, human_bytes as size, percent, signed_bytes, times};
 
 /// The name of the JSON contract a diff follows.
 pub const DIFF_SCHEMA: &str = "dumpscan.diff.v1";
@@ -290,11 +290,33 @@ pub enum ClientChange {
         /// Connections matched by the server they talk to, else by their order.
         connections: Vec<LettuceConnectionChange>,
     },
+    /// Redisson, the Redis client.
+    Redisson {
+        /// Connections matched by the server they talk to, else by their order.
+        connections: Vec<RedissonConnectionChange>,
+    },
     /// Reactor Netty's inbound queues.
     Reactor {
         /// Queues matched by their peer, else by their order.
         receivers: Vec<ReactorReceiverChange>,
     },
+}
+
+/// A Redisson connection in both dumps, or in one of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedissonConnectionChange {
+    /// `ip:port` of the Redis server, where a dump has it.
+    pub remote: Option<String>,
+    /// Commands sent and awaiting a reply.
+    pub in_flight: Change,
+    /// Capacity of the decoder's read buffer.
+    pub read_buffer_capacity: Change,
+    /// Bytes read and not yet decoded.
+    pub read_buffer_readable: Change,
+    /// Writes pending in its channel.
+    pub pending_write_bytes: Change,
+    /// Direct memory the connection holds.
+    pub direct_bytes: Change,
 }
 
 /// A Lettuce connection in both dumps, or in one of them.
@@ -604,6 +626,15 @@ fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
             .flatten()
             .collect()
     };
+    let redisson = |cs: &[Client]| -> Vec<RedissonConnection> {
+        cs.iter()
+            .filter_map(|c| match c {
+                Client::Redisson { connections } => Some(connections.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
     let reactor = |cs: &[Client]| -> Vec<ReactorReceiver> {
         cs.iter()
             .filter_map(|c| match c {
@@ -634,6 +665,25 @@ fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
             })
             .collect();
         out.push(ClientChange::Lettuce { connections });
+    }
+    let (o, n) = (redisson(old), redisson(new));
+    if !o.is_empty() || !n.is_empty() {
+        let connections = by_remote(&o, &n, |c| c.remote.as_deref())
+            .into_iter()
+            .map(|(o, n)| {
+                let of =
+                    |field: &dyn Fn(&RedissonConnection) -> u64| Change::of(o.map_or(0, field), n.map_or(0, field));
+                RedissonConnectionChange {
+                    remote: n.or(o).and_then(|c| c.remote.clone()),
+                    in_flight: of(&|c| c.in_flight.count),
+                    read_buffer_capacity: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
+                    read_buffer_readable: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
+                    pending_write_bytes: of(&|c| c.pending_write_bytes.unwrap_or(0)),
+                    direct_bytes: of(&|c| c.direct_bytes),
+                }
+            })
+            .collect();
+        out.push(ClientChange::Redisson { connections });
     }
     let (o, n) = (reactor(old), reactor(new));
     if !o.is_empty() || !n.is_empty() {
@@ -767,16 +817,17 @@ fn toward_limit(diff: &Diff, whose: &str, used: CounterChange, max: Option<i64>)
     }
     let (new_u, max_u) = (u64::try_from(new).ok()?, u64::try_from(max).ok()?);
     let left = max_u.saturating_sub(new_u);
-    let pace = match diff.elapsed_ms.filter(|&ms| ms > 0) {
+    // At the pace between the two dumps, how long the room left lasts: only for dumps a minute
+    // or more apart, a pace from dumps taken seconds apart says nothing.
+    let pace = match diff.elapsed_ms.filter(|&ms| ms >= 60_000) {
         Some(ms) if left > 0 => {
-            // At the pace between the two dumps, how long the room left lasts.
-            let minutes = (i128::from(ms) * i128::from(left) / i128::from(grown)) / 60_000;
+            let lasts = u64::try_from(i128::from(ms) * i128::from(left) / i128::from(grown)).unwrap_or(u64::MAX);
             format!(
-                " It grew by {} in {}: at that pace the {} left are gone in about {} minutes.",
+                " It grew by {} in {}: at that pace the {} left last about {}.",
                 size(grown.unsigned_abs()),
-                minutes_text(ms),
+                duration(u64::try_from(ms).unwrap_or(0)),
                 size(left),
-                minutes.max(1)
+                duration(lasts)
             )
         }
         _ => String::new(),
@@ -795,14 +846,6 @@ fn toward_limit(diff: &Diff, whose: &str, used: CounterChange, max: Option<i64>)
         evidence: Vec::new(),
         commands: Vec::new(),
     })
-}
-
-fn minutes_text(ms: i64) -> String {
-    match ms / 60_000 {
-        0 => format!("{} seconds", ms / 1000),
-        1 => "1 minute".into(),
-        m => format!("{m} minutes"),
-    }
 }
 
 fn path_text(r: &RetainerChange) -> String {

@@ -101,6 +101,16 @@ pub fn times(new: u64, old: u64) -> Option<String> {
     Some(format!("{}.{}x", tenths / 10, tenths % 10))
 }
 
+/// A span of time for a sentence, to the minute: `1h 5m`, `3m`; under a minute, `less than a
+/// minute`.
+pub fn duration(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    if minutes == 0 {
+        return "less than a minute".into();
+    }
+    humantime::format_duration(std::time::Duration::from_secs(minutes.saturating_mul(60))).to_string()
+}
+
 /// A dump's timestamp (milliseconds since 1970) as RFC 3339 (ISO 8601) in UTC with
 /// milliseconds; `None` for a zero timestamp, which some writers leave.
 pub fn timestamp(ms: u64) -> Option<String> {
@@ -159,6 +169,13 @@ mod tests {
         assert_eq!(times(40, 10).as_deref(), Some("4.0x"));
         assert_eq!(times(15, 10).as_deref(), Some("1.5x"));
         assert_eq!(times(1, 0), None);
+    }
+
+    #[test]
+    fn durations_to_the_minute() {
+        assert_eq!(duration(59_000), "less than a minute");
+        assert_eq!(duration(61_000), "1m");
+        assert_eq!(duration(3_900_000), "1h 5m");
     }
 
     #[test]
