@@ -891,3 +891,18 @@ fn diff_fits_the_width_and_its_markdown_has_its_tables() {
     assert!(text.starts_with("# off-heap memory from "), "{text}");
     assert!(text.contains("| # | old | new | change | buffers | kind | GC root and path |"), "{text}");
 }
+
+/// `diff --format html` is the same kind of page: Chromium renders its sections and the
+/// holder that grew, with no script.
+#[test]
+fn diff_as_html_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("diff.html");
+    let (old, new) = (fixture("diff-pair-jdk17-old.hprof.gz"), fixture("diff-pair-jdk17-new.hprof.gz"));
+    let out = dumpscan(&["diff", &old, &new, "--format", "html", "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = dom_of(&page);
+    assert!(dom.contains(">Findings</h2>") && dom.contains("id=\"finding-1\""), "{dom}");
+    assert!(dom.contains("static DiffPair.GROWING grew by 30.0 MiB"), "the holder that grew");
+    assert!(!dom.contains("<script"), "no script");
+}

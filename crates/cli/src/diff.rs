@@ -13,11 +13,11 @@ use dumpscan_offheap::diff::{
     AllocatorChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind, LettuceConnectionChange,
     ReactorReceiverChange, RedissonConnectionChange, TallyChange,
 };
-use dumpscan_offheap::units::{human_bytes, signed, signed_bytes, thousands};
+use dumpscan_offheap::units::{duration, human_bytes, signed, signed_bytes, thousands};
 use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKind, Options, Report};
 
 use crate::report::document::{more, opt, opt_bytes, retainer_kind, shown, text, Block, Cell, Table};
-use crate::report::{markdown, terminal, Layout};
+use crate::report::{html, markdown, terminal, Layout};
 use crate::{Failure, Log, Progress, STDIN};
 
 /// The outputs of `diff`.
@@ -26,6 +26,7 @@ pub(crate) enum DiffFormat {
     Table,
     Json,
     Markdown,
+    Html,
 }
 
 /// One side of the diff as a report: a saved JSON report read back, or a dump analysed. The
@@ -67,6 +68,7 @@ pub(crate) fn render(out: &mut dyn Write, diff: &Diff, format: DiffFormat, layou
         }
         DiffFormat::Table => terminal::print(out, &build(diff, layout.top), layout),
         DiffFormat::Markdown => markdown::print(out, &build(diff, layout.top)),
+        DiffFormat::Html => html::print(out, &build(diff, layout.top), None),
     }
 }
 
@@ -133,12 +135,9 @@ fn title(diff: &Diff) -> Block {
         signed_bytes(n.delta)
     );
     if let Some(ms) = diff.elapsed_ms {
-        let seconds = ms / 1000;
-        found.push_str(&match seconds {
-            s if s < 0 => " The old dump was written after the new one.".to_string(),
-            s if s < 120 => format!(" {s} seconds apart."),
-            s if s < 7200 => format!(" {} minutes apart.", s / 60),
-            s => format!(" {} hours apart.", s / 3600),
+        found.push_str(&match u64::try_from(ms) {
+            Ok(ms) => format!(" Written {} apart.", duration(ms)),
+            Err(_) => " The old dump was written after the new one.".to_string(),
         });
     }
     lines.push(found);

@@ -777,8 +777,16 @@ fn findings(diff: &Diff, new: &Report) -> Vec<DiffFinding> {
                 kind: DiffFindingKind::PoolGrew,
                 role: Role::Cause,
                 title: match a.old_allocator {
-                    Some(_) => format!("Netty's pool took {chunks} more chunks: {}", signed_bytes(bytes)),
-                    None => format!("A new Netty pool holds {} in {chunks} chunks", size(bytes.unsigned_abs())),
+                    Some(_) => format!(
+                        "Netty's pool took {} more: {}",
+                        count(chunks.unsigned_abs(), "chunk"),
+                        signed_bytes(bytes)
+                    ),
+                    None => format!(
+                        "A new Netty pool holds {} in {}",
+                        size(bytes.unsigned_abs()),
+                        count(chunks.unsigned_abs(), "chunk")
+                    ),
                 },
                 detail: format!(
                     "The allocator reached by {} holds {} more in its direct arenas: {} used, {} free. The \

@@ -34,7 +34,8 @@ a.anchor{color:#999;text-decoration:none;margin-left:.3em}details summary{cursor
 @media print{body{max-width:none}details{display:block}a.anchor{display:none}}
 ";
 
-pub fn print(out: &mut dyn Write, doc: &[Block], report: &Report) -> io::Result<()> {
+/// The page of a document; `report` gives the overview's gauges and bars (a diff has none).
+pub(crate) fn print(out: &mut dyn Write, doc: &[Block], report: Option<&Report>) -> io::Result<()> {
     let title = match doc.first() {
         Some(Block::Title(lines)) => lines.first().cloned().unwrap_or_default(),
         _ => "dumpscan report".into(),
@@ -51,7 +52,9 @@ pub fn print(out: &mut dyn Write, doc: &[Block], report: &Report) -> io::Result<
                 for line in rest {
                     writeln!(out, "<p class=\"meta\">{}</p>", text(&printable(line)))?;
                 }
-                overview(out, report)?;
+                if let Some(report) = report {
+                    overview(out, report)?;
+                }
             }
             Block::Heading(heading) => {
                 let id = heading.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-");

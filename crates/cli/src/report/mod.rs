@@ -3,7 +3,7 @@
 //! formats print one document built from the typed report; each format is its own module.
 
 pub(crate) mod document;
-mod html;
+pub(crate) mod html;
 pub(crate) mod markdown;
 mod paths;
 pub(crate) mod terminal;
@@ -32,6 +32,6 @@ pub fn render(out: &mut dyn Write, report: &Report, format: ReportFormat, layout
         }
         ReportFormat::Table => terminal::print(out, &document::build(report, layout.top), layout),
         ReportFormat::Markdown => markdown::print(out, &document::build(report, layout.top)),
-        ReportFormat::Html => html::print(out, &document::build(report, layout.top), report),
+        ReportFormat::Html => html::print(out, &document::build(report, layout.top), Some(report)),
     }
 }
