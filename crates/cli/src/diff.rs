@@ -16,7 +16,7 @@ use dumpscan_offheap::diff::{
 use dumpscan_offheap::units::{duration, human_bytes, signed, signed_bytes, thousands};
 use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKind, Options, Report};
 
-use crate::report::document::{more, opt, opt_bytes, retainer_kind, shown, text, Block, Cell, Table};
+use crate::report::document::{opt, opt_bytes, push_table, retainer_kind, shown, text, Block, Cell, Table};
 use crate::report::{html, markdown, terminal, Layout};
 use crate::{Failure, Log, Progress, STDIN};
 
@@ -316,13 +316,16 @@ fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnectionChange], top: u
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"],
-        numeric: vec![2, 3, 4, 5, 6],
-        rows,
-    }));
-    more(doc, count, connections.len(), "connections");
+    push_table(
+        doc,
+        Table {
+            header: vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"],
+            numeric: vec![2, 3, 4, 5, 6],
+            rows,
+        },
+        connections.len(),
+        "connections",
+    );
 }
 
 fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnectionChange], top: usize) {
@@ -339,13 +342,16 @@ fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnectionChange], top:
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["server", "in flight", "read, not decoded", "pending writes", "direct"],
-        numeric: vec![1, 2, 3, 4],
-        rows,
-    }));
-    more(doc, count, connections.len(), "connections");
+    push_table(
+        doc,
+        Table {
+            header: vec!["server", "in flight", "read, not decoded", "pending writes", "direct"],
+            numeric: vec![1, 2, 3, 4],
+            rows,
+        },
+        connections.len(),
+        "connections",
+    );
 }
 
 fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiverChange], top: usize) {
@@ -360,9 +366,12 @@ fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiverChange], top: usize
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table { header: vec!["peer", "queued", "bytes"], numeric: vec![1, 2], rows }));
-    more(doc, count, receivers.len(), "queues");
+    push_table(
+        doc,
+        Table { header: vec!["peer", "queued", "bytes"], numeric: vec![1, 2], rows },
+        receivers.len(),
+        "queues",
+    );
 }
 
 fn retainers(doc: &mut Vec<Block>, diff: &Diff, top: usize) {
@@ -389,11 +398,14 @@ fn retainers(doc: &mut Vec<Block>, diff: &Diff, top: usize) {
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["#", "old", "new", "change", "buffers", "kind", "GC root and path"],
-        numeric: vec![0, 1, 2, 3, 4],
-        rows,
-    }));
-    more(doc, count, diff.retainers.len(), "retainers");
+    push_table(
+        doc,
+        Table {
+            header: vec!["#", "old", "new", "change", "buffers", "kind", "GC root and path"],
+            numeric: vec![0, 1, 2, 3, 4],
+            rows,
+        },
+        diff.retainers.len(),
+        "retainers",
+    );
 }

@@ -329,7 +329,10 @@ pub(crate) fn shown<T>(rows: &[T], top: usize) -> &[T] {
     }
 }
 
-pub(crate) fn more(doc: &mut Vec<Block>, shown: usize, total: usize, what: &str) {
+/// A table of the first rows of `total` (`--top`), and a line saying how many are left out.
+pub(crate) fn push_table(doc: &mut Vec<Block>, table: Table, total: usize, what: &str) {
+    let shown = table.rows.len();
+    doc.push(Block::Table(table));
     if shown < total {
         doc.push(Block::Paragraph(format!("{shown} of {total} {what} shown (--top 0 shows all).")));
     }
@@ -354,13 +357,16 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["channel", "local", "remote", "pending", "messages", "writable", "direct held"],
-        numeric: vec![3, 4, 6],
-        rows,
-    }));
-    more(doc, count, report.channels.len(), "channels");
+    push_table(
+        doc,
+        Table {
+            header: vec!["channel", "local", "remote", "pending", "messages", "writable", "direct held"],
+            numeric: vec![3, 4, 6],
+            rows,
+        },
+        report.channels.len(),
+        "channels",
+    );
 }
 
 fn commands(commands: &Commands) -> String {
@@ -400,13 +406,16 @@ fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnection], top: usize
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["server", "in flight", "read buffer", "pending writes", "direct", "channel"],
-        numeric: vec![3, 4],
-        rows,
-    }));
-    more(doc, count, connections.len(), "connections");
+    push_table(
+        doc,
+        Table {
+            header: vec!["server", "in flight", "read buffer", "pending writes", "direct", "channel"],
+            numeric: vec![3, 4],
+            rows,
+        },
+        connections.len(),
+        "connections",
+    );
 }
 
 fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiver], top: usize) {
@@ -424,13 +433,16 @@ fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiver], top: usize) {
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["peer", "subscribed", "demand", "queued", "bytes", "FluxReceive"],
-        numeric: vec![2, 3, 4],
-        rows,
-    }));
-    more(doc, count, receivers.len(), "queues");
+    push_table(
+        doc,
+        Table {
+            header: vec!["peer", "subscribed", "demand", "queued", "bytes", "FluxReceive"],
+            numeric: vec![2, 3, 4],
+            rows,
+        },
+        receivers.len(),
+        "queues",
+    );
 }
 
 fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnection], top: usize) {
@@ -458,22 +470,25 @@ fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnection], top: usize) 
                     ]
                 })
                 .collect();
-        let count = rows.len();
-        doc.push(Block::Table(Table {
-            header: vec![
-                "server",
-                "state",
-                "in flight",
-                "queued",
-                "read buffer",
-                "pending writes",
-                "direct",
-                "endpoint",
-            ],
-            numeric: vec![5, 6],
-            rows,
-        }));
-        more(doc, count, connections.len(), "connections");
+        push_table(
+            doc,
+            Table {
+                header: vec![
+                    "server",
+                    "state",
+                    "in flight",
+                    "queued",
+                    "read buffer",
+                    "pending writes",
+                    "direct",
+                    "endpoint",
+                ],
+                numeric: vec![5, 6],
+                rows,
+            },
+            connections.len(),
+            "connections",
+        );
     }
 }
 
@@ -508,13 +523,16 @@ fn retainers(doc: &mut Vec<Block>, report: &Report, top: usize) {
             ]
         })
         .collect();
-    let count = rows.len();
-    doc.push(Block::Table(Table {
-        header: vec!["#", "bytes", "share", "buffers", "kind", "GC root and path", "owner or holder"],
-        numeric: vec![0, 1, 2, 3],
-        rows,
-    }));
-    more(doc, count, report.retainers.len(), "groups");
+    push_table(
+        doc,
+        Table {
+            header: vec!["#", "bytes", "share", "buffers", "kind", "GC root and path", "owner or holder"],
+            numeric: vec![0, 1, 2, 3],
+            rows,
+        },
+        report.retainers.len(),
+        "groups",
+    );
 }
 
 fn dominators(doc: &mut Vec<Block>, report: &Report) {
