@@ -489,13 +489,9 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     let mut cut = false;
     match cli.command {
         Command::Report { dump, format, output, error, top, no_dominators, show_values, wide } => {
-            // A file is for a ticket: no terminal's width applies to it.
-            let width = match (&output, graph::Width::of_stdout()) {
-                (None, graph::Width::Columns(columns)) => Some(columns),
-                _ => None,
-            };
+            let width = table_width(&output);
             // A file that cannot be created fails now, not after minutes of analysis.
-            let mut file = output.map(OutputFile::create).transpose()?;
+            let file = output.map(OutputFile::create).transpose()?;
             let opened = open(&dump, &log, &mut cut)?;
             let progress = Progress::new(&log);
             let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
@@ -508,22 +504,11 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             if let (Some(message), None) = (&error, &report.error) {
                 log.say(&format!("warning: --error: no numbers to decode in \"{message}\""));
             }
-            let sink: &mut dyn Write = match &mut file {
-                Some(file) => &mut file.writer,
-                None => &mut out,
-            };
-            let written = report::render(sink, &report, format, &report::Layout { top, width, wide });
-            match file {
-                Some(file) => file.finish(written)?,
-                None => written?,
-            }
+            emit(file, &mut out, |sink| report::render(sink, &report, format, &report::Layout { top, width, wide }))?;
         }
         Command::Diff { old, new, format, output, top, wide } => {
-            let width = match (&output, graph::Width::of_stdout()) {
-                (None, graph::Width::Columns(columns)) => Some(columns),
-                _ => None,
-            };
-            let mut file = output.map(OutputFile::create).transpose()?;
+            let width = table_width(&output);
+            let file = output.map(OutputFile::create).transpose()?;
             // The diff compares neither dominators nor the largest buffers: the dominator
             // tree, the slowest step, is skipped.
             let options = dumpscan_offheap::Options { top, error: None, dominators: false, show_values: false };
@@ -532,15 +517,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let old = diff::side(&old, &options, &log, &mut cut)?;
             let new = diff::side(&new, &options, &log, &mut cut)?;
             let compared = dumpscan_offheap::diff::diff(&old, &new);
-            let sink: &mut dyn Write = match &mut file {
-                Some(file) => &mut file.writer,
-                None => &mut out,
-            };
-            let written = diff::render(sink, &compared, format, &report::Layout { top, width, wide });
-            match file {
-                Some(file) => file.finish(written)?,
-                None => written?,
-            }
+            emit(file, &mut out, |sink| diff::render(sink, &compared, format, &report::Layout { top, width, wide }))?;
         }
         Command::Info { dump, format, no_threads } => {
             let opened = open(&dump, &log, &mut cut)?;
@@ -627,6 +604,30 @@ fn man_page(command: Option<&str>) -> Option<clap_mangen::Man> {
         }
     };
     Some(clap_mangen::Man::new(page))
+}
+
+/// The width a report's tables fit: the terminal's (or `$COLUMNS`) on stdout; none for a
+/// file, which is for a ticket.
+fn table_width(output: &Option<PathBuf>) -> Option<usize> {
+    match (output, graph::Width::of_stdout()) {
+        (None, graph::Width::Columns(columns)) => Some(columns),
+        _ => None,
+    }
+}
+
+/// Writes with `render` to the `-o` file, else to `out`; a failed write of the file names it.
+fn emit(
+    file: Option<OutputFile>,
+    out: &mut dyn Write,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    match file {
+        Some(mut file) => {
+            let written = render(&mut file.writer);
+            file.finish(written)
+        }
+        None => Ok(render(out)?),
+    }
 }
 
 /// The `-o` file of a report: created before the analysis starts, and removed again if the

@@ -249,15 +249,7 @@ fn large_buffer(cx: &Context<'_>) -> Vec<Finding> {
     };
     // Chunks are the pool's memory, shared by its ByteBufs: the pool findings speak of them;
     // a client's read buffer has its own finding.
-    let read_buffer = cx.report.clients.iter().any(|client| match client {
-        Client::Lettuce { connections } => {
-            connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
-        }
-        Client::Redisson { connections } => {
-            connections.iter().any(|c| c.read_buffer.as_ref().is_some_and(|b| b.id == big.id))
-        }
-        Client::Reactor { .. } => false,
-    });
+    let read_buffer = cx.report.clients.iter().flat_map(Client::read_buffers).any(|b| b.id == big.id);
     // So does a buffer that a read buffer or held writes account for.
     let told = cx.report.retainers.iter().any(|r| {
         r.example.as_deref() == Some(&big.id)

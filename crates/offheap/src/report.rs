@@ -421,6 +421,15 @@ impl Client {
             Client::Reactor { .. } => Vec::new(),
         }
     }
+
+    /// The read buffers of the section's connections, which its findings tell.
+    pub fn read_buffers(&self) -> Vec<&ReadBuffer> {
+        match self {
+            Client::Lettuce { connections } => connections.iter().filter_map(|c| c.read_buffer.as_ref()).collect(),
+            Client::Redisson { connections } => connections.iter().filter_map(|c| c.read_buffer.as_ref()).collect(),
+            Client::Reactor { .. } => Vec::new(),
+        }
+    }
 }
 
 /// One Redisson connection: a channel with its command queue and decoder.
