@@ -83,14 +83,10 @@ pub(crate) fn attribute(
                     // taken in the chunk until the allocator goes (Netty calls this a leak).
                     d if d.steps.is_empty() => (
                         RetainerKind::Leaked,
-                        Described {
-                            root: "no strong path: never released, no longer referenced".into(),
-                            root_kind: RootKind::None,
-                            steps: vec![heap.class_name(o)],
-                            owner: None,
-                            holder: None,
-                            leak_tracked: false,
-                        },
+                        Described::without_path(
+                            "no strong path: never released, no longer referenced",
+                            vec![heap.class_name(o)],
+                        ),
                         Some(o),
                     ),
                     d => (RetainerKind::Buffers, d, Some(o)),
@@ -106,14 +102,10 @@ pub(crate) fn attribute(
             }
             Share::AwaitingGc => (
                 RetainerKind::AwaitingGc,
-                Described {
-                    root: "no strong path (awaiting GC)".to_string(),
-                    root_kind: RootKind::None,
-                    steps: vec!["freed when a garbage collection runs their cleaners".to_string()],
-                    owner: None,
-                    holder: None,
-                    leak_tracked: false,
-                },
+                Described::without_path(
+                    "no strong path (awaiting GC)",
+                    vec!["freed when a garbage collection runs their cleaners".to_string()],
+                ),
                 None,
             ),
         };
@@ -257,16 +249,23 @@ pub(crate) struct Described {
     pub leak_tracked: bool,
 }
 
-pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> Described {
-    let Some(&last) = path.last() else {
-        return Described {
-            root: "no strong path".into(),
+impl Described {
+    /// Bytes no strong path holds (garbage, a leak): told by what they are.
+    fn without_path(root: &str, steps: Vec<String>) -> Described {
+        Described {
+            root: root.into(),
             root_kind: RootKind::None,
-            steps: Vec::new(),
+            steps,
             owner: None,
             holder: None,
             leak_tracked: false,
-        };
+        }
+    }
+}
+
+pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> Described {
+    let Some(&last) = path.last() else {
+        return Described::without_path("no strong path", Vec::new());
     };
     // A class's static field is the root a person names, wherever the class itself is held.
     let start =
