@@ -171,7 +171,7 @@ fn read_buffers(cx: &Context<'_>) -> Vec<Finding> {
                 Role::Cause,
                 format!("A read buffer holds {}, in {}", size(r.bytes), holder.class),
                 format!(
-                    "{} of bytes received and waiting for a whole message: a very large message, a peer sending \
+                    "Bytes received and waiting for a whole message, in {}: a very large message, a peer sending \
                      faster than the handler decodes, or a decoder that never consumes its input. Held along {} -> \
                      {}.",
                     count(r.buffers, unit(r)),

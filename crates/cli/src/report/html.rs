@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use dumpscan_offheap::units::{human_bytes, percent};
-use dumpscan_offheap::{ArenaKind, Report};
+use dumpscan_offheap::{ArenaKind, Report, RetainerKind};
 use html_escape::{encode_double_quoted_attribute as attribute, encode_text as text};
 
 use super::document::{Block, Cell, Table};
@@ -111,7 +111,13 @@ fn overview(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     }
     let largest = report.retainers.first().map_or(0, |r| r.bytes);
     for r in report.retainers.iter().take(BARS) {
-        let what = r.owner.clone().or_else(|| r.holder.as_ref().map(|h| h.class.clone())).unwrap_or(r.root.clone());
+        // An allocator's or the GC's bytes are named by what they are (the path's last step).
+        let what = match (r.kind, r.path.last()) {
+            (RetainerKind::Buffers, _) | (_, None) => {
+                r.owner.clone().or_else(|| r.holder.as_ref().map(|h| h.class.clone())).unwrap_or(r.root.clone())
+            }
+            (_, Some(what)) => what.clone(),
+        };
         let label =
             format!("{} ({}): {}", human_bytes(r.bytes), percent(r.bytes, report.native_bytes), simple_names(&what));
         bar(out, "bar", &label, &[(r.bytes, "#2c7fb8")], largest)?;

@@ -25,7 +25,10 @@ pub fn print(out: &mut dyn Write, doc: &[Block]) -> io::Result<()> {
             Block::Findings(findings) => {
                 for (i, f) in findings.iter().enumerate() {
                     let number = format!("{}. ", i + 1);
-                    let indent = " ".repeat(number.len());
+                    // Four spaces at least: CommonMark takes the item's own width, but older
+                    // renderers (Python-Markdown) end the item unless its paragraphs are indented
+                    // by four.
+                    let indent = " ".repeat(number.len().max(4));
                     writeln!(out, "{number}**{}**\n", escape(&f.title))?;
                     writeln!(out, "{indent}{}\n", escape(&f.detail))?;
                     for line in &f.evidence {
