@@ -864,6 +864,16 @@ fn diff_reads_dumps_and_saved_reports_alike() {
     let out = dumpscan(&["diff", "/nonexistent/old.hprof", &new]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/nonexistent/old.hprof"), "{}", stderr(&out));
+
+    // A malformed dump on one side (analysed in a child process): its status and one line
+    // naming it, said once.
+    let broken = dir.path().join("broken.hprof");
+    std::fs::write(&broken, b"not a heap dump at all").unwrap();
+    let out = dumpscan(&["diff", &old_json, broken.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("dumpscan: {}: ", broken.display())), "{err}");
 }
 
 /// The diff as text fits the width like the report, and as Markdown parses into its tables.
@@ -904,5 +914,6 @@ fn diff_as_html_renders_in_chromium() {
     let dom = dom_of(&page);
     assert!(dom.contains(">Findings</h2>") && dom.contains("id=\"finding-1\""), "{dom}");
     assert!(dom.contains("static DiffPair.GROWING grew by 30.0 MiB"), "the holder that grew");
+    assert!(dom.contains("nothing in its 1 arena in either dump"), "an unused allocator is one sentence");
     assert!(!dom.contains("<script"), "no script");
 }

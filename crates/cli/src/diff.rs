@@ -10,10 +10,10 @@ use std::path::Path;
 use clap::ValueEnum;
 use dumpscan_heap::Heap;
 use dumpscan_offheap::diff::{
-    AllocatorChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind, LettuceConnectionChange,
-    ReactorReceiverChange, RedissonConnectionChange, TallyChange,
+    AllocatorChange, ArenaChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind,
+    LettuceConnectionChange, ReactorReceiverChange, RedissonConnectionChange, TallyChange,
 };
-use dumpscan_offheap::units::{duration, human_bytes, signed, signed_bytes, thousands};
+use dumpscan_offheap::units::{count, duration, human_bytes, signed, signed_bytes, thousands};
 use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKind, Options, Report};
 
 use crate::report::document::{opt, opt_bytes, push_table, retainer_kind, shown, text, Block, Cell, Table};
@@ -29,8 +29,11 @@ pub(crate) enum DiffFormat {
     Html,
 }
 
-/// One side of the diff as a report: a saved JSON report read back, or a dump analysed. The
-/// dump and its heap model are gone when this returns, so two sides never share the memory.
+/// One side of the diff as a report: a saved JSON report read back, or a dump analysed. A dump
+/// is analysed by a child `dumpscan` that hands its report over as JSON, so everything the
+/// analysis allocated goes back to the system before the other side starts: in one process
+/// the allocator keeps some pages of the first side and the second side's peak rises above
+/// one report's. Where no child can be started, the dump is analysed here.
 pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) -> Result<Report, Failure> {
     let on_side = |failure: Failure| Failure::Side { path: path.to_path_buf(), failure: Box::new(failure) };
     if is_saved_report(path) {
@@ -40,6 +43,11 @@ pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) ->
         log.phase("read the saved report");
         return Ok(report);
     }
+    if let Some(child) = child_analysis(path, options, log) {
+        let report = child?;
+        *cut |= report.dump.truncated;
+        return Ok(report);
+    }
     let dump = crate::open(path, log, cut).map_err(on_side)?;
     let progress = Progress::new(log);
     let heap = Heap::build_with_log(&dump, &|m| progress.phase(m)).map_err(|e| on_side(e.into()))?;
@@ -47,6 +55,47 @@ pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) ->
     let report = dumpscan_offheap::analyze_heap(&heap, &path.display().to_string(), options, &|m| progress.phase(m));
     progress.done();
     Ok(report)
+}
+
+/// Runs `dumpscan report PATH --format json` as a child sharing this process's standard input
+/// and error (so a piped dump, progress and warnings reach the user as they would here), and
+/// reads its report. `None` when the child cannot be started; a child that fails has said why
+/// on the shared stderr, and its exit status becomes this one's.
+fn child_analysis(path: &Path, options: &Options, log: &Log) -> Option<Result<Report, Failure>> {
+    let exe = std::env::current_exe().ok()?;
+    let mut command = std::process::Command::new(exe);
+    if log.verbose {
+        command.arg("--verbose");
+    }
+    command.args(["report", "--format", "json", "--top"]).arg(options.top.to_string());
+    if !options.dominators {
+        command.arg("--no-dominators");
+    }
+    let mut child = command
+        .arg("--")
+        .arg(path)
+        .stdin(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let stdout = child.stdout.take()?;
+    let report: Result<Report, _> = serde_json::from_reader(io::BufReader::new(stdout));
+    let status = child.wait();
+    Some(match (status, report) {
+        (Ok(status), Ok(report)) if status.success() => Ok(report),
+        (Ok(status), _) if status.code().is_some_and(|code| code != 0) => {
+            Err(Failure::Reported(status.code().unwrap_or(crate::EXIT_IO)))
+        }
+        (status, report) => {
+            let why = match (status, report) {
+                (Err(e), _) => e.to_string(),
+                (Ok(status), Ok(_)) => status.to_string(),
+                (Ok(status), Err(e)) => format!("{status}: {e}"),
+            };
+            Err(Failure::Side { path: path.to_path_buf(), failure: Box::new(Failure::Analysis(why)) })
+        }
+    })
 }
 
 /// A saved report is a JSON object (its first byte, after white space, is `{`); a dump starts
@@ -231,7 +280,14 @@ fn netty(doc: &mut Vec<Block>, diff: &Diff) {
     }
     doc.push(Block::Heading("Netty pools"));
     for a in &diff.netty {
-        doc.push(Block::Paragraph(allocator_line(a)));
+        // Arenas empty in both dumps (an allocator the process never used) are one sentence,
+        // not rows of zeros.
+        let arenas: Vec<&ArenaChange> = a.arenas.iter().filter(|x| !x.is_empty()).collect();
+        let idle = match arenas.is_empty() && !a.arenas.is_empty() {
+            true => format!(": nothing in its {} in either dump", count(a.arenas.len() as u64, "arena")),
+            false => String::new(),
+        };
+        doc.push(Block::Paragraph(format!("{}{idle}", allocator_line(a))));
         if let Some(pool) = &a.adaptive {
             doc.push(Block::Paragraph(format!(
                 "Adaptive pool: chunks {}, holding {}, handed out {}; live ByteBufs {}.",
@@ -241,11 +297,10 @@ fn netty(doc: &mut Vec<Block>, diff: &Diff) {
                 bytes_change(Change::of(pool.live_buffers.old.bytes, pool.live_buffers.new.bytes))
             )));
         }
-        if a.arenas.is_empty() {
+        if arenas.is_empty() {
             continue;
         }
-        let rows = a
-            .arenas
+        let rows = arenas
             .iter()
             .map(|x| {
                 vec![

@@ -349,6 +349,11 @@ enum Failure {
     SavedReport(String),
     /// A failure about one side of `diff`, named by its path.
     Side { path: PathBuf, failure: Box<Failure> },
+    /// The child analysing a side of `diff` ended without a report, and without saying why
+    /// (killed by a signal, or its output unreadable).
+    Analysis(String),
+    /// A child process already said why it failed, on the shared stderr; its exit status.
+    Reported(i32),
 }
 
 /// Where output goes, for messages about it.
@@ -370,6 +375,8 @@ impl Failure {
             Failure::Truncated => EXIT_TRUNCATED,
             Failure::SavedReport(_) => EXIT_BAD_DUMP,
             Failure::Side { failure, .. } => failure.status(),
+            Failure::Analysis(_) => EXIT_IO,
+            Failure::Reported(status) => *status,
         }
     }
 
@@ -398,6 +405,8 @@ impl Failure {
             Failure::SavedReport(message) => format!("{dump}: {message}"),
             Failure::Side { path, failure } if path == Path::new(STDIN) => failure.message("standard input"),
             Failure::Side { path, failure } => failure.message(&path.display().to_string()),
+            Failure::Analysis(why) => format!("{dump}: the analysis ended without a report ({why})"),
+            Failure::Reported(_) => String::new(),
         }
     }
 
@@ -431,6 +440,7 @@ pub fn run() -> i32 {
     match execute(cli) {
         Ok(()) => 0,
         Err(f) if f.is_closed_pipe() => 0,
+        Err(Failure::Reported(status)) => status,
         Err(f) => {
             eprintln!("dumpscan: {}", f.message(&dump));
             f.status()

@@ -241,6 +241,18 @@ pub struct ArenaChange {
     pub live_buffers: TallyChange,
 }
 
+impl ArenaChange {
+    /// Nothing in it in either dump: no chunk, no huge allocation, nothing cached, no buffer.
+    pub fn is_empty(&self) -> bool {
+        [self.chunks, self.chunk_bytes, self.used_bytes, self.free_bytes, self.huge_count, self.huge_bytes]
+            .into_iter()
+            .chain([self.cached_buffers, self.cached_bytes])
+            .all(|c| c.old == 0 && c.new == 0)
+            && self.live_buffers.old.count == 0
+            && self.live_buffers.new.count == 0
+    }
+}
+
 /// An adaptive allocator's chunks, old and new.
 #[derive(Debug, Clone, Serialize)]
 pub struct AdaptiveChange {
