@@ -8,7 +8,6 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use clap::ValueEnum;
-use dumpscan_heap::Heap;
 use dumpscan_offheap::diff::{
     AllocatorChange, ArenaChange, Change, ClientChange, CounterChange, Diff, DiffFinding, DiffFindingKind,
     LettuceConnectionChange, ReactorReceiverChange, RedissonConnectionChange, TallyChange,
@@ -18,7 +17,7 @@ use dumpscan_offheap::{ArenaKind, ConnectionState, DumpInfo, Finding, FindingKin
 
 use crate::report::document::{opt, opt_bytes, push_table, retainer_kind, shown, text, Block, Cell, Table};
 use crate::report::{html, markdown, terminal, Layout};
-use crate::{Failure, Log, Progress, STDIN};
+use crate::{Failure, Log, STDIN};
 
 /// The outputs of `diff`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,13 +47,7 @@ pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) ->
         *cut |= report.dump.truncated;
         return Ok(report);
     }
-    let dump = crate::open(path, log, cut).map_err(on_side)?;
-    let progress = Progress::new(log);
-    let heap = Heap::build_with_log(&dump, &|m| progress.phase(m)).map_err(|e| on_side(e.into()))?;
-    *cut |= crate::warn_truncation(heap.truncation);
-    let report = dumpscan_offheap::analyze_heap(&heap, &path.display().to_string(), options, &|m| progress.phase(m));
-    progress.done();
-    Ok(report)
+    crate::analyse(path, options, log, cut).map_err(on_side)
 }
 
 /// Runs `dumpscan report PATH --format json` as a child sharing this process's standard input

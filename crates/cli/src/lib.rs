@@ -502,15 +502,9 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let width = table_width(&output);
             // A file that cannot be created fails now, not after minutes of analysis.
             let file = output.map(OutputFile::create).transpose()?;
-            let opened = open(&dump, &log, &mut cut)?;
-            let progress = Progress::new(&log);
-            let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
-            cut |= warn_truncation(heap.truncation);
             let options =
                 dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };
-            let report =
-                dumpscan_offheap::analyze_heap(&heap, &dump.display().to_string(), &options, &|m| progress.phase(m));
-            progress.done();
+            let report = analyse(&dump, &options, &log, &mut cut)?;
             if let (Some(message), None) = (&error, &report.error) {
                 log.say(&format!("warning: --error: no numbers to decode in \"{message}\""));
             }
@@ -618,6 +612,18 @@ fn man_page(command: Option<&str>) -> Option<clap_mangen::Man> {
 
 /// The width a report's tables fit: the terminal's (or `$COLUMNS`) on stdout; none for a
 /// file, which is for a ticket.
+/// The off-heap report of the dump at `path`: opened, modelled and analysed, with progress
+/// on stderr; `cut` is set when the dump is cut short.
+fn analyse(path: &Path, options: &dumpscan_offheap::Options, log: &Log, cut: &mut bool) -> Result<dumpscan_offheap::Report, Failure> {
+    let opened = open(path, log, cut)?;
+    let progress = Progress::new(log);
+    let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
+    *cut |= warn_truncation(heap.truncation);
+    let report = dumpscan_offheap::analyze_heap(&heap, &path.display().to_string(), options, &|m| progress.phase(m));
+    progress.done();
+    Ok(report)
+}
+
 fn table_width(output: &Option<PathBuf>) -> Option<usize> {
     match (output, graph::Width::of_stdout()) {
         (None, graph::Width::Columns(columns)) => Some(columns),
