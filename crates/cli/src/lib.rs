@@ -496,8 +496,13 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let progress = Progress::new(&log);
             let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
             cut |= warn_truncation(heap.truncation);
-            let options =
-                dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };
+            let options = dumpscan_offheap::Options {
+                top,
+                error: error.clone(),
+                dominators: !no_dominators,
+                show_values,
+                native: None,
+            };
             let report =
                 dumpscan_offheap::analyze_heap(&heap, &dump.display().to_string(), &options, &|m| progress.phase(m));
             progress.done();
@@ -511,7 +516,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let file = output.map(OutputFile::create).transpose()?;
             // The diff compares neither dominators nor the largest buffers: the dominator
             // tree, the slowest step, is skipped.
-            let options = dumpscan_offheap::Options { top, error: None, dominators: false, show_values: false };
+            let options = dumpscan_offheap::Options { top, dominators: false, ..Default::default() };
             // One side at a time: the old side's dump and heap model are gone before the new
             // side's are built, so the peak is that of one report.
             let old = diff::side(&old, &options, &log, &mut cut)?;
