@@ -917,3 +917,63 @@ fn diff_as_html_renders_in_chromium() {
     assert!(dom.contains("nothing in its 1 arena in either dump"), "an unused allocator is one sentence");
     assert!(!dom.contains("<script"), "no script");
 }
+
+/// `--nmt` and `--proc` beside a dump: the native section fits the width like every table, is
+/// in the JSON and the Markdown; a file that is not what it should be fails at once, in one
+/// line naming it and its line.
+#[test]
+fn report_with_nmt_and_proc_fits_the_width_and_bad_files_fail_in_one_line() {
+    let dump = fixture("native-jdk25.hprof.gz");
+    let nmt = fixture("native-jdk25.nmt-summary.txt");
+    let (status, rollup) = (fixture("native-jdk25.status"), fixture("native-jdk25.smaps_rollup"));
+    let native = ["--nmt", &nmt, "--proc", &status, &rollup];
+    for columns in ["120", "80"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
+            .arg(&dump)
+            .args(native)
+            .args(["--no-dominators", "--top", "0"])
+            .env("COLUMNS", columns)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let width: usize = columns.parse().unwrap();
+        let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > width).collect();
+        assert!(long.is_empty(), "at {columns} columns: {long:#?}");
+        assert!(text.contains("NATIVE MEMORY (NMT AND /PROC)"), "{text}");
+        assert!(text.contains("not tracked by NMT") && text.contains("Shared class space"), "{text}");
+        assert!(text.contains("NMT's \"Other\" holds 24.0 MiB that no counter in the dump explains"), "{text}");
+    }
+    let json = dumpscan(&[&dump, "--format", "json", "--no-dominators", "--nmt", &nmt, "--proc", &status]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let native_json = &doc["native"];
+    let rss = native_json["rss"].as_i64().unwrap();
+    let parts: i64 = native_json["breakdown"].as_array().unwrap().iter().map(|p| p["bytes"].as_i64().unwrap()).sum();
+    assert_eq!(parts, rss, "the parts add up to the RSS");
+    let heap = native_json["nmt"]["categories"].as_array().unwrap().iter().find(|c| c["category"] == "Java Heap");
+    assert_eq!(heap.unwrap()["committed"], 64 << 20);
+    assert!(native_json["breakdown"].as_array().unwrap().iter().any(|p| p["source"] == "dump"));
+    let plain = dumpscan(&[&dump, "--format", "json", "--no-dominators"]);
+    let plain: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(plain["native"].is_null(), "null when neither is given");
+    let md = dumpscan(&[&dump, "--format", "markdown", "--no-dominators", "--nmt", &nmt]);
+    assert!(String::from_utf8(md.stdout).unwrap().contains("## Native memory (NMT and /proc)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("nmt.txt");
+    let mut broken = std::fs::read_to_string(&nmt).unwrap();
+    broken = broken.replacen("Other (reserved=", "Other (reserved=x", 1);
+    std::fs::write(&bad, &broken).unwrap();
+    let line = broken.lines().position(|l| l.contains("reserved=x")).unwrap() + 1;
+    let out = dumpscan(&[&dump, "--nmt", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains(&format!("{}: line {line}: reserved=x", bad.display())), "{message}");
+    let out = dumpscan(&[&dump, "--proc", &nmt]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("neither /proc/PID/status"), "{}", stderr(&out));
+    let out = dumpscan(&[&dump, "--nmt", dir.path().join("missing.txt").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing.txt"), "{}", stderr(&out));
+}

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use dumpscan::offheap::native::{NativeInputs, Nmt, ProcMemory};
 use dumpscan::offheap::{
     AllocationPurpose, ArenaKind, Client, ConnectionState, CounterSource, FindingKind, HolderRole, LargeBufferKind,
-    Library, RequestShape, RetainerKind, Role, Tally,
+    Library, NativeCheckKind, PartKind, RequestShape, RetainerKind, Role, Tally,
 };
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
@@ -424,6 +425,9 @@ fn every_json_key_is_documented() {
         let report = report(name, &Options { error, top: 3, ..Options::default() });
         keys(&serde_json::to_value(&report).unwrap(), &mut found);
     }
+    let native = Some(native_inputs("native-jdk17", "nmt-summary.txt", &["status"]));
+    let report = report("native-jdk17", &Options { native, top: 3, dominators: false, ..Options::default() });
+    keys(&serde_json::to_value(&report).unwrap(), &mut found);
     // A key is named alone (`bytes`) or after its parent (`jdk.reserved`).
     let missing: Vec<_> =
         found.iter().filter(|k| !doc.contains(&format!("`{k}`")) && !doc.contains(&format!(".{k}`"))).collect();
@@ -808,4 +812,147 @@ fn a_diff_of_two_dumps_of_one_process_shows_what_changed() {
     }
     // Dumps taken a fraction of a second apart give no pace to project.
     assert!(d.findings.iter().all(|f| !f.detail.contains("at that pace")), "{:#?}", d.findings);
+}
+
+fn text(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap()
+}
+
+/// A /proc file of the fixture; `smaps` is kept compressed.
+fn proc_text(name: &str, file: &str) -> String {
+    if file == "smaps" {
+        use std::io::Read;
+        let mut out = String::new();
+        let gz = std::fs::File::open(fixture(&format!("{name}.smaps.gz"))).unwrap();
+        flate2::read::GzDecoder::new(gz).read_to_string(&mut out).unwrap();
+        out
+    } else {
+        text(&format!("{name}.{file}"))
+    }
+}
+
+fn native_inputs(name: &str, nmt: &str, proc: &[&str]) -> NativeInputs {
+    NativeInputs {
+        nmt: Some(Nmt::parse(&text(&format!("{name}.{nmt}"))).expect("NMT parses")),
+        proc: proc.iter().map(|f| ProcMemory::parse(&proc_text(name, f)).expect("proc parses")).collect(),
+    }
+}
+
+/// `KEY: N kB` of a /proc file, in bytes, found in its text.
+fn proc_figure(text: &str, key: &str) -> u64 {
+    let line = text.lines().find(|l| l.starts_with(&format!("{key}:"))).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// The committed KB of an NMT category, found in jcmd's text by a search of its own.
+fn nmt_committed_kb(text: &str, category: &str) -> u64 {
+    let line = text.lines().find(|l| l.trim_start_matches(['-', ' ']).starts_with(&format!("{category} ("))).unwrap();
+    let committed = line.split("committed=").nth(1).unwrap();
+    committed[..committed.find(|c: char| !c.is_ascii_digit()).unwrap()].parse().unwrap()
+}
+
+/// NMT and /proc beside a dump of the same moment, on JDK 17 (Netty's no-cleaner mode) and
+/// 25 (cleaner mode): every form of jcmd's output parses to the same figures, and the report
+/// reconciles them with what the process itself counted.
+fn check_native(name: &str) {
+    let jvm = expected(name);
+    const KB: u64 = 1024;
+    let summary = text(&format!("{name}.nmt-summary.txt"));
+    let nmt = Nmt::parse(&summary).unwrap();
+    let other = nmt.committed("Other").unwrap();
+    assert_eq!(other, nmt_committed_kb(&summary, "Other") * KB, "{name}");
+    assert_eq!(nmt.committed("Java Heap"), Some(nmt_committed_kb(&summary, "Java Heap") * KB));
+    assert_eq!(nmt.committed("Java Heap"), Some(64 << 20), "-Xmx64m, committed at start");
+    // "Other" holds what the program allocated through Unsafe: its direct buffers, Netty's
+    // chunk (either way) and its own 24 MiB, and a few KB of the JVM's.
+    let direct = u(&jvm["direct"]["memory_used"]);
+    let netty = jvm["netty"]["used_direct_memory"].as_i64().unwrap().max(0) as u64;
+    let unsafe_bytes = u(&jvm["unsafe_bytes"]);
+    let program = direct + netty + unsafe_bytes;
+    assert_eq!(program, (56 << 20) + 2, "{name}: 16 MiB direct, a 16 MiB chunk, 24 MiB from Unsafe (and 2 bytes)");
+    assert!(other >= program && other - program < 64 * KB, "{name}: Other {other}, the program {program}");
+
+    // The other scales and modes say the same, to their unit.
+    let mb = Nmt::parse(&text(&format!("{name}.nmt-summary-mb.txt"))).unwrap();
+    assert_eq!((mb.scale(), mb.committed("Other")), (1 << 20, Some(56 << 20)));
+    let bytes = Nmt::parse(&text(&format!("{name}.nmt-summary-b.txt"))).unwrap();
+    assert_eq!(bytes.scale(), 1);
+    assert!(bytes.committed("Other").unwrap() >= program && bytes.committed("Other").unwrap() / KB == other / KB);
+    let detail = Nmt::parse(&text(&format!("{name}.nmt-detail.txt"))).unwrap();
+    assert_eq!(detail.committed("Java Heap"), Some(64 << 20));
+    assert_eq!(detail.categories().len(), nmt.categories().len(), "{name}: the detail run's summary part");
+    let diff = Nmt::parse(&text(&format!("{name}.nmt-diff.txt"))).unwrap();
+    assert!(diff.is_diff() && !nmt.is_diff());
+    assert_eq!(
+        diff.category("Other").unwrap().delta,
+        Some((56 << 20, 56 << 20)),
+        "{name}: allocated after the baseline"
+    );
+    assert_eq!(diff.committed("Other"), Some(other));
+
+    // /proc: status and the rollup agree to a few pages; smaps summed is the rollup's walk.
+    let status_text = proc_text(name, "status");
+    let rollup_text = proc_text(name, "smaps_rollup");
+    let status = ProcMemory::parse(&status_text).unwrap();
+    let rollup = ProcMemory::parse(&rollup_text).unwrap();
+    let smaps = ProcMemory::parse(&proc_text(name, "smaps")).unwrap();
+    assert_eq!(status.rss, Some(proc_figure(&status_text, "VmRSS")));
+    assert_eq!(status.rss_anon, Some(proc_figure(&status_text, "RssAnon")));
+    assert_eq!(rollup.rss, Some(proc_figure(&rollup_text, "Rss")));
+    for other_reading in [status, smaps] {
+        let (a, b) = (rollup.rss.unwrap(), other_reading.rss.unwrap());
+        assert!(a.abs_diff(b) * 50 < a, "{name}: {a} and {b} within 2%");
+    }
+    // The process's own 24 MiB from Unsafe, written, is resident and anonymous.
+    assert!(rollup.rss_anon.unwrap() > unsafe_bytes + direct);
+
+    // The report: the breakdown adds up to the RSS, the counters' parts are the process's.
+    let inputs = native_inputs(name, "nmt-summary.txt", &["status", "smaps_rollup"]);
+    let report = report(name, &Options { native: Some(inputs), dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    let native = report.native.as_ref().expect("the native section");
+    let rss = rollup.rss.unwrap();
+    assert_eq!(native.rss, Some(rss), "smaps' walk preferred");
+    assert_eq!(native.rss_file, Some(proc_figure(&status_text, "RssFile")), "status's file figure");
+    assert_eq!(native.breakdown.iter().map(|p| p.bytes).sum::<i64>(), rss as i64, "{name}: the parts add up");
+    let part = |kind| native.breakdown.iter().find(|p| p.kind == kind).map(|p| p.bytes);
+    assert_eq!(part(PartKind::JavaHeap), Some(64 << 20));
+    assert_eq!(part(PartKind::DirectBuffers), Some(direct as i64), "{name}: BufferPoolMXBean's memoryUsed");
+    assert_eq!(part(PartKind::NettyNoCleaner), (netty > 0).then_some(netty as i64), "{name}: Netty's counter");
+    let uncounted = part(PartKind::OtherUncounted).unwrap();
+    assert!(uncounted >= unsafe_bytes as i64 && uncounted < (unsafe_bytes + 64 * KB) as i64, "{name}: {uncounted}");
+    let untracked = part(PartKind::NotTrackedByNmt).unwrap();
+    assert_eq!(untracked, rss as i64 - nmt.total().committed as i64);
+    assert!(untracked < 0, "{name}: the heap's untouched pages are committed, not resident");
+    let checks: Vec<_> = native.reconciliation.iter().map(|c| c.check).collect();
+    assert_eq!(checks, [NativeCheckKind::OtherVsCounters, NativeCheckKind::HeapVsDump, NativeCheckKind::RssVsNmt]);
+    assert!(native.reconciliation[2].reading.contains("reads negative"));
+    assert!(native.dump_heap_bytes.unwrap() > native.dump_live_heap_bytes.unwrap());
+
+    let found = |kind| report.findings.iter().find(|f| f.kind == kind);
+    let f = found(FindingKind::OtherUncounted).expect("Other beyond the counters");
+    assert_eq!(f.bytes, uncounted as u64);
+    assert!(found(FindingKind::HeapOversized).is_some(), "64 MiB committed for a few MiB of objects");
+    assert!(found(FindingKind::NotTrackedByNmt).is_none());
+    // The direct memory's symptoms point at a cause about direct memory.
+    for f in &report.findings {
+        if let Some(n) = f.detail.split("See finding ").nth(1) {
+            let n: usize = n.split(' ').next().unwrap().parse().unwrap();
+            assert!(!report.findings[n - 1].kind.is_process_memory(), "{}", f.detail);
+        }
+    }
+    // A saved report reads back with its native section.
+    let json = serde_json::to_string(&report).unwrap();
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+}
+
+#[test]
+fn native_jdk17() {
+    check_native("native-jdk17");
+}
+
+#[test]
+fn native_jdk25() {
+    check_native("native-jdk25");
 }

@@ -106,7 +106,8 @@ Examples:
   dumpscan heap.hprof.gz
   dumpscan report heap.hprof --no-dominators --top 0
   dumpscan heap.hprof --format json -o report.json
-  dumpscan heap.hprof --error 'failed to allocate 16777216 byte(s) of direct memory (used: 50331648, max: 67108864)'")]
+  dumpscan heap.hprof --error 'failed to allocate 16777216 byte(s) of direct memory (used: 50331648, max: 67108864)'
+  dumpscan heap.hprof.gz --nmt nmt.txt --proc status smaps_rollup")]
     Report {
         /// The heap dump (.hprof, or .hprof.gz as written by `jcmd GC.heap_dump -gz=N` or
         /// gzip), or - to read it from standard input.
@@ -136,6 +137,15 @@ Examples:
         /// the terminal or $COLUMNS, and paths in them are shortened; JSON always has them whole).
         #[arg(long)]
         wide: bool,
+        /// The saved output of `jcmd PID VM.native_memory summary` (or `detail`, or
+        /// `summary.diff`; JDK 11 to 25, any scale=) of the same process, taken with the dump:
+        /// adds the native memory section, NMT's categories reconciled with the dump's counters.
+        #[arg(long, value_name = "FILE")]
+        nmt: Option<PathBuf>,
+        /// Saved copies of /proc/PID/status, /proc/PID/smaps_rollup or /proc/PID/smaps (one or
+        /// more, after the dump): the process's RSS, broken down against NMT and the dump.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        proc: Vec<PathBuf>,
     },
     /// What changed in the off-heap memory between two dumps of one process: counters, direct
     /// buffers, Netty pools, client connections and every retainer, old and new, largest change
@@ -354,6 +364,10 @@ enum Failure {
     Analysis(String),
     /// A child process already said why it failed, on the shared stderr; its exit status.
     Reported(i32),
+    /// A file given with `--nmt` or `--proc` cannot be read.
+    NativeUnreadable { path: PathBuf, error: std::io::Error },
+    /// A file given with `--nmt` or `--proc` is not what it should be.
+    NativeMalformed { path: PathBuf, error: dumpscan_offheap::native::NativeError },
 }
 
 /// Where output goes, for messages about it.
@@ -377,6 +391,8 @@ impl Failure {
             Failure::Side { failure, .. } => failure.status(),
             Failure::Analysis(_) => EXIT_IO,
             Failure::Reported(status) => *status,
+            Failure::NativeUnreadable { .. } => EXIT_IO,
+            Failure::NativeMalformed { .. } => EXIT_BAD_DUMP,
         }
     }
 
@@ -407,6 +423,8 @@ impl Failure {
             Failure::Side { path, failure } => failure.message(&path.display().to_string()),
             Failure::Analysis(why) => format!("{dump}: the analysis ended without a report ({why})"),
             Failure::Reported(_) => String::new(),
+            Failure::NativeUnreadable { path, error } => format!("{}: {error}", path.display()),
+            Failure::NativeMalformed { path, error } => format!("{}: {error}", path.display()),
         }
     }
 
@@ -498,12 +516,19 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     let mut out = stdout.lock();
     let mut cut = false;
     match cli.command {
-        Command::Report { dump, format, output, error, top, no_dominators, show_values, wide } => {
+        Command::Report { dump, format, output, error, top, no_dominators, show_values, wide, nmt, proc } => {
             let width = table_width(&output);
-            // A file that cannot be created fails now, not after minutes of analysis.
+            // A file that cannot be created, or one beside the dump that cannot be read, fails
+            // now, not after minutes of analysis.
             let file = output.map(OutputFile::create).transpose()?;
-            let options =
-                dumpscan_offheap::Options { top, error: error.clone(), dominators: !no_dominators, show_values };
+            let native = native_inputs(nmt.as_deref(), &proc)?;
+            let options = dumpscan_offheap::Options {
+                top,
+                error: error.clone(),
+                dominators: !no_dominators,
+                show_values,
+                native,
+            };
             let report = analyse(&dump, &options, &log, &mut cut)?;
             if let (Some(message), None) = (&error, &report.error) {
                 log.say(&format!("warning: --error: no numbers to decode in \"{message}\""));
@@ -515,7 +540,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let file = output.map(OutputFile::create).transpose()?;
             // The diff compares neither dominators nor the largest buffers: the dominator
             // tree, the slowest step, is skipped.
-            let options = dumpscan_offheap::Options { top, error: None, dominators: false, show_values: false };
+            let options = dumpscan_offheap::Options { top, dominators: false, ..Default::default() };
             // One side at a time: the old side's dump and heap model are gone before the new
             // side's are built, so the peak is that of one report.
             let old = diff::side(&old, &options, &log, &mut cut)?;
@@ -595,6 +620,31 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         return Err(Failure::Truncated);
     }
     Ok(())
+}
+
+/// The files given with `--nmt` and `--proc`, read and parsed; `None` when there are none.
+fn native_inputs(
+    nmt: Option<&Path>,
+    proc: &[PathBuf],
+) -> Result<Option<dumpscan_offheap::native::NativeInputs>, Failure> {
+    use dumpscan_offheap::native::{NativeInputs, Nmt, ProcMemory};
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|error| Failure::NativeUnreadable { path: path.to_path_buf(), error })
+    };
+    let malformed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| Failure::NativeMalformed { path, error }
+    };
+    let mut inputs = NativeInputs::default();
+    if let Some(path) = nmt {
+        inputs.nmt = Some(Nmt::parse(&read(path)?).map_err(malformed(path))?);
+    }
+    for path in proc {
+        inputs.proc.push(ProcMemory::parse(&read(path)?).map_err(malformed(path))?);
+    }
+    Ok(Some(inputs).filter(|i| !i.is_empty()))
 }
 
 /// The man page of `dumpscan`, or of one of its commands (`dumpscan-paths(1)`).

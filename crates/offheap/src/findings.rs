@@ -5,6 +5,7 @@
 //! Words: "direct buffers" are the JDK's `DirectByteBuffer`s, "ByteBufs" are Netty's.
 
 use crate::libraries::Library;
+use crate::native::rules as native;
 use crate::packs::clients;
 use crate::report::{
     AllocationPurpose, Client, CounterSource, Finding, FindingKind, Holder, HolderRole, LargeBufferKind, Report,
@@ -33,6 +34,9 @@ const CONTEXT_AND_CAUSES: &[Rule] = &[
     awaiting_gc,
     clients::reply_being_read,
     clients::write_pileups,
+    native::other_uncounted,
+    native::not_tracked_by_nmt,
+    native::heap_oversized,
 ];
 const SYMPTOMS: &[SymptomRule] = &[error_message, counters_near_limit, invisible_to_jmx];
 
@@ -296,7 +300,7 @@ fn awaiting_gc(cx: &Context<'_>) -> Vec<Finding> {
 
 /// "See finding N" for the largest cause, when there is one.
 fn see_cause(before: &[Finding]) -> String {
-    match before.iter().position(|f| f.role == Role::Cause) {
+    match before.iter().position(|f| f.role == Role::Cause && !f.kind.is_process_memory()) {
         Some(i) => format!(" See finding {} for what holds the memory.", i + 1),
         None => " The retainers table shows what holds the memory.".into(),
     }

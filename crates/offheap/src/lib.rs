@@ -25,6 +25,7 @@ mod fields;
 mod findings;
 mod jvm;
 mod libraries;
+pub mod native;
 mod netty;
 mod oom;
 mod packs;
@@ -51,11 +52,13 @@ pub struct Options {
     pub dominators: bool,
     /// Allow data from the dump in the report (host names of peers).
     pub show_values: bool,
+    /// NMT's report and /proc files read beside the dump, for the report's `native` section.
+    pub native: Option<native::NativeInputs>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { top: 20, error: None, dominators: true, show_values: false }
+        Options { top: 20, error: None, dominators: true, show_values: false, native: None }
     }
 }
 
@@ -105,6 +108,13 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
         },
         reconciliation: counters::reconcile(&counters, &direct_buffers, &classified, &netty),
         error: options.error.as_deref().and_then(|e| oom::decode(e, &counters, &chunk_sizes)),
+        native: options.native.as_ref().filter(|inputs| !inputs.is_empty()).map(|inputs| {
+            let mut figures = native::DumpFigures::of(&counters, &direct_buffers);
+            let (all, live) = heap_bytes(heap);
+            (figures.heap_bytes, figures.live_heap_bytes) = (Some(all), Some(live));
+            log("summed the heap's objects for the native breakdown");
+            native::section(inputs, Some(&figures))
+        }),
         counters,
         direct_buffers,
         native_bytes: attribution.total,
@@ -127,4 +137,17 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
     };
     report.findings = findings::find(&findings::Context { report: &report });
     report
+}
+
+/// Shallow bytes of every object in the heap model, and of the strongly reachable ones.
+fn heap_bytes(heap: &Heap<'_>) -> (u64, u64) {
+    use rayon::prelude::*;
+    let reach = heap.reach();
+    (0..heap.len() as u32)
+        .into_par_iter()
+        .map(|object| {
+            let size = heap.shallow_size(object);
+            (size, if reach.level(object) == dumpscan_heap::Reach::Strong { size } else { 0 })
+        })
+        .reduce(|| (0, 0), |a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
 }

@@ -45,6 +45,10 @@ pub struct Report {
     pub reconciliation: Vec<Reconciliation>,
     /// The pasted out-of-memory message, decoded (`--error`).
     pub error: Option<AllocationFailure>,
+    /// The process's native memory as NMT and /proc saw it beside the dump (`--nmt`,
+    /// `--proc`); `None` when neither was given. Reports saved before it read back as `None`.
+    #[serde(default)]
+    pub native: Option<Native>,
     /// Every direct buffer, each in exactly one class.
     pub direct_buffers: DirectBuffers,
     /// Direct memory found in the dump and attributed in `retainers`: owned, no-cleaner,
@@ -210,6 +214,141 @@ impl Tally {
         self.count = self.count.saturating_add(1);
         self.bytes = self.bytes.saturating_add(bytes);
     }
+}
+
+/// The process's memory beside the dump: the RSS from /proc, NMT's categories, and the two
+/// broken down into parts that add up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Native {
+    /// Resident set size, in bytes (`--proc`).
+    pub rss: Option<u64>,
+    /// Resident anonymous memory.
+    pub rss_anon: Option<u64>,
+    /// Resident file-backed memory.
+    pub rss_file: Option<u64>,
+    /// Shallow bytes of every object in the dump (with `-all`, garbage included).
+    pub dump_heap_bytes: Option<u64>,
+    /// Shallow bytes of the strongly reachable objects in the dump.
+    pub dump_live_heap_bytes: Option<u64>,
+    /// What NMT says (`--nmt`).
+    pub nmt: Option<NmtSummary>,
+    /// The RSS (or, without it, NMT's committed total) in parts that add up to it exactly.
+    pub breakdown: Vec<NativePart>,
+    /// Each figure against what should explain it: NMT's "Other" against the dump's counters,
+    /// the committed heap against the dump's objects, the RSS against NMT.
+    pub reconciliation: Vec<NativeCheck>,
+}
+
+/// NMT's figures, in bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NmtSummary {
+    /// Bytes per unit NMT printed in (1024 for its default KB): amounts are exact to it.
+    pub scale: u64,
+    /// All categories together.
+    pub total: NmtAmounts,
+    /// Each category NMT printed, in its order.
+    pub categories: Vec<NmtCategoryAmounts>,
+}
+
+/// A reserved and a committed amount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NmtAmounts {
+    /// Address space reserved.
+    pub reserved: u64,
+    /// Memory committed.
+    pub committed: u64,
+}
+
+/// One NMT category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NmtCategoryAmounts {
+    /// As NMT names it: `Java Heap`, `Class`, `Thread`, `Other`, ...
+    pub category: String,
+    /// Address space reserved.
+    pub reserved: u64,
+    /// Memory committed.
+    pub committed: u64,
+}
+
+/// What a part of the native breakdown stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// NMT's "Java Heap", committed.
+    JavaHeap,
+    /// The JDK's direct buffers: `java.nio.Bits`' reserved memory in the dump.
+    DirectBuffers,
+    /// Netty's no-cleaner memory: its `PlatformDependent` counter in the dump.
+    NettyNoCleaner,
+    /// The JDK's per-thread temporary buffers kept without a cleaner (JDK 24+), in the dump.
+    TemporaryCache,
+    /// NMT's "Other" beyond the three above: `Unsafe.allocateMemory` no counter sees.
+    OtherUncounted,
+    /// Any other NMT category, committed.
+    NmtCategory,
+    /// NMT's total beyond the sum of its categories (amounts rounded to the scale).
+    NmtRounding,
+    /// The RSS beyond NMT's committed total: memory NMT does not track. Negative when NMT
+    /// counts committed memory that is not resident.
+    NotTrackedByNmt,
+    /// Without NMT: the objects in the dump.
+    DumpHeap,
+    /// Without NMT: the RSS beyond the parts the dump explains.
+    RestOfRss,
+}
+
+/// Where a part's figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartSource {
+    /// NMT's report.
+    Nmt,
+    /// The heap dump.
+    Dump,
+    /// /proc.
+    Proc,
+    /// Computed from the others.
+    Derived,
+}
+
+/// One part of the native breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativePart {
+    /// Its name for people: an NMT category's own name, or what the kind stands for.
+    pub part: String,
+    /// What it stands for.
+    pub kind: PartKind,
+    /// Its bytes; a derived part can be negative.
+    pub bytes: i64,
+    /// Where the figure comes from.
+    pub source: PartSource,
+}
+
+/// Which figures a native check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NativeCheckKind {
+    /// NMT's "Other" against the dump's JDK and Netty counters and temporary buffers.
+    OtherVsCounters,
+    /// NMT's committed Java heap against the objects in the dump.
+    HeapVsDump,
+    /// The RSS against NMT's committed total.
+    RssVsNmt,
+}
+
+/// A figure against what should explain it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NativeCheck {
+    /// Which figures.
+    pub check: NativeCheckKind,
+    /// The figure measured: NMT's "Other", its committed Java heap, or the RSS.
+    pub measured: u64,
+    /// What explains it: the counters, the dump's objects, NMT's committed total.
+    pub accounted: u64,
+    /// `measured - accounted`; may be negative.
+    pub difference: i64,
+    /// What the difference means and what to try.
+    pub reading: String,
 }
 
 /// Every `DirectByteBuffer` and `DirectByteBufferR`, each in exactly one class.
@@ -741,6 +880,20 @@ pub enum FindingKind {
     CounterNearLimit,
     /// Memory no JMX bean counts.
     InvisibleToJmx,
+    /// NMT's "Other" holds much more than the dump's counters.
+    OtherUncounted,
+    /// The RSS holds much more than NMT tracks.
+    NotTrackedByNmt,
+    /// The committed heap is much larger than the objects in it.
+    HeapOversized,
+}
+
+impl FindingKind {
+    /// About the whole process's memory (from `--nmt`, `--proc`), not about direct buffers in
+    /// the dump: symptoms of the direct memory do not point at these.
+    pub fn is_process_memory(self) -> bool {
+        matches!(self, FindingKind::OtherUncounted | FindingKind::NotTrackedByNmt | FindingKind::HeapOversized)
+    }
 }
 
 /// Whether a finding explains, shows an effect, or sets the scene.

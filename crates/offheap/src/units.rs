@@ -52,6 +52,16 @@ pub fn exact_bytes(n: u64) -> String {
     }
 }
 
+/// [`exact_bytes`] with a sign when negative: `-64.0 MiB (67,108,864)`, for a figure derived
+/// as a difference.
+pub fn signed_exact_bytes(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", exact_bytes(n.unsigned_abs()))
+    } else {
+        exact_bytes(n.unsigned_abs())
+    }
+}
+
 /// A share as a percentage with one decimal, rounded to nearest, except that a part smaller
 /// than the whole never reads `100.0%` and a non-zero part never reads `0.0%`: the text must
 /// not claim "all" or "none" when it is not so. `-` when the whole is zero.
@@ -141,6 +151,8 @@ mod tests {
         assert_eq!(capitalized("the JDK"), "The JDK");
         assert_eq!(capitalized(""), "");
         assert_eq!(exact_bytes(64 << 20), "64.0 MiB (67,108,864)");
+        assert_eq!(signed_exact_bytes(-(64 << 20)), "-64.0 MiB (67,108,864)");
+        assert_eq!(signed_exact_bytes(12), "12 B");
     }
 
     #[test]

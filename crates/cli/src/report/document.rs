@@ -2,10 +2,10 @@
 //! paragraphs, findings and tables of typed cells. The terminal and Markdown printers decide
 //! how each piece looks; nothing here knows about widths or markup.
 
-use dumpscan_offheap::units::{count, exact_bytes, human_bytes, percent, thousands};
+use dumpscan_offheap::units::{count, exact_bytes, human_bytes, percent, signed_exact_bytes, thousands};
 use dumpscan_offheap::{
     AllocationPurpose, Client, Commands, ConnectionState, CounterSource, Finding, HolderRole, LargeBufferKind,
-    LettuceConnection, ReactorReceiver, ReadBuffer, RedissonConnection, Report, RetainerKind,
+    LettuceConnection, PartSource, ReactorReceiver, ReadBuffer, RedissonConnection, Report, RetainerKind,
 };
 
 /// One piece of the document.
@@ -62,6 +62,7 @@ pub fn build(report: &Report, top: usize) -> Vec<Block> {
         doc.push(Block::Findings(report.findings.clone()));
     }
     counters(&mut doc, report);
+    native(&mut doc, report);
     in_progress(&mut doc, report);
     direct_buffers(&mut doc, report);
     netty(&mut doc, report);
@@ -155,6 +156,52 @@ fn counters(doc: &mut Vec<Block>, report: &Report) {
             r.difference,
             r.explanation.join(" ")
         )));
+    }
+}
+
+/// The process's memory beside the dump (`--nmt`, `--proc`): the RSS and NMT's total, the
+/// breakdown that adds up to the RSS, and each reconciliation's reading.
+fn native(doc: &mut Vec<Block>, report: &Report) {
+    let Some(native) = &report.native else { return };
+    doc.push(Block::Heading("Native memory (NMT and /proc)"));
+    let mut seen = Vec::new();
+    if let Some(rss) = native.rss {
+        let mut kinds = Vec::new();
+        kinds.extend(native.rss_anon.map(|a| format!("anonymous {}", human_bytes(a))));
+        kinds.extend(native.rss_file.map(|f| format!("file {}", human_bytes(f))));
+        let kinds = if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) };
+        seen.push(format!("RSS {}{kinds}", exact_bytes(rss)));
+    }
+    if let Some(nmt) = &native.nmt {
+        seen.push(format!(
+            "NMT: {} committed, {} reserved",
+            exact_bytes(nmt.total.committed),
+            human_bytes(nmt.total.reserved)
+        ));
+    }
+    let whole = native.rss.or(native.nmt.as_ref().map(|n| n.total.committed)).unwrap_or(0);
+    let of = if native.rss.is_some() { "the RSS" } else { "NMT's committed total" };
+    doc.push(Block::Paragraph(format!("{}. The parts below add up to {of}.", seen.join("; "))));
+    let rows = native
+        .breakdown
+        .iter()
+        .map(|p| {
+            vec![
+                text(p.part.clone()),
+                text(signed_exact_bytes(p.bytes)),
+                text(u64::try_from(p.bytes).map_or("-".into(), |b| percent(b, whole))),
+                text(match p.source {
+                    PartSource::Nmt => "NMT",
+                    PartSource::Dump => "dump",
+                    PartSource::Proc => "/proc",
+                    PartSource::Derived => "derived",
+                }),
+            ]
+        })
+        .collect();
+    doc.push(Block::Table(Table { header: vec!["part", "bytes", "share", "from"], numeric: vec![1, 2], rows }));
+    for check in &native.reconciliation {
+        doc.push(Block::Paragraph(check.reading.clone()));
     }
 }
 
