@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
+mod live;
+
 fn dumpscan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).output().expect("runs")
 }

@@ -1,5 +1,6 @@
 //! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
 
+mod capture;
 mod diff;
 mod dump_json;
 mod graph;
@@ -14,6 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use dumpscan_attach::AttachError;
 use dumpscan_heap::{Dominators, Heap};
 use dumpscan_hprof::{Dump, ErrorKind, FileKind, Metadata};
 
@@ -175,6 +177,58 @@ Examples:
         #[arg(long)]
         wide: bool,
     },
+    /// Takes a heap dump of a live JVM now, with what the dump cannot see beside it (NMT's
+    /// summary when NMT is on, /proc's status and smaps_rollup, the VM's flags), and writes
+    /// the report over all of them to DIR/report.json and the terminal. The JVM stops while
+    /// its heap is written. Steps are said on stderr.
+    #[command(after_help = "\
+Examples:
+  dumpscan capture 4242 -o /var/tmp/incident-1234
+  sudo dumpscan capture \"$(pgrep -f my-service.jar)\" -o /var/tmp/capture")]
+    Capture {
+        /// The JVM's process id.
+        pid: u32,
+        /// The folder for the capture (created; refused if it holds one already).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        #[command(flatten)]
+        report: CaptureReport,
+    },
+    /// Watches a live JVM and captures once (as `capture` does) when its direct memory or its
+    /// RSS crosses a threshold: before the allocation that would fail, not after. Reads NMT's
+    /// "Other" (where direct buffers are allocated) against the direct memory limit, or the
+    /// process's RSS, every --interval.
+    #[command(
+        after_help = "\
+Examples:
+  dumpscan watch 4242 --direct-above 80 -o /var/tmp/direct
+  dumpscan watch 4242 --rss-above 6GiB --interval 5s -o /var/tmp/rss --repeat",
+        group(clap::ArgGroup::new("threshold").required(true).args(["direct_above", "rss_above"]))
+    )]
+    Watch {
+        /// The JVM's process id.
+        pid: u32,
+        /// Capture when NMT's "Other" reaches this share of the direct memory limit
+        /// (-XX:MaxDirectMemorySize, else the heap's maximum, as the JDK does): `80` or `80%`.
+        /// Needs NMT on in the JVM (-XX:NativeMemoryTracking=summary).
+        #[arg(long, value_name = "PERCENT", value_parser = capture::parse_percent)]
+        direct_above: Option<f64>,
+        /// Capture when the process's resident memory reaches this size: `6GiB`, `5000M`.
+        #[arg(long, value_name = "SIZE", value_parser = capture::parse_size)]
+        rss_above: Option<u64>,
+        /// How often to look: `1s`, `500ms`, `1m`.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Keep watching after a capture, and capture again each time the threshold is crossed
+        /// anew (after falling a tenth below it), into DIR/capture-1, DIR/capture-2, ...
+        #[arg(long)]
+        repeat: bool,
+        /// The folder for the capture (created; refused if it holds one already).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        #[command(flatten)]
+        report: CaptureReport,
+    },
     /// Format, id size, dump time, record and sub-record counts, GC roots, threads and their stacks.
     #[command(
         after_help = "Examples:\n  dumpscan info heap.hprof --no-threads\n  dumpscan info heap.hprof.gz --format json"
@@ -298,9 +352,27 @@ impl Command {
             | Command::Paths { dump, .. }
             | Command::Dominators { dump, .. }
             | Command::Inspect { dump, .. } => Some(dump),
-            Command::Diff { .. } | Command::Completions { .. } | Command::Man { .. } => None,
+            Command::Diff { .. }
+            | Command::Capture { .. }
+            | Command::Watch { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
         }
     }
+}
+
+/// How `capture` and `watch` print the report over what they captured.
+#[derive(clap::Args, Debug)]
+struct CaptureReport {
+    /// Rows in each table of the printed report; 0 shows all. DIR/report.json has every one.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Skip the dominator tree in the report (the slowest step on a big dump).
+    #[arg(long)]
+    no_dominators: bool,
+    /// Print whole paths in tables, and ignore the terminal's width.
+    #[arg(long)]
+    wide: bool,
 }
 
 /// Parses an object id written in hex (`0x7f00`) or decimal.
@@ -368,6 +440,18 @@ enum Failure {
     NativeUnreadable { path: PathBuf, error: std::io::Error },
     /// A file given with `--nmt` or `--proc` is not what it should be.
     NativeMalformed { path: PathBuf, error: dumpscan_offheap::native::NativeError },
+    /// A live JVM could not be asked (`capture`, `watch`).
+    Attach(dumpscan_attach::AttachError),
+    /// A capture's file could not be written or moved.
+    CaptureFile { path: PathBuf, error: std::io::Error },
+    /// A capture or a watch could not go on.
+    Capture(String),
+}
+
+impl Failure {
+    fn capture_file(path: &Path, error: std::io::Error) -> Failure {
+        Failure::CaptureFile { path: path.to_path_buf(), error }
+    }
 }
 
 /// Where output goes, for messages about it.
@@ -393,6 +477,8 @@ impl Failure {
             Failure::Reported(status) => *status,
             Failure::NativeUnreadable { .. } => EXIT_IO,
             Failure::NativeMalformed { .. } => EXIT_BAD_DUMP,
+            Failure::Attach(AttachError::NoProcess(_) | AttachError::NotAJvm { .. }) => EXIT_NOT_FOUND,
+            Failure::Attach(_) | Failure::CaptureFile { .. } | Failure::Capture(_) => EXIT_IO,
         }
     }
 
@@ -425,6 +511,9 @@ impl Failure {
             Failure::Reported(_) => String::new(),
             Failure::NativeUnreadable { path, error } => format!("{}: {error}", path.display()),
             Failure::NativeMalformed { path, error } => format!("{}: {error}", path.display()),
+            Failure::Attach(e) => e.to_string(),
+            Failure::CaptureFile { path, error } => format!("{}: {error}", path.display()),
+            Failure::Capture(message) => message.clone(),
         }
     }
 
@@ -548,6 +637,22 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let compared = dumpscan_offheap::diff::diff(&old, &new);
             emit(file, &mut out, |sink| diff::render(sink, &compared, format, &report::Layout { top, width, wide }))?;
         }
+        Command::Capture { pid, output, report } => {
+            let jvm = capture::find(pid)?;
+            let captured = capture::capture(&jvm, &output, &log)?;
+            report_capture(&captured, &output, &report, &log, &mut cut, &mut out)?;
+        }
+        Command::Watch { pid, direct_above, rss_above, interval, repeat, output, report } => {
+            let jvm = capture::find(pid)?;
+            let threshold = match (direct_above, rss_above) {
+                (Some(share), _) => capture::Threshold::Direct(share),
+                (None, Some(bytes)) => capture::Threshold::Rss(bytes),
+                (None, None) => unreachable!("clap requires one threshold"),
+            };
+            capture::watch(&jvm, threshold, interval, repeat, &output, &log, |captured, dir| {
+                report_capture(captured, dir, &report, &log, &mut cut, &mut out)
+            })?;
+        }
         Command::Info { dump, format, no_threads } => {
             let opened = open(&dump, &log, &mut cut)?;
             let meta = Metadata::read(&opened)?;
@@ -662,9 +767,36 @@ fn man_page(command: Option<&str>) -> Option<clap_mangen::Man> {
 
 /// The width a report's tables fit: the terminal's (or `$COLUMNS`) on stdout; none for a
 /// file, which is for a ticket.
+/// The report over a capture, the dump read with NMT's summary and /proc's files beside it:
+/// as JSON into DIR/report.json, and as tables on stdout.
+fn report_capture(
+    captured: &capture::Captured,
+    dir: &Path,
+    how: &CaptureReport,
+    log: &Log,
+    cut: &mut bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let native = native_inputs(captured.nmt.as_deref(), &captured.proc)?;
+    let options =
+        dumpscan_offheap::Options { top: how.top, dominators: !how.no_dominators, native, ..Default::default() };
+    let report = analyse(&captured.dump, &options, log, cut)?;
+    let saved = OutputFile::create(dir.join(capture::REPORT))?;
+    let layout = report::Layout { top: how.top, width: None, wide: how.wide };
+    emit(Some(saved), out, |sink| report::render(sink, &report, ReportFormat::Json, &layout))?;
+    log.say(&format!("report written: {}", dir.join(capture::REPORT).display()));
+    let layout = report::Layout { width: table_width(&None), ..layout };
+    emit(None, out, |sink| report::render(sink, &report, ReportFormat::Table, &layout))
+}
+
 /// The off-heap report of the dump at `path`: opened, modelled and analysed, with progress
 /// on stderr; `cut` is set when the dump is cut short.
-fn analyse(path: &Path, options: &dumpscan_offheap::Options, log: &Log, cut: &mut bool) -> Result<dumpscan_offheap::Report, Failure> {
+fn analyse(
+    path: &Path,
+    options: &dumpscan_offheap::Options,
+    log: &Log,
+    cut: &mut bool,
+) -> Result<dumpscan_offheap::Report, Failure> {
     let opened = open(path, log, cut)?;
     let progress = Progress::new(log);
     let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
