@@ -15,7 +15,10 @@ import com.sun.management.HotSpotDiagnosticMXBean;
  * arrays, a long linked list, nested graphs, and some direct buffers (a few kept, a few
  * dropped). The mix is fixed by a seed, so every run builds the same heap.
  *
- * Usage: java -Xmx12g -XX:+UseParallelGC GenerateHeap TARGET_BYTES OUT.hprof
+ * Usage: java -Xmx12g -XX:+UseParallelGC GenerateHeap TARGET_BYTES OUT.hprof [gz]
+ *
+ * With "gz", the dump is taken by `jcmd PID GC.heap_dump -gz=1 OUT` instead: gzip members as
+ * the JVM itself compresses them (only jcmd writes that format).
  */
 public class GenerateHeap {
     static final List<Object> KEEP = new ArrayList<>();
@@ -75,6 +78,16 @@ public class GenerateHeap {
             objects += row.length + 4_000 + 1_000;
         }
         System.out.println("objects (approx.): " + objects + ", heap used: " + (runtime.totalMemory() - runtime.freeMemory()));
+        if (args.length > 2 && args[2].equals("gz")) {
+            // GC.heap_dump's -gz is not offered through the MXBean: ask jcmd, as an operator would.
+            String jcmd = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+            String pid = Long.toString(ProcessHandle.current().pid());
+            Process p = new ProcessBuilder(jcmd, pid, "GC.heap_dump", "-gz=1", out).inheritIO().start();
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("jcmd GC.heap_dump failed");
+            }
+            return;
+        }
         ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class).dumpHeap(out, true);
     }
 }

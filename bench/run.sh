@@ -7,7 +7,8 @@
 #   BENCH_HEAP_BYTES=1000000000 bench/run.sh
 #   BENCH_RUNS=3 bench/run.sh       # fewer timed runs
 # Times `dumpscan histogram` (issue 2), `dumpscan dominators` (the whole heap model, issue 3)
-# and the full off-heap report `dumpscan DUMP` (issue 4) against hprof-slurp.
+# and the full off-heap report `dumpscan DUMP` (issue 4) against hprof-slurp, and the report of
+# the same heap dumped by `jcmd GC.heap_dump -gz=1` (inflate and report, issue 17).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -33,6 +34,14 @@ if [ ! -f "$dump" ]; then
     java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$heap_bytes" "$dump"
     rm -rf "$classes"
 fi
+# The same heap (the same seed) in another JVM, dumped by jcmd in its gzip members.
+gz_dump="$work/bench-$heap_bytes.hprof.gz"
+if [ ! -f "$gz_dump" ]; then
+    classes="$(mktemp -d)"
+    javac -d "$classes" "$here/GenerateHeap.java"
+    java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$heap_bytes" "$gz_dump" gz
+    rm -rf "$classes"
+fi
 dump_bytes=$(stat -c %s "$dump")
 
 # 3. dumpscan itself.
@@ -42,12 +51,13 @@ slurp="$work/tools/bin/hprof-slurp"
 analyzer="$work/tools/bin/hprof-analyzer"
 
 # 4. Timing in one hyperfine run, with the dump in the page cache.
-cat "$dump" >/dev/null
+cat "$dump" "$gz_dump" >/dev/null
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/times.json" \
     -n "dumpscan histogram" "$dumpscan histogram $dump --top 20" \
     -n "hprof-slurp" "$slurp $dump --top 20" \
     -n "dumpscan dominators" "$dumpscan dominators $dump --top 20" \
-    -n "dumpscan report" "$dumpscan $dump --format json -o /dev/null"
+    -n "dumpscan report" "$dumpscan $dump --format json -o /dev/null" \
+    -n "dumpscan report, jcmd -gz=1" "$dumpscan $gz_dump --format json -o /dev/null"
 
 # 5. Peak memory, sampled from /proc (anonymous apart from the dump's mapped pages); the
 # slower peer is timed here once, with a limit, rather than several times above.
@@ -57,6 +67,7 @@ for label_command in \
     "hprof-slurp|$slurp $dump --top 20" \
     "dumpscan dominators|$dumpscan dominators $dump --top 20" \
     "dumpscan report|$dumpscan $dump --format json -o /dev/null" \
+    "dumpscan report, jcmd -gz=1|$dumpscan $gz_dump --format json -o /dev/null" \
     "hprof-analyzer|timeout 900 $analyzer $dump"; do
     label="${label_command%%|*}"
     if [ "$label" = hprof-analyzer ] && [ ! -x "$analyzer" ]; then

@@ -893,7 +893,7 @@ impl<'l> Progress<'l> {
 }
 
 /// Opens the dump at `path`, or reads it from standard input for `-`; warns when a compressed
-/// file is cut short, and notes it in `cut`.
+/// file is cut short, and notes it in `cut`. How it was inflated is for `-v` only.
 fn open(path: &Path, log: &Log, cut: &mut bool) -> Result<Dump, Failure> {
     let dump = if path == Path::new(STDIN) {
         use std::io::IsTerminal;
@@ -901,9 +901,9 @@ fn open(path: &Path, log: &Log, cut: &mut bool) -> Result<Dump, Failure> {
         if stdin.is_terminal() {
             return Err(Failure::StdinIsTerminal);
         }
-        Dump::from_reader(stdin.lock(), &|m| log.say(m))?
+        Dump::from_reader(stdin.lock(), &|m| log.phase(m))?
     } else {
-        Dump::open_with_log(path, &|m| log.say(m))?
+        Dump::open_with_log(path, &|m| log.phase(m))?
     };
     log.phase("opened the dump");
     if let Some(gzip) = dump.gzip_cut() {

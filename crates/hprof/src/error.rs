@@ -2,12 +2,31 @@
 
 use std::fmt;
 
-/// An error reading a dump, with the byte offset (in the uncompressed dump) where it arose.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind} at byte offset {offset}")]
+/// An error reading a dump, with the byte offset (in the uncompressed dump) where it arose. For
+/// a compressed dump that cannot be inflated, the offset is how far the inflated dump got, and
+/// the kind names the offset in the compressed file.
+#[derive(Debug)]
 pub struct Error {
     pub kind: ErrorKind,
     pub offset: u64,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Gzip { .. } => write!(f, "{} (byte offset {} of the inflated dump)", self.kind, self.offset),
+            _ => write!(f, "{} at byte offset {}", self.kind, self.offset),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl Error {
@@ -37,8 +56,39 @@ pub enum ErrorKind {
     /// named pipe with no writer would block the open forever. Streams are read with
     /// [`Dump::from_reader`](crate::Dump::from_reader).
     NotAFile(FileKind),
-    /// A compressed dump could not be inflated.
-    Gzip(String),
+    /// A compressed dump could not be inflated: what was wrong, and where in the compressed
+    /// file (the error's own offset is in the inflated dump).
+    Gzip { problem: GzipProblem, compressed_offset: u64 },
+}
+
+/// What stops a gzip-compressed dump from inflating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GzipProblem {
+    /// Damaged data: a member's header, deflate stream, checksum or length, in the decoder's
+    /// own words.
+    Corrupt(String),
+    /// Bytes after the last member that are neither another member nor zero padding.
+    TrailingData,
+    /// A member inflates to another size than its trailer gives (found when members are
+    /// inflated in parallel, each into the room its trailer says it needs).
+    SizeMismatch { trailer: u64 },
+    /// A member ends elsewhere than where the next one was found to start.
+    Boundary { next_member: u64 },
+}
+
+impl fmt::Display for GzipProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GzipProblem::Corrupt(what) => f.write_str(what),
+            GzipProblem::TrailingData => f.write_str("data after the last gzip member"),
+            GzipProblem::SizeMismatch { trailer } => {
+                write!(f, "a gzip member does not inflate to the {trailer} bytes its trailer gives")
+            }
+            GzipProblem::Boundary { next_member } => {
+                write!(f, "a gzip member does not end where the next one starts (byte {next_member})")
+            }
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -53,7 +103,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
             ErrorKind::NotAFile(FileKind::Directory) => f.write_str("is a directory, not a heap dump"),
             ErrorKind::NotAFile(kind) => write!(f, "is {}, not a regular file", kind.name()),
-            ErrorKind::Gzip(e) => write!(f, "cannot inflate compressed dump: {e}"),
+            ErrorKind::Gzip { problem, compressed_offset } => {
+                write!(
+                    f,
+                    "cannot inflate compressed dump: {problem} at byte {compressed_offset} of the compressed file"
+                )
+            }
         }
     }
 }

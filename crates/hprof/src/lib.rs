@@ -34,7 +34,7 @@ mod types;
 use std::path::Path;
 
 pub use classes::{ClassInfo, ClassTable, SizeModel};
-pub use error::{Error, ErrorKind, FileKind, Result};
+pub use error::{Error, ErrorKind, FileKind, GzipProblem, Result};
 pub use heap::{
     array_dump_length, is_sub_record_tag, sub_record_name, tag as sub_tag, ClassDump, FieldDescriptors, GcRoot,
     InstanceDump, ObjectArrayDump, PrimitiveArrayDump, RootKind, StaticFields, SubRecord, SubRecords,
