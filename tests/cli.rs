@@ -1122,3 +1122,29 @@ fn zero_padding_after_a_gzip_dump_is_accepted_and_damage_named_by_offsets() {
         assert!(!err.contains("at byte 0 of"), "{err}");
     }
 }
+
+/// Under a small `--max-memory` the model's large arrays live in files in `--temp-dir`, and
+/// every command says the same as with all of them in memory; a folder that cannot hold a
+/// temporary file fails at once.
+#[test]
+fn past_the_memory_budget_arrays_go_to_files_and_the_output_is_the_same() {
+    let dump = fixture("netty-pooled-jdk17.hprof.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    for args in
+        [vec!["report", "--format", "json"], vec!["dominators", "--format", "json"], vec!["histogram", "--retained"]]
+    {
+        let plain = dumpscan(&[&args[..1], &[dump.as_str()], &args[1..]].concat());
+        let small =
+            [&args[..1], &[dump.as_str(), "-v", "--max-memory", "1M", "--temp-dir", folder], &args[1..]].concat();
+        let spilled = dumpscan(&small);
+        assert!(spilled.status.success(), "{}", stderr(&spilled));
+        assert_eq!(spilled.stdout, plain.stdout, "{args:?}");
+        let err = stderr(&spilled);
+        assert!(err.contains("memory budget 1.0 MiB (--max-memory)") && err.contains("in files at the most"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unlinked files leave nothing behind");
+    let out = dumpscan(&[&dump, "--temp-dir", "/nonexistent/folder"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("dumpscan: --temp-dir /nonexistent/folder: cannot make a temporary file"));
+}

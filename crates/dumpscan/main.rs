@@ -28,33 +28,62 @@ fn main() {
     std::process::exit(dumpscan_cli::run());
 }
 
-/// mimalloc, with large blocks advised onto transparent huge pages.
+/// mimalloc, with large blocks advised onto transparent huge pages, and backed by files once
+/// the memory budget is spent (`dumpscan_spill`, set up from `--max-memory`).
 struct Allocator;
 
-// SAFETY: every call goes to mimalloc unchanged; the advice only concerns the whole 2 MiB
-// pages inside the block just handed out, which no other allocation shares.
+// SAFETY: every call goes to mimalloc unchanged, or for a large block to dumpscan_spill, which
+// maps a file of the block's size (page-aligned, so any alignment up to a page holds) and
+// unmaps it when it is freed; the advice only concerns the whole 2 MiB pages inside the block
+// just handed out, which no other allocation shares.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let block = unsafe { MiMalloc.alloc(layout) };
+        let block = match is_spillable(layout) {
+            true => unsafe { dumpscan_spill::allocate(layout.size(), || MiMalloc.alloc(layout)) },
+            false => unsafe { MiMalloc.alloc(layout) },
+        };
         advise_huge_pages(block, layout.size());
         block
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let block = unsafe { MiMalloc.alloc_zeroed(layout) };
+        // A file's new pages read as zeros.
+        let block = match is_spillable(layout) {
+            true => unsafe { dumpscan_spill::allocate(layout.size(), || MiMalloc.alloc_zeroed(layout)) },
+            false => unsafe { MiMalloc.alloc_zeroed(layout) },
+        };
         advise_huge_pages(block, layout.size());
         block
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let block = unsafe { MiMalloc.realloc(block, layout, new_size) };
-        advise_huge_pages(block, new_size);
-        block
+        let grown = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
+        if !is_spillable(layout) && !is_spillable(grown) {
+            let block = unsafe { MiMalloc.realloc(block, layout, new_size) };
+            advise_huge_pages(block, new_size);
+            return block;
+        }
+        // A block that is or becomes large moves through alloc and dealloc, so that the
+        // budget counts it and a file-backed block is never handed to mimalloc.
+        let moved = unsafe { self.alloc(grown) };
+        if !moved.is_null() {
+            unsafe { std::ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size)) };
+            unsafe { self.dealloc(block, layout) };
+        }
+        moved
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        unsafe { MiMalloc.dealloc(block, layout) }
+        match is_spillable(layout) {
+            true => unsafe { dumpscan_spill::release(block, layout.size(), || MiMalloc.dealloc(block, layout)) },
+            false => unsafe { MiMalloc.dealloc(block, layout) },
+        }
     }
+}
+
+/// Blocks large enough to go to a file, with an alignment a page satisfies.
+fn is_spillable(layout: Layout) -> bool {
+    layout.size() >= dumpscan_spill::LARGE && layout.align() <= 4096
 }
 
 /// Asks Linux to back a large block with 2 MiB pages as it is first written. Each phase of

@@ -65,6 +65,16 @@ struct Cli {
     /// than 0 with a warning.
     #[arg(long, global = true)]
     strict: bool,
+    /// The memory the analysis may use (`8GiB`, `900M`): past about half of it, the model's
+    /// large arrays are backed by files in --temp-dir and paged through the disk. By default,
+    /// what the process is allowed: its control group's memory limit, else three quarters of
+    /// physical memory.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = capture::parse_size)]
+    max_memory: Option<u64>,
+    /// The folder for those files (unlinked: nothing is left behind). By default $TMPDIR or
+    /// /tmp, or /var/tmp when /tmp is held in memory.
+    #[arg(long, global = true, value_name = "DIR")]
+    temp_dir: Option<PathBuf>,
 }
 
 /// Messages for stderr: always the ones a user must see, phase timings with --verbose.
@@ -446,6 +456,8 @@ enum Failure {
     CaptureFile { path: PathBuf, error: std::io::Error },
     /// A capture or a watch could not go on.
     Capture(String),
+    /// The folder for arrays past the memory budget cannot hold a temporary file.
+    TempDir { path: PathBuf, error: std::io::Error },
 }
 
 impl Failure {
@@ -478,7 +490,7 @@ impl Failure {
             Failure::NativeUnreadable { .. } => EXIT_IO,
             Failure::NativeMalformed { .. } => EXIT_BAD_DUMP,
             Failure::Attach(AttachError::NoProcess(_) | AttachError::NotAJvm { .. }) => EXIT_NOT_FOUND,
-            Failure::Attach(_) | Failure::CaptureFile { .. } | Failure::Capture(_) => EXIT_IO,
+            Failure::Attach(_) | Failure::CaptureFile { .. } | Failure::Capture(_) | Failure::TempDir { .. } => EXIT_IO,
         }
     }
 
@@ -514,6 +526,9 @@ impl Failure {
             Failure::Attach(e) => e.to_string(),
             Failure::CaptureFile { path, error } => format!("{}: {error}", path.display()),
             Failure::Capture(message) => message.clone(),
+            Failure::TempDir { path, error } => {
+                format!("--temp-dir {}: cannot make a temporary file: {error}", path.display())
+            }
         }
     }
 
@@ -601,6 +616,7 @@ fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
 
 fn execute(cli: Cli) -> Result<(), Failure> {
     let log = Log { verbose: cli.verbose, start: std::time::Instant::now() };
+    plan_memory(cli.max_memory, cli.temp_dir.as_deref(), &log)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut cut = false;
@@ -721,9 +737,45 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         }
     }
     out.flush()?;
+    if dumpscan_spill::peak_in_files() > 0 {
+        let most = dumpscan_spill::peak_in_files() as u64;
+        log.phase(&format!(
+            "arrays past the memory budget took {} in files at the most",
+            dumpscan_offheap::units::human_bytes(most)
+        ));
+    }
     if cut && cli.strict {
         return Err(Failure::Truncated);
     }
+    Ok(())
+}
+
+/// Sets the memory budget: the model's large arrays stay in memory up to about half of it
+/// (the rest is the small blocks, the allocator's slack and the pages being worked on), and
+/// past that are backed by files. Said with `-v`.
+fn plan_memory(given: Option<u64>, folder: Option<&Path>, log: &Log) -> Result<(), Failure> {
+    use dumpscan_spill::BudgetSource;
+    let allowed = given.map(|b| (b, BudgetSource::Given)).or_else(dumpscan_spill::allowed_memory);
+    let Some((budget, source)) = allowed else {
+        return Ok(());
+    };
+    let folder = folder.map(Path::to_path_buf).unwrap_or_else(dumpscan_spill::default_folder);
+    if dumpscan_spill::is_in_memory(&folder) {
+        log.say(&format!("warning: {} is held in memory: arrays written there save none", folder.display()));
+    }
+    let in_memory = usize::try_from(budget / 2).unwrap_or(usize::MAX);
+    dumpscan_spill::configure(in_memory, &folder).map_err(|error| Failure::TempDir { path: folder.clone(), error })?;
+    let source = match source {
+        BudgetSource::Given => "--max-memory",
+        BudgetSource::ControlGroup => "the control group's limit",
+        BudgetSource::PhysicalMemory => "three quarters of physical memory",
+    };
+    log.phase(&format!(
+        "memory budget {} ({source}): large arrays in memory up to {}, then in files in {}",
+        dumpscan_offheap::units::human_bytes(budget),
+        dumpscan_offheap::units::human_bytes(in_memory as u64),
+        folder.display()
+    ));
     Ok(())
 }
 

@@ -1,0 +1,264 @@
+//! Large allocations backed by files once a memory budget is spent.
+//!
+//! The heap model and the graph algorithms keep their data in a few hundred large flat arrays
+//! (columns indexed by object number). Held in anonymous memory, they must all fit: in a
+//! container whose limit is below the analysis's peak, the kernel kills the process. Backed by
+//! a file instead (an unlinked temporary file mapped shared), the same array is still plain
+//! memory to the code, but its pages can be written out and dropped when memory is short,
+//! and read back when touched: the kernel pages the analysis through the disk, and the
+//! passes, which walk the arrays mostly in order, read them sequentially.
+//!
+//! The global allocator of the `dumpscan` binary asks [`allocate`] and [`release`] for every
+//! block of [`LARGE`] bytes or more. Until [`configure`] is called, or while the anonymous
+//! large blocks stay within the budget, they come from the ordinary allocator; past it, from
+//! files in the configured folder. Freeing such a block unmaps it, and with its last mapping
+//! gone the kernel drops the file's pages without writing them.
+#![warn(missing_docs)]
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Blocks from this size on may be backed by files; smaller ones never are.
+pub const LARGE: usize = 64 << 10;
+
+/// Bytes of large blocks that may live in anonymous memory; `usize::MAX` until configured.
+static ANONYMOUS_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Bytes of large blocks now in anonymous memory.
+static ANONYMOUS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes now backed by files, and the most at any time.
+static IN_FILES: AtomicUsize = AtomicUsize::new(0);
+static IN_FILES_PEAK: AtomicUsize = AtomicUsize::new(0);
+/// The folder for the files, as a C string for `open`.
+static FOLDER: OnceLock<CString> = OnceLock::new();
+
+/// The blocks now backed by files, by address (0: a free slot). A fixed table: the allocator
+/// must not allocate to remember what it allocated. Past its size, blocks stay anonymous.
+const SLOTS: usize = 4096;
+static FILE_BLOCKS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+/// Large blocks may take `anonymous_limit` bytes of anonymous memory; past that, they are
+/// backed by files in `folder`. Fails when no temporary file can be made there.
+pub fn configure(anonymous_limit: usize, folder: &Path) -> io::Result<()> {
+    let path = CString::new(folder.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // A first file, at once: a folder that cannot hold one fails here, not mid-analysis.
+    let fd = temporary_file(&path)?;
+    // SAFETY: fd was just opened by temporary_file and is closed once.
+    unsafe { libc::close(fd) };
+    let _ = FOLDER.set(path);
+    ANONYMOUS_LIMIT.store(anonymous_limit, Ordering::Relaxed);
+    Ok(())
+}
+
+/// What went to files so far: the bytes backed by files at the most.
+pub fn peak_in_files() -> usize {
+    IN_FILES_PEAK.load(Ordering::Relaxed)
+}
+
+/// Whether the file system of `folder` keeps its files in memory (tmpfs, ramfs), where a
+/// file-backed block saves nothing.
+pub fn is_in_memory(folder: &Path) -> bool {
+    let Ok(path) = CString::new(folder.as_os_str().as_bytes()) else { return false };
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: path is NUL-terminated and stat is written by statfs before it is read.
+    if unsafe { libc::statfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: statfs succeeded, so stat is initialised.
+    let kind = unsafe { stat.assume_init() }.f_type;
+    const RAMFS_MAGIC: libc::c_long = 0x858458f6;
+    kind == libc::TMPFS_MAGIC as libc::c_long || kind == RAMFS_MAGIC
+}
+
+/// The folder for the files when none is given: the system's temporary folder, unless it is
+/// held in memory, then `/var/tmp`.
+pub fn default_folder() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    match is_in_memory(&tmp) && Path::new("/var/tmp").is_dir() {
+        true => PathBuf::from("/var/tmp"),
+        false => tmp,
+    }
+}
+
+/// A block of `size` bytes (`size >= LARGE`) from a file when the budget is spent, else from
+/// `anonymous`. `None` from a file that cannot be made means: take it from `anonymous`.
+///
+/// # Safety
+/// As `GlobalAlloc::alloc`; `align` must be at most a page.
+pub unsafe fn allocate(size: usize, anonymous: impl FnOnce() -> *mut u8) -> *mut u8 {
+    let limit = ANONYMOUS_LIMIT.load(Ordering::Relaxed);
+    let before = ANONYMOUS.fetch_add(size, Ordering::Relaxed);
+    if limit == usize::MAX || before.saturating_add(size) <= limit {
+        return anonymous();
+    }
+    match map_file(size) {
+        Some(block) => {
+            ANONYMOUS.fetch_sub(size, Ordering::Relaxed);
+            let now = IN_FILES.fetch_add(size, Ordering::Relaxed) + size;
+            IN_FILES_PEAK.fetch_max(now, Ordering::Relaxed);
+            block
+        }
+        None => anonymous(),
+    }
+}
+
+/// Frees a block from [`allocate`]: unmapped when a file backs it, else given to `anonymous`.
+///
+/// # Safety
+/// As `GlobalAlloc::dealloc`, for a block of `size >= LARGE` bytes from [`allocate`].
+pub unsafe fn release(block: *mut u8, size: usize, anonymous: impl FnOnce()) {
+    let address = block as usize;
+    if let Some(slot) = FILE_BLOCKS.iter().find(|s| s.load(Ordering::Acquire) == address) {
+        slot.store(0, Ordering::Release);
+        // SAFETY: the block is a mapping of `size` bytes made by map_file and no longer used.
+        unsafe { libc::munmap(block.cast(), size) };
+        IN_FILES.fetch_sub(size, Ordering::Relaxed);
+    } else {
+        ANONYMOUS.fetch_sub(size, Ordering::Relaxed);
+        anonymous();
+    }
+}
+
+/// Whether `block` is backed by a file.
+pub fn is_in_file(block: *const u8) -> bool {
+    let address = block as usize;
+    FILE_BLOCKS.iter().any(|s| s.load(Ordering::Acquire) == address)
+}
+
+/// An unlinked file of `size` bytes mapped shared, remembered in the table.
+fn map_file(size: usize) -> Option<*mut u8> {
+    let folder = FOLDER.get()?;
+    let slot = FILE_BLOCKS.iter().find(|s| s.load(Ordering::Relaxed) == 0)?;
+    let fd = temporary_file(folder).ok()?;
+    let length = libc::off_t::try_from(size).ok()?;
+    // SAFETY: fd is an open, writable file; the mapping covers exactly its length; fd is
+    // closed once, the mapping keeps the file alive.
+    let block = unsafe {
+        if libc::ftruncate(fd, length) != 0 {
+            libc::close(fd);
+            return None;
+        }
+        let block = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        libc::close(fd);
+        block
+    };
+    if block == libc::MAP_FAILED {
+        return None;
+    }
+    if slot.compare_exchange(0, block as usize, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        // The slot was taken meanwhile: one more search, or give the block back.
+        match FILE_BLOCKS
+            .iter()
+            .find(|s| s.compare_exchange(0, block as usize, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+        {
+            Some(_) => {}
+            None => {
+                // SAFETY: the mapping was just made and is not in use.
+                unsafe { libc::munmap(block, size) };
+                return None;
+            }
+        }
+    }
+    Some(block.cast())
+}
+
+/// A new file in `folder` with no name, gone when its last descriptor and mapping are.
+fn temporary_file(folder: &CString) -> io::Result<libc::c_int> {
+    // SAFETY: folder is NUL-terminated; open returns a descriptor or -1.
+    let fd = unsafe { libc::open(folder.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
+    match fd {
+        -1 => Err(io::Error::last_os_error()),
+        fd => Ok(fd),
+    }
+}
+
+/// Where a memory budget came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetSource {
+    /// Given by the user (`--max-memory`).
+    Given,
+    /// The memory limit of the process's control group (v2 `memory.max`, v1
+    /// `memory.limit_in_bytes`), the smallest along its path.
+    ControlGroup,
+    /// A share of the machine's physical memory.
+    PhysicalMemory,
+}
+
+/// The memory the process is allowed: its control group's limit when there is one, else
+/// three quarters of physical memory.
+pub fn allowed_memory() -> Option<(u64, BudgetSource)> {
+    if let Some(limit) = control_group_limit() {
+        return Some((limit, BudgetSource::ControlGroup));
+    }
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let physical = u64::try_from(pages).ok()?.checked_mul(u64::try_from(page).ok()?)?;
+    Some((physical / 4 * 3, BudgetSource::PhysicalMemory))
+}
+
+/// The smallest memory limit on the path of this process's control groups, v2 or v1.
+fn control_group_limit() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut limits = Vec::new();
+    for line in groups.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let (root, file) = match controllers {
+            "" => (
+                ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+                    .into_iter()
+                    .find(|r| Path::new(r).join("cgroup.controllers").exists()),
+                "memory.max",
+            ),
+            c if c.split(',').any(|c| c == "memory") => (Some("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"),
+            _ => continue,
+        };
+        let Some(root) = root else { continue };
+        let mut dir = Path::new(root).join(path.trim_start_matches('/'));
+        loop {
+            let value = std::fs::read_to_string(dir.join(file)).ok();
+            if let Some(limit) = value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                limits.push(limit);
+            }
+            if dir == Path::new(root) || !dir.pop() {
+                break;
+            }
+        }
+    }
+    // v1 writes "no limit" as a huge page-rounded number, v2 as "max" (not a number).
+    limits.into_iter().filter(|&l| l < 1 << 60).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_budget_blocks_live_in_files_and_read_back_what_was_written() {
+        let folder = default_folder();
+        configure(LARGE, &folder).unwrap();
+        let anonymous = |size: usize| {
+            move || unsafe { std::alloc::alloc(std::alloc::Layout::from_size_align(size, 4096).unwrap()) }
+        };
+        // SAFETY: the blocks are written and read within their sizes and freed once.
+        unsafe {
+            let first = allocate(LARGE, anonymous(LARGE));
+            let second = allocate(LARGE, anonymous(LARGE));
+            assert!(!is_in_file(first) && is_in_file(second));
+            let words = second.cast::<u64>();
+            for i in 0..LARGE / 8 {
+                assert_eq!(*words.add(i), 0, "a file's block starts zeroed");
+                *words.add(i) = i as u64;
+            }
+            assert!((0..LARGE / 8).all(|i| *words.add(i) == i as u64));
+            assert!(peak_in_files() >= LARGE);
+            release(second, LARGE, || unreachable!("a file's block is unmapped"));
+            release(first, LARGE, || {
+                std::alloc::dealloc(first, std::alloc::Layout::from_size_align(LARGE, 4096).unwrap())
+            });
+        }
+    }
+}
