@@ -65,7 +65,7 @@ struct Cli {
     /// than 0 with a warning.
     #[arg(long, global = true)]
     strict: bool,
-    /// The memory the analysis may use (`8GiB`, `900M`): past about half of it, the model's
+    /// The memory the analysis may use (`8GiB`, `900M`): past a quarter of it, the model's
     /// large arrays are backed by files in --temp-dir and paged through the disk. By default,
     /// what the process is allowed: its control group's memory limit, else three quarters of
     /// physical memory.
@@ -750,9 +750,9 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Sets the memory budget: the model's large arrays stay in memory up to about half of it
-/// (the rest is the small blocks, the allocator's slack and the pages being worked on), and
-/// past that are backed by files. Said with `-v`.
+/// Sets the memory budget: the model's large arrays stay in memory up to a share of it (the
+/// rest is the small blocks, the allocator's slack and the pages being worked on), and past
+/// that are backed by files. Said with `-v`.
 fn plan_memory(given: Option<u64>, folder: Option<&Path>, log: &Log) -> Result<(), Failure> {
     use dumpscan_spill::BudgetSource;
     let allowed = given.map(|b| (b, BudgetSource::Given)).or_else(dumpscan_spill::allowed_memory);
@@ -763,7 +763,14 @@ fn plan_memory(given: Option<u64>, folder: Option<&Path>, log: &Log) -> Result<(
     if dumpscan_spill::is_in_memory(&folder) {
         log.say(&format!("warning: {} is held in memory: arrays written there save none", folder.display()));
     }
-    let in_memory = usize::try_from(budget / 2).unwrap_or(usize::MAX);
+    // Under a hard limit the group's page cache (the dump's pages, the files' pages being
+    // worked on) must fit beside the anonymous blocks, or the group kills the process: a
+    // quarter for the large blocks. Against physical memory alone, half.
+    let share = match source {
+        BudgetSource::PhysicalMemory => 2,
+        BudgetSource::Given | BudgetSource::ControlGroup => 4,
+    };
+    let in_memory = usize::try_from(budget / share).unwrap_or(usize::MAX);
     dumpscan_spill::configure(in_memory, &folder).map_err(|error| Failure::TempDir { path: folder.clone(), error })?;
     let source = match source {
         BudgetSource::Given => "--max-memory",

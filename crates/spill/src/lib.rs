@@ -35,10 +35,41 @@ static IN_FILES_PEAK: AtomicUsize = AtomicUsize::new(0);
 /// The folder for the files, as a C string for `open`.
 static FOLDER: OnceLock<CString> = OnceLock::new();
 
-/// The blocks now backed by files, by address (0: a free slot). A fixed table: the allocator
-/// must not allocate to remember what it allocated. Past its size, blocks stay anonymous.
-const SLOTS: usize = 4096;
+/// The blocks now backed by files, by address: an open-addressing table (0: never used,
+/// [`REMOVED`]: used once, free again), so that freeing a block finds it in a few probes. A
+/// fixed table: the allocator must not allocate to remember what it allocated. When it is
+/// full, blocks stay anonymous.
+const SLOTS: usize = 1 << 16;
+const REMOVED: usize = 1;
 static FILE_BLOCKS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+/// The slots to probe for `address`, in order.
+fn probes(address: usize) -> impl Iterator<Item = &'static AtomicUsize> {
+    // Mappings are page-aligned: the bits above the page offset, spread by a multiplication.
+    let start = ((address >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) % SLOTS;
+    (0..SLOTS).map(move |i| &FILE_BLOCKS[(start + i) % SLOTS])
+}
+
+/// Remembers a block backed by a file; false when the table is full.
+fn remember(address: usize) -> bool {
+    probes(address).any(|slot| {
+        let seen = slot.load(Ordering::Relaxed);
+        (seen == 0 || seen == REMOVED)
+            && slot.compare_exchange(seen, address, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    })
+}
+
+/// The slot of a block backed by a file, if it is one.
+fn slot_of(address: usize) -> Option<&'static AtomicUsize> {
+    for slot in probes(address) {
+        match slot.load(Ordering::Acquire) {
+            0 => return None,
+            seen if seen == address => return Some(slot),
+            _ => {}
+        }
+    }
+    None
+}
 
 /// Large blocks may take `anonymous_limit` bytes of anonymous memory; past that, they are
 /// backed by files in `folder`. Fails when no temporary file can be made there.
@@ -110,9 +141,8 @@ pub unsafe fn allocate(size: usize, anonymous: impl FnOnce() -> *mut u8) -> *mut
 /// # Safety
 /// As `GlobalAlloc::dealloc`, for a block of `size >= LARGE` bytes from [`allocate`].
 pub unsafe fn release(block: *mut u8, size: usize, anonymous: impl FnOnce()) {
-    let address = block as usize;
-    if let Some(slot) = FILE_BLOCKS.iter().find(|s| s.load(Ordering::Acquire) == address) {
-        slot.store(0, Ordering::Release);
+    if let Some(slot) = slot_of(block as usize) {
+        slot.store(REMOVED, Ordering::Release);
         // SAFETY: the block is a mapping of `size` bytes made by map_file and no longer used.
         unsafe { libc::munmap(block.cast(), size) };
         IN_FILES.fetch_sub(size, Ordering::Relaxed);
@@ -124,14 +154,12 @@ pub unsafe fn release(block: *mut u8, size: usize, anonymous: impl FnOnce()) {
 
 /// Whether `block` is backed by a file.
 pub fn is_in_file(block: *const u8) -> bool {
-    let address = block as usize;
-    FILE_BLOCKS.iter().any(|s| s.load(Ordering::Acquire) == address)
+    slot_of(block as usize).is_some()
 }
 
 /// An unlinked file of `size` bytes mapped shared, remembered in the table.
 fn map_file(size: usize) -> Option<*mut u8> {
     let folder = FOLDER.get()?;
-    let slot = FILE_BLOCKS.iter().find(|s| s.load(Ordering::Relaxed) == 0)?;
     let fd = temporary_file(folder).ok()?;
     let length = libc::off_t::try_from(size).ok()?;
     // SAFETY: fd is an open, writable file; the mapping covers exactly its length; fd is
@@ -141,26 +169,18 @@ fn map_file(size: usize) -> Option<*mut u8> {
             libc::close(fd);
             return None;
         }
-        let block = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let block =
+            libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
         libc::close(fd);
         block
     };
     if block == libc::MAP_FAILED {
         return None;
     }
-    if slot.compare_exchange(0, block as usize, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-        // The slot was taken meanwhile: one more search, or give the block back.
-        match FILE_BLOCKS
-            .iter()
-            .find(|s| s.compare_exchange(0, block as usize, Ordering::AcqRel, Ordering::Relaxed).is_ok())
-        {
-            Some(_) => {}
-            None => {
-                // SAFETY: the mapping was just made and is not in use.
-                unsafe { libc::munmap(block, size) };
-                return None;
-            }
-        }
+    if !remember(block as usize) {
+        // SAFETY: the mapping was just made and is not in use.
+        unsafe { libc::munmap(block, size) };
+        return None;
     }
     Some(block.cast())
 }
