@@ -960,6 +960,23 @@ fn report_with_nmt_and_proc_fits_the_width_and_bad_files_fail_in_one_line() {
     assert!(plain["native"].is_null(), "null when neither is given");
     let md = dumpscan(&[&dump, "--format", "markdown", "--no-dominators", "--nmt", &nmt]);
     assert!(String::from_utf8(md.stdout).unwrap().contains("## Native memory (NMT and /proc)"));
+    let page_dir = tempfile::tempdir().unwrap();
+    let page = page_dir.path().join("native.html");
+    let out = dumpscan(&[
+        &dump,
+        "--format",
+        "html",
+        "--no-dominators",
+        "--nmt",
+        &nmt,
+        "--proc",
+        &status,
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = dom_of(&page);
+    assert!(dom.contains(">Native memory (NMT and /proc)</h2>") && dom.contains("not tracked by NMT"), "{dom}");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("nmt.txt");

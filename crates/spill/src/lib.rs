@@ -169,8 +169,7 @@ fn map_file(size: usize) -> Option<*mut u8> {
             libc::close(fd);
             return None;
         }
-        let block =
-            libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let block = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
         libc::close(fd);
         block
     };
