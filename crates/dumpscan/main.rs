@@ -63,8 +63,17 @@ unsafe impl GlobalAlloc for Allocator {
             advise_huge_pages(block, new_size);
             return block;
         }
-        // A block that is or becomes large moves through alloc and dealloc, so that the
-        // budget counts it and a file-backed block is never handed to mimalloc.
+        let resized = unsafe {
+            dumpscan_spill::resize_anonymous(block, layout.size(), new_size, || {
+                MiMalloc.realloc(block, layout, new_size)
+            })
+        };
+        if let Some(block) = resized {
+            advise_huge_pages(block, new_size);
+            return block;
+        }
+        // A file-backed block, or one the budget sends to a file, moves through alloc and
+        // dealloc: a file-backed block is never handed to mimalloc.
         let moved = unsafe { self.alloc(grown) };
         if !moved.is_null() {
             unsafe { std::ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size)) };

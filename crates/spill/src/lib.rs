@@ -152,6 +152,44 @@ pub unsafe fn release(block: *mut u8, size: usize, anonymous: impl FnOnce()) {
     }
 }
 
+/// Resizes a block that is and stays anonymous with `resize` (the ordinary allocator's
+/// realloc, which may grow it in place), keeping the budget's count. `None` when it must move
+/// instead: it is backed by a file, or the budget sends its new size to one.
+///
+/// # Safety
+/// As `GlobalAlloc::realloc`, for a block of `old_size` bytes from this allocator.
+pub unsafe fn resize_anonymous(
+    block: *mut u8,
+    old_size: usize,
+    new_size: usize,
+    resize: impl FnOnce() -> *mut u8,
+) -> Option<*mut u8> {
+    if old_size >= LARGE && is_in_file(block) {
+        return None;
+    }
+    let counted = |size: usize| if size >= LARGE { size } else { 0 };
+    let (old, new) = (counted(old_size), counted(new_size));
+    let limit = ANONYMOUS_LIMIT.load(Ordering::Relaxed);
+    if new > old {
+        let before = ANONYMOUS.fetch_add(new - old, Ordering::Relaxed);
+        if limit != usize::MAX && before.saturating_add(new - old) > limit {
+            ANONYMOUS.fetch_sub(new - old, Ordering::Relaxed);
+            return None;
+        }
+    } else {
+        ANONYMOUS.fetch_sub(old - new, Ordering::Relaxed);
+    }
+    let resized = resize();
+    if resized.is_null() {
+        // The block is unchanged: so is the count.
+        match new > old {
+            true => ANONYMOUS.fetch_sub(new - old, Ordering::Relaxed),
+            false => ANONYMOUS.fetch_add(old - new, Ordering::Relaxed),
+        };
+    }
+    Some(resized)
+}
+
 /// Whether `block` is backed by a file.
 pub fn is_in_file(block: *const u8) -> bool {
     slot_of(block as usize).is_some()
@@ -275,6 +313,19 @@ mod tests {
             assert!((0..LARGE / 8).all(|i| *words.add(i) == i as u64));
             assert!(peak_in_files() >= LARGE);
             release(second, LARGE, || unreachable!("a file's block is unmapped"));
+
+            // The budget is spent by `first`: growing it must move it (to a file); shrinking
+            // it resizes it where it is.
+            let grow = || unreachable!("past the budget, no resize in place");
+            assert!(resize_anonymous(first, LARGE, 2 * LARGE, grow).is_none());
+            let layout = std::alloc::Layout::from_size_align(LARGE, 4096).unwrap();
+            let first = resize_anonymous(first, LARGE, LARGE / 2, || std::alloc::realloc(first, layout, LARGE / 2))
+                .expect("a shrink stays in place");
+            assert_eq!(ANONYMOUS.load(Ordering::Relaxed), 0, "a small block is not counted");
+            let first = resize_anonymous(first, LARGE / 2, LARGE, || {
+                std::alloc::realloc(first, std::alloc::Layout::from_size_align(LARGE / 2, 4096).unwrap(), LARGE)
+            })
+            .expect("back within the budget");
             release(first, LARGE, || {
                 std::alloc::dealloc(first, std::alloc::Layout::from_size_align(LARGE, 4096).unwrap())
             });
