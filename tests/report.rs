@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use dumpscan::offheap::native::{NativeInputs, Nmt, ProcMemory};
 use dumpscan::offheap::{
     AllocationPurpose, ArenaKind, Client, ConnectionState, CounterSource, FindingKind, HolderRole, LargeBufferKind,
-    Library, NativeCheckKind, PartKind, RequestShape, RetainerKind, Role, Tally,
+    Library, NativeCheckKind, OwnerLink, PartKind, RequestShape, RetainerKind, Role, Tally,
 };
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
@@ -251,7 +251,8 @@ fn check_outbound_pileup(name: &str) {
     assert!(pileup.commands[0].starts_with("dumpscan paths ") && pileup.commands[0].contains(name), "the real path");
 
     // One row for the channel's ByteBufs, those the leak detector wraps among them; no
-    // application object on the way, Netty's outbound buffer holds them.
+    // application object on the way but the channel's own encoder, Netty's outbound buffer
+    // holds them.
     let rows: Vec<_> = report
         .retainers
         .iter()
@@ -261,7 +262,7 @@ fn check_outbound_pileup(name: &str) {
     let row = rows[0];
     assert_eq!(row.buffers, u(&jvm["outbound_buffer"]["entries"]));
     assert!(row.leak_tracked > 0, "the fixture's leak detector samples a few ByteBufs");
-    assert_eq!(row.owner, None);
+    assert_eq!(row.owner.as_deref(), Some("OutboundPileup$RecordEncoder"));
     let holder = row.holder.as_ref().unwrap();
     assert_eq!((holder.library, holder.class.as_str()), (Library::Netty, "io.netty.channel.ChannelOutboundBuffer"));
 
@@ -955,4 +956,56 @@ fn native_jdk17() {
 #[test]
 fn native_jdk25() {
     check_native("native-jdk25");
+}
+
+/// ZooKeeper 3.8's own Netty server, from Debian's package (fixtures/apps): the JDK's counter
+/// is what BufferPoolMXBean said by attaching, and the connection that stopped reading is
+/// named by its client's port and ZooKeeper's own connection object, with its session.
+fn check_zookeeper(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    for moment in ["before_dump", "after_dump"] {
+        let pool = &jvm[moment]["direct"];
+        let jdk = report.counters.jdk.as_ref().unwrap();
+        assert_eq!(jdk.count, pool["count"].as_i64(), "{moment}");
+        assert_eq!(jdk.total_capacity, pool["total_capacity"].as_i64(), "{moment}");
+        assert_eq!(jdk.reserved, pool["memory_used"].as_i64(), "{moment}");
+    }
+    let jdk = report.reconciliation.iter().find(|r| r.counter == CounterSource::Jdk).expect("a JDK counter");
+    assert_eq!(jdk.difference, 0, "{:?}", jdk.explanation);
+
+    // One channel holds writes: the stalled client's, every other session idle. ZooKeeper's
+    // `cons` counts the connect response among the packets sent.
+    let client = &jvm["stalled_client"];
+    let [channel] = &report.channels[..] else { panic!("{:#?}", report.channels) };
+    assert!(channel.remote.as_deref().unwrap().ends_with(&format!(":{}", client["local_port"])));
+    assert!(channel.local.as_deref().unwrap().ends_with(&format!(":{}", jvm["server_port"])));
+    assert_eq!(channel.pending_messages, u(&client["requests"]) + 1 - u(&client["cons_sent"]));
+    assert!(!channel.writable);
+    let owner = channel.owner.as_ref().expect("ZooKeeper's connection owns the channel");
+    assert_eq!(owner.class, "org.apache.zookeeper.server.NettyServerCnxn");
+    assert_eq!((owner.link, owner.attribute.as_deref()), (OwnerLink::Attribute, Some("NettyServerCnxn")));
+    assert_eq!(owner.session_id.as_deref(), client["session_id"].as_str());
+    // Each pending reply is the whole znode, in a ByteBuf of its own.
+    assert!(channel.direct.bytes >= channel.direct.count * u(&client["znode_bytes"]));
+
+    let first = &report.findings[0];
+    assert_eq!(first.kind, FindingKind::WritePileup);
+    assert!(first.detail.contains(&format!(":{}", client["local_port"])), "{}", first.detail);
+    assert!(first.detail.contains(&owner.label()), "{}", first.detail);
+    let top = &report.retainers[0];
+    assert_eq!(top.owner.as_deref(), Some("org.apache.zookeeper.server.NettyServerCnxn"));
+    assert_eq!(top.holder.as_ref().map(|h| h.role), Some(HolderRole::OutboundBuffer));
+    assert_eq!(top.bytes, channel.direct.bytes);
+}
+
+#[test]
+fn zookeeper_3_8_jdk17() {
+    check_zookeeper("zookeeper-3.8-jdk17");
+}
+
+#[test]
+fn zookeeper_3_8_jdk25() {
+    check_zookeeper("zookeeper-3.8-jdk25");
 }

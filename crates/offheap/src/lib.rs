@@ -82,7 +82,8 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
     let counters = Counters { jdk: counters::jdk(heap), netty: counters::netty(heap) };
     let watched: FxHashSet<_> = census.of("io.netty.channel.ChannelOutboundBuffer").iter().copied().collect();
     let roles = packs::Roles::of(heap);
-    let attribution = retainers::attribute(heap, &roles, &classified, &netty, &watched);
+    let owners = channels::owners(heap, &census);
+    let attribution = retainers::attribute(heap, &roles, &classified, &netty, &watched, &owners);
     log("attributed native memory to retainers");
     let dominators = if options.dominators {
         let rows = retainers::native_dominators(heap, &classified, options.top);
@@ -121,7 +122,7 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
         allocations_in_progress: allocations::in_progress(heap, &classified, &chunk_sizes),
         largest: retainers::largest(heap, &classified, &netty, &attribution, options.top),
         netty: netty.allocators.iter().map(|(_, a)| a.clone()).collect(),
-        channels: channels::pending(heap, &census, &attribution.through, options.show_values),
+        channels: channels::pending(heap, &census, &attribution.through, &owners, options.show_values),
         clients: {
             let cx = packs::ReadContext {
                 heap,

@@ -527,6 +527,48 @@ pub struct Channel {
     pub writable: bool,
     /// Direct memory held through the outbound buffer, and in how many ByteBufs or buffers.
     pub direct: Tally,
+    /// The application's object attached to the channel: what the connection is to the
+    /// application, and the owner of what the channel holds.
+    #[serde(default)]
+    pub owner: Option<ChannelOwner>,
+}
+
+/// An application object attached to a channel: a channel attribute's value or a pipeline
+/// handler, of a class that is neither the JDK's nor a known library's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOwner {
+    /// The object.
+    pub id: String,
+    /// Its class.
+    pub class: String,
+    /// How the channel holds it.
+    pub link: OwnerLink,
+    /// The attribute's key name, for an attribute.
+    pub attribute: Option<String>,
+    /// Its `long sessionId` field, in hex, where its class has one.
+    pub session_id: Option<String>,
+}
+
+/// How a channel holds its application object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerLink {
+    /// The value of one of the channel's attributes (`Channel.attr(key)`).
+    Attribute,
+    /// A handler in the channel's pipeline.
+    Handler,
+}
+
+impl ChannelOwner {
+    /// `NettyServerCnxn 0x7f0 (session 0x1000)`: the class's simple name, the object, and the
+    /// session where there is one.
+    pub fn label(&self) -> String {
+        let simple = self.class.rsplit('.').next().unwrap_or(&self.class);
+        match &self.session_id {
+            Some(session) => format!("{simple} {} (session {session})", self.id),
+            None => format!("{simple} {}", self.id),
+        }
+    }
 }
 
 /// A client library's section: its own connections with its own keys.

@@ -14,7 +14,8 @@ use crate::libraries::Library;
 use crate::netty::{Memory, Netty};
 use crate::packs::{ClassRole, Roles};
 use crate::report::{
-    Holder, HolderRole, LargeBuffer, LargeBufferKind, NativeDominator, Retainer, RetainerKind, RootKind, Tally,
+    ChannelOwner, Holder, HolderRole, LargeBuffer, LargeBufferKind, NativeDominator, Retainer, RetainerKind, RootKind,
+    Tally,
 };
 
 /// Where a share of native memory goes.
@@ -42,6 +43,7 @@ pub(crate) fn attribute(
     classified: &Classified,
     netty: &Netty,
     watched: &FxHashSet<ObjectIndex>,
+    owners: &FxHashMap<ObjectIndex, ChannelOwner>,
 ) -> Attribution {
     let chunk_memory = netty.chunk_memory();
     let mut shares: Vec<(Share, u64, u64)> = Vec::new(); // (share, buffers, bytes)
@@ -78,7 +80,7 @@ pub(crate) fn attribute(
                     t.count = t.count.saturating_add(buffers);
                     t.bytes = t.bytes.saturating_add(bytes);
                 }
-                match describe(heap, roles, path) {
+                match describe(heap, roles, owners, path) {
                     // A pool's ByteBuf nobody references yet never released: its bytes stay
                     // taken in the chunk until the allocator goes (Netty calls this a leak).
                     d if d.steps.is_empty() => (
@@ -94,7 +96,7 @@ pub(crate) fn attribute(
             }
             Share::Allocator(a, what) => {
                 let allocator = netty.allocators[a].0;
-                let mut d = describe(heap, roles, &heap.path(allocator));
+                let mut d = describe(heap, roles, owners, &heap.path(allocator));
                 d.steps.push(what.to_string());
                 d.holder =
                     Some(Holder { library: Library::Netty, class: heap.class_name(allocator), role: HolderRole::Pool });
@@ -241,7 +243,8 @@ pub(crate) struct Described {
     pub root: String,
     pub root_kind: RootKind,
     pub steps: Vec<String>,
-    /// The application object nearest the end of the path.
+    /// The application object nearest the end of the path; for what a channel holds (no
+    /// application object between the channel and the end), the channel's own.
     pub owner: Option<String>,
     /// The library object nearest the end of the path, collections and wrappers aside.
     pub holder: Option<Holder>,
@@ -263,7 +266,12 @@ impl Described {
     }
 }
 
-pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> Described {
+pub(crate) fn describe(
+    heap: &Heap<'_>,
+    roles: &Roles,
+    owners: &FxHashMap<ObjectIndex, ChannelOwner>,
+    path: &[ObjectIndex],
+) -> Described {
     let Some(&last) = path.last() else {
         return Described::without_path("no strong path", Vec::new());
     };
@@ -313,7 +321,15 @@ pub(crate) fn describe(heap: &Heap<'_>, roles: &Roles, path: &[ObjectIndex]) -> 
         ObjectKind::Class { .. } => heap.class_object_name(o).map(str::to_string),
         _ => Some(heap.class_name(o)),
     };
-    let owner = holders.iter().rev().find_map(|&o| class_of(o).filter(|name| Library::of(name).is_none()));
+    let application = |o: ObjectIndex| class_of(o).filter(|name| Library::of(name).is_none());
+    let nearest = holders.iter().rposition(|&o| application(o).is_some());
+    // A channel's application object stands for the connection: it owns what the channel (or
+    // its outbound buffer) holds unless an application object of its own is nearer the bytes.
+    let channel = holders.iter().rposition(|o| owners.contains_key(o));
+    let owner = match (channel, nearest) {
+        (Some(c), n) if n.is_none_or(|n| n < c) => owners.get(&holders[c]).map(|o| o.class.clone()),
+        (_, n) => n.and_then(|n| application(holders[n])),
+    };
     // A read buffer on the way is who holds the bytes, however far from them it is.
     let reader = path.windows(2).rev().find(|pair| roles.is_read_buffer(heap, pair[0], pair[1])).map(|pair| pair[0]);
     let holder = match reader {
@@ -499,4 +515,58 @@ pub(crate) fn native_dominators(heap: &Heap<'_>, classified: &Classified, top: u
         });
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use dumpscan_hprof::Dump;
+    use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
+
+    use super::*;
+    use crate::report::OwnerLink;
+
+    /// What a channel holds is owned by the channel's application object, unless an
+    /// application object of its own lies between the channel and the bytes.
+    #[test]
+    fn a_channels_owner_owns_what_it_holds() {
+        let mut b = HeapBuilder::new();
+        let object = b.define_class("java.lang.Object", None, &[]);
+        let registry = b.define_class("org.example.Registry", Some(object), &[("channel", T::Object)]);
+        let list = b.define_class("java.util.ArrayList", Some(object), &[("item", T::Object)]);
+        let channel =
+            b.define_class("io.netty.channel.socket.nio.NioSocketChannel", Some(object), &[("out", T::Object)]);
+        let outbound = b.define_class("io.netty.channel.ChannelOutboundBuffer", Some(object), &[("msg", T::Object)]);
+        let message = b.define_class("org.example.Message", Some(object), &[("buf", T::Object)]);
+        let buffer = b.define_class("io.netty.buffer.PooledUnsafeDirectByteBuf", Some(object), &[]);
+        let bytes = b.instance(buffer, &[]);
+        let held = b.instance(message, &[V::Object(bytes)]);
+        let out = b.instance(outbound, &[V::Object(held)]);
+        let ch = b.instance(channel, &[V::Object(out)]);
+        let jdk = b.instance(list, &[V::Object(ch)]);
+        let app = b.instance(registry, &[V::Object(ch)]);
+        let dump = Dump::from_vec(b.finish_single()).unwrap();
+        let heap = Heap::build(&dump).unwrap();
+        let roles = Roles::of(&heap);
+        let at = |id: u64| heap.index_of(id).unwrap();
+        let cnxn = ChannelOwner {
+            id: "0x1".into(),
+            class: "org.example.Cnxn".into(),
+            link: OwnerLink::Attribute,
+            attribute: Some("cnxn".into()),
+            session_id: None,
+        };
+        let owners: FxHashMap<ObjectIndex, ChannelOwner> =
+            [(at(ch), cnxn.clone()), (at(out), cnxn)].into_iter().collect();
+        let owner = |path: &[u64]| {
+            let path: Vec<ObjectIndex> = path.iter().map(|&id| at(id)).collect();
+            describe(&heap, &roles, &owners, &path).owner
+        };
+        assert_eq!(owner(&[jdk, ch, out, bytes]).as_deref(), Some("org.example.Cnxn"));
+        assert_eq!(owner(&[app, ch, out, bytes]).as_deref(), Some("org.example.Cnxn"), "the channel is nearer");
+        assert_eq!(owner(&[out, bytes]).as_deref(), Some("org.example.Cnxn"), "from the outbound buffer on");
+        assert_eq!(owner(&[jdk, ch, out, held, bytes]).as_deref(), Some("org.example.Message"));
+        let none = FxHashMap::default();
+        let path: Vec<ObjectIndex> = [app, ch, out, bytes].iter().map(|&id| at(id)).collect();
+        assert_eq!(describe(&heap, &roles, &none, &path).owner.as_deref(), Some("org.example.Registry"));
+    }
 }

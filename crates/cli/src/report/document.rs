@@ -395,6 +395,13 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
         .map(|c| {
             vec![
                 Cell::Code(format!("{} {}", c.class.rsplit('.').next().unwrap_or(&c.class), c.id)),
+                text(c.owner.as_ref().map_or_else(
+                    || "-".into(),
+                    |o| {
+                        let simple = o.class.rsplit(['.', '$']).next().unwrap_or(&o.class);
+                        o.session_id.as_ref().map_or_else(|| simple.to_string(), |s| format!("{simple} session {s}"))
+                    },
+                )),
                 text(c.local.clone().unwrap_or_else(|| "-".into())),
                 text(c.remote.clone().unwrap_or_else(|| "-".into())),
                 text(exact_bytes(c.pending_bytes)),
@@ -407,8 +414,8 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
     push_table(
         doc,
         Table {
-            header: vec!["channel", "local", "remote", "pending", "messages", "writable", "direct held"],
-            numeric: vec![3, 4, 6],
+            header: vec!["channel", "owner", "local", "remote", "pending", "messages", "writable", "direct held"],
+            numeric: vec![4, 5, 7],
             rows,
         },
         report.channels.len(),

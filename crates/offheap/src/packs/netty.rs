@@ -6,7 +6,9 @@ use dumpscan_heap::{Heap, ObjectIndex};
 use super::{extends, ClassRole, Pack};
 use crate::fields::{int, is_a, object};
 use crate::findings::{finding, Context, Rule, MIB};
-use crate::report::{ArenaKind, Client, Finding, FindingKind, HolderRole, ReadBuffer, RetainerKind, Role};
+use crate::report::{
+    ArenaKind, ChannelOwner, Client, Finding, FindingKind, HolderRole, OwnerLink, ReadBuffer, RetainerKind, Role,
+};
 use crate::units::{count, human_bytes as size, percent};
 
 pub(crate) struct Netty;
@@ -124,12 +126,13 @@ fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
                 Role::Cause,
                 format!("Writes piling up in {simple}'s outbound buffer: {}", size(bytes)),
                 format!(
-                    "{}@{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
+                    "{}@{}{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
                      Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
                     c.class,
                     c.id,
                     c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
                     c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
+                    c.owner.as_ref().map(|o| format!(", owned by {}{},", o.label(), link(o))).unwrap_or_default(),
                     count(c.pending_messages, "message"),
                     size(c.pending_bytes),
                     size(c.direct.bytes),
@@ -143,6 +146,15 @@ fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// How a channel holds its owner: ` (channel attribute NettyServerCnxn)`, ` (a pipeline handler)`.
+fn link(owner: &ChannelOwner) -> String {
+    match (owner.link, &owner.attribute) {
+        (OwnerLink::Attribute, Some(key)) => format!(" (channel attribute {key})"),
+        (OwnerLink::Attribute, None) => " (a channel attribute)".into(),
+        (OwnerLink::Handler, _) => " (a pipeline handler)".into(),
+    }
 }
 
 fn leaks(cx: &Context<'_>) -> Vec<Finding> {
