@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
+mod hardening;
 mod live;
 
 fn dumpscan(args: &[&str]) -> Output {

@@ -7,7 +7,8 @@ use dumpscan_heap::{object_text, Dominators, Heap, ObjectIndex, ObjectKind};
 use dumpscan_hprof::BasicType;
 use serde_json::json;
 
-use crate::table::{human_bytes, new_table, thousands};
+use crate::report::paths::{collapse, elide};
+use crate::table::{cell_width, human_bytes, thousands, Streamed};
 use crate::Format;
 
 /// Which objects `paths` explains.
@@ -142,6 +143,38 @@ pub fn render_paths(
     }
 }
 
+/// Objects of a path a dominators row walks, at most: a row shows the path's ends, collapsed
+/// as the report collapses them; deeper paths are told from their end.
+const ROW_PATH_OBJECTS: usize = 256;
+
+/// A path for a row of the dominators table: repeats collapsed, the middle left out, each
+/// step's packages kept; a path deeper than [`ROW_PATH_OBJECTS`] starts with how deep.
+fn row_path(heap: &Heap<'_>, object: ObjectIndex, known: Option<&Vec<ObjectIndex>>) -> String {
+    let (tail, whole) = match known {
+        Some(path) => (path.clone(), true),
+        None => heap.path_tail(object, ROW_PATH_OBJECTS),
+    };
+    if tail.is_empty() {
+        return format!("{} (no path from a GC root)", object_text(heap, object));
+    }
+    let steps = if whole {
+        heap.path_steps(&tail, object)
+    } else {
+        let mut steps = vec![format!("(more than {ROW_PATH_OBJECTS} steps from a GC root)")];
+        steps.extend(heap.path_edges(&tail, object));
+        steps
+    };
+    elide(collapse(&steps), ROW_PATH_STEPS).join(" -> ")
+}
+
+/// Rows up to which `dominators` finds their paths together, by a walk that stops early.
+const NEAR_ROWS: usize = 100;
+
+/// Steps a dominators row's path keeps after collapsing repeats, as in the report's tables.
+const ROW_PATH_STEPS: usize = 8;
+
+/// `dumpscan dominators`: the objects that retain the most, each row written as it is made,
+/// so that `--top 0` on a big heap needs no more memory than `--top 20`.
 pub fn render_dominators(
     out: &mut dyn Write,
     path: &Path,
@@ -152,44 +185,60 @@ pub fn render_dominators(
 ) -> std::io::Result<()> {
     // The tree is spent on the sums, and freed before the paths' walk.
     let (rows, total_reachable) = tree.into_top_retainers(|o| heap.shallow_size(o), top);
-    let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
-    let paths = heap.paths_to(&objects);
+    // A few rows: the walk from the roots stops where the last of them is met (their paths
+    // are kept, a few at most). Many: one whole walk, and each row's path found when written.
+    let near = (top != 0 && rows.len() <= NEAR_ROWS).then(|| {
+        let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
+        heap.paths_to(&objects)
+    });
+    let path_of = |i: usize, o: ObjectIndex| match &near {
+        Some(paths) => paths.get(i).cloned().unwrap_or_default(),
+        None => heap.path(o),
+    };
     match format {
         Format::Json => {
-            let rows: Vec<_> = rows
-                .iter()
-                .zip(&paths)
-                .map(|(&(o, retained), steps)| {
-                    json!({
-                        "id": format!("0x{:x}", heap.id(o)),
-                        "class": heap.class_name(o),
-                        "shallow_bytes": heap.shallow_size(o),
-                        "retained_bytes": retained,
-                        "path": heap.path_steps(steps, o),
-                    })
-                })
-                .collect();
-            let doc = json!({
+            let head = json!({
                 "schema": "dumpscan.dominators.v1",
                 "dump": path.display().to_string(),
                 "reachable_bytes": total_reachable,
-                "dominators": rows,
             });
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)
+            let head = serde_json::to_string_pretty(&head)?;
+            // The rows are written one by one into the document's last member.
+            write!(out, "{},\n  \"dominators\": [", head.trim_end().trim_end_matches('}').trim_end())?;
+            for (i, &(o, retained)) in rows.iter().enumerate() {
+                let row = json!({
+                    "id": format!("0x{:x}", heap.id(o)),
+                    "class": heap.class_name(o),
+                    "shallow_bytes": heap.shallow_size(o),
+                    "retained_bytes": retained,
+                    "path": heap.path_steps(&path_of(i, o), o),
+                });
+                write!(out, "{}\n    ", if i == 0 { "" } else { "," })?;
+                serde_json::to_writer(&mut *out, &row)?;
+            }
+            writeln!(out, "{}]\n}}", if rows.is_empty() { "" } else { "\n  " })
         }
         Format::Table => {
-            let mut table = new_table(&["#", "retained", "shallow", "object", "path from a GC root"], &[0, 1, 2]);
-            for (i, (&(o, retained), steps)) in rows.iter().zip(&paths).enumerate() {
-                table.add_row(vec![
-                    (i + 1).to_string(),
-                    human_bytes(retained),
-                    human_bytes(heap.shallow_size(o)),
-                    object_text(heap, o),
-                    heap.path_line(steps, o),
-                ]);
+            let header = ["#", "retained", "shallow", "object", "path from a GC root"];
+            let mut widths = [rows.len().to_string().len(), 0, 0, 0, 0];
+            for &(o, retained) in &rows {
+                widths[1] = widths[1].max(human_bytes(retained).len());
+                widths[2] = widths[2].max(human_bytes(heap.shallow_size(o)).len());
+                widths[3] = widths[3].max(cell_width(&object_text(heap, o)));
             }
-            writeln!(out, "{table}")?;
+            let table = Streamed::start(out, &header, &widths, &[0, 1, 2])?;
+            for (i, &(o, retained)) in rows.iter().enumerate() {
+                table.row(
+                    out,
+                    &[
+                        (i + 1).to_string(),
+                        human_bytes(retained),
+                        human_bytes(heap.shallow_size(o)),
+                        object_text(heap, o),
+                        row_path(heap, o, near.as_ref().and_then(|paths| paths.get(i))),
+                    ],
+                )?;
+            }
             writeln!(
                 out,
                 "Strongly reachable heap: {} ({} bytes). Retained = what would be freed if the object were gone.",

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use dumpscan_heap::{Dominators, Heap};
-use dumpscan_hprof::{Dump, Summary};
+use dumpscan_hprof::{Dump, HistogramRow, Summary};
 use serde_json::json;
 
-use crate::table::{human_bytes, new_table, thousands};
+use crate::table::{cell_width, human_bytes, thousands, Streamed};
 use crate::{dump_json, Format};
 
 /// Retained bytes per class name: what freeing all instances of the class would free, each
@@ -75,8 +75,7 @@ pub fn render(
             }
             header.push("class");
             let numeric: Vec<usize> = (0..header.len() - 1).collect();
-            let mut table = new_table(&header, &numeric);
-            for (i, r) in rows[..shown].iter().enumerate() {
+            let cells = |i: usize, r: &HistogramRow| {
                 let mut cells = vec![
                     (i + 1).to_string(),
                     thousands(r.instances),
@@ -85,17 +84,28 @@ pub fn render(
                 ];
                 cells.extend(retained_of(&r.name).map(human_bytes));
                 cells.push(r.name.clone());
-                table.add_row(cells);
-            }
-            let mut cells =
+                cells
+            };
+            let mut total =
                 vec![String::new(), thousands(total_instances), thousands(total_bytes), human_bytes(total_bytes)];
             if retained.is_some() {
-                cells.push(String::new());
+                total.push(String::new());
             }
             let more = if shown < rows.len() { format!(", top {shown} shown") } else { String::new() };
-            cells.push(format!("total ({} classes{more})", rows.len()));
-            table.add_row(cells);
-            writeln!(out, "{table}")?;
+            total.push(format!("total ({} classes{more})", rows.len()));
+            // Widths first, then the rows one by one: a class name 64 KiB long widens no
+            // other row.
+            let mut widths: Vec<usize> = total.iter().map(|c| cell_width(c)).collect();
+            for (i, r) in rows[..shown].iter().enumerate() {
+                for (w, cell) in widths.iter_mut().zip(cells(i, r)) {
+                    *w = (*w).max(cell_width(&cell));
+                }
+            }
+            let table = Streamed::start(out, &header, &widths, &numeric)?;
+            for (i, r) in rows[..shown].iter().enumerate() {
+                table.row(out, &cells(i, r))?;
+            }
+            table.row(out, &total)?;
             let m = summary.size_model;
             writeln!(
                 out,

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use dumpscan_hprof::{record_name, sub_record_name, Dump, Frame, Summary, ThreadSummary};
+use dumpscan_hprof::{record_name, sub_record_name, Dump, Summary, ThreadSummary};
 use serde_json::{json, Map, Value};
 
 use crate::table::{human_bytes, new_table, thousands};
@@ -101,23 +101,11 @@ pub fn render(
                     let name = t.name.as_deref().unwrap_or("<unnamed>");
                     writeln!(out, "\n\"{name}\" (serial {}, object 0x{:x})", t.serial, t.object_id)?;
                     for f in &t.frames {
-                        writeln!(out, "    at {}", frame_text(f))?;
+                        writeln!(out, "    at {f}")?;
                     }
                 }
             }
             Ok(())
         }
     }
-}
-
-/// A frame as `jstack` prints it: `java.lang.Thread.sleep(Native Method)`.
-fn frame_text(f: &Frame) -> String {
-    let place = match f.line {
-        -3 => "Native Method".to_string(),
-        -2 => "Compiled Code".to_string(),
-        n if n > 0 && !f.source_file.is_empty() => format!("{}:{n}", f.source_file),
-        _ if !f.source_file.is_empty() => f.source_file.clone(),
-        _ => "Unknown Source".to_string(),
-    };
-    format!("{}.{}({place})", f.class, f.method)
 }

@@ -3,6 +3,7 @@
 mod capture;
 mod diff;
 mod dump_json;
+mod escape;
 mod graph;
 mod histogram;
 mod info;
@@ -618,7 +619,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     let log = Log { verbose: cli.verbose, start: std::time::Instant::now() };
     plan_memory(cli.max_memory, cli.temp_dir.as_deref(), &log)?;
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = escape::Escaped::new(stdout.lock());
     let mut cut = false;
     match cli.command {
         Command::Report { dump, format, output, error, top, no_dominators, show_values, wide, nmt, proc } => {
@@ -675,6 +676,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, None)?;
             cut |= warn_truncation(summary.truncation);
+            warn_class_cycles(&summary.classes);
             let threads = summary.threads(&meta)?;
             info::render(&mut out, &dump, &opened, &summary, &threads, format, !no_threads)?;
         }
@@ -684,6 +686,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             log.phase("read the top-level records");
             let summary = dumpscan_hprof::Summary::compute(&meta, compressed_oops.choice())?;
             cut |= warn_truncation(summary.truncation);
+            warn_class_cycles(&summary.classes);
             let retained = if retained {
                 Some(histogram::retained_by_class(&Heap::build_with_log(&opened, &|m| log.phase(m))?))
             } else {
@@ -695,6 +698,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             cut |= warn_truncation(heap.truncation);
+            warn_class_cycles(&heap.classes);
             heap.reach();
             log.phase(&format!("walked reachability from {} GC roots", heap.roots.len()));
             // clap requires one of --id and --class.
@@ -709,6 +713,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             cut |= warn_truncation(heap.truncation);
+            warn_class_cycles(&heap.classes);
             let tree = Dominators::compute(&heap);
             log.phase("computed the dominator tree");
             graph::render_dominators(&mut out, &dump, &heap, tree, top, format)?;
@@ -717,6 +722,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             cut |= warn_truncation(heap.truncation);
+            warn_class_cycles(&heap.classes);
             let object = heap
                 .index_of(id)
                 .ok_or_else(|| Failure::NotFound(format!("no object with id 0x{id:x} in the dump")))?;
@@ -860,6 +866,7 @@ fn analyse(
     let progress = Progress::new(log);
     let heap = Heap::build_with_log(&opened, &|m| progress.phase(m))?;
     *cut |= warn_truncation(heap.truncation);
+    warn_class_cycles(&heap.classes);
     let report = dumpscan_offheap::analyze_heap(&heap, &path.display().to_string(), options, &|m| progress.phase(m));
     progress.done();
     Ok(report)
@@ -880,7 +887,9 @@ fn emit(
 ) -> Result<(), Failure> {
     match file {
         Some(mut file) => {
-            let written = render(&mut file.writer);
+            let mut sink = escape::Escaped::new(&mut file.writer);
+            let written = render(&mut sink).and_then(|()| sink.flush());
+            drop(sink);
             file.finish(written)
         }
         None => Ok(render(out)?),
@@ -976,6 +985,20 @@ fn open(path: &Path, log: &Log, cut: &mut bool) -> Result<Dump, Failure> {
     Ok(dump)
 }
 
+/// Warns of each super-class cycle the dump holds (cut where it closes, so the analysis goes
+/// on), naming its classes.
+fn warn_class_cycles(classes: &dumpscan_hprof::ClassTable) {
+    for cycle in classes.cycles() {
+        let names: Vec<String> = cycle.iter().map(|n| escape::printable(n).into_owned()).collect();
+        eprintln!(
+            "dumpscan: warning: the dump's super classes form a cycle: {} -> {}; read as if {} had no super class",
+            names.join(" -> "),
+            names.first().map_or("?", String::as_str),
+            names.last().map_or("?", String::as_str),
+        );
+    }
+}
+
 /// Warns when the dump's records stop short; says whether they did.
 fn warn_truncation(truncation: Option<dumpscan_hprof::Truncation>) -> bool {
     if let Some(t) = truncation {
@@ -988,4 +1011,35 @@ fn warn_truncation(truncation: Option<dumpscan_hprof::Truncation>) -> bool {
         );
     }
     truncation.is_some()
+}
+
+/// Every command's output for one dump, rendered in-process to `out`: the report (with its
+/// dominators, in each format, `error` as its `--error`), the histogram, `info` and
+/// `dominators`, each as a table and as JSON. For the fuzz target and the tests that feed
+/// dumpscan broken dumps: whatever the bytes hold, it ends in output or in the one-line
+/// message the command would print, never in a panic.
+pub fn render_all(dump: &Dump, error: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
+    let failed = |f: Failure| f.message("the dump");
+    let path = Path::new("dump.hprof");
+    let mut out = escape::Escaped::new(out);
+    let meta = Metadata::read(dump).map_err(|e| failed(e.into()))?;
+    let summary = dumpscan_hprof::Summary::compute(&meta, None).map_err(|e| failed(e.into()))?;
+    let threads = summary.threads(&meta).map_err(|e| failed(e.into()))?;
+    let heap = Heap::build(dump).map_err(|e| failed(e.into()))?;
+    let options =
+        dumpscan_offheap::Options { top: 20, error: error.map(str::to_string), dominators: true, ..Default::default() };
+    let report = dumpscan_offheap::analyze_heap(&heap, "dump.hprof", &options, &|_| {});
+    let write = |result: std::io::Result<()>| result.map_err(|e| failed(e.into()));
+    for format in [ReportFormat::Table, ReportFormat::Json, ReportFormat::Markdown, ReportFormat::Html] {
+        for (top, width, wide) in [(20, Some(80), false), (0, None, false), (3, None, true)] {
+            write(report::render(&mut out, &report, format, &report::Layout { top, width, wide }))?;
+        }
+    }
+    let retained = histogram::retained_by_class(&heap);
+    for format in [Format::Table, Format::Json] {
+        write(histogram::render(&mut out, path, dump, &summary, Some(&retained), 0, format))?;
+        write(info::render(&mut out, path, dump, &summary, &threads, format, true))?;
+        write(graph::render_dominators(&mut out, path, &heap, Dominators::compute(&heap), 0, format))?;
+    }
+    write(out.flush())
 }

@@ -206,6 +206,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         std::mem::take(&mut unit.classes).into_iter().for_each(|c| classes.insert(c));
         raw_roots.append(&mut unit.roots);
     }
+    classes.cut_cycles();
     let mut class_ids: Vec<u64> = classes.iter().map(|c| c.id).collect();
     class_ids.sort_unstable();
     let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();

@@ -234,7 +234,7 @@ impl Dominators {
         for num in (2..self.vertex.len()).rev() {
             let d = self.idom[num];
             if d >= 2 {
-                amounts.set(d, amounts.get(d) + amounts.get(num as u32));
+                amounts.set(d, amounts.get(d).saturating_add(amounts.get(num as u32)));
             }
         }
         amounts
@@ -284,7 +284,7 @@ impl Dominators {
             }
             if let Some(g) = g {
                 if open[g] == 0 {
-                    sums[g] += retained.amounts.get(num);
+                    sums[g] = sums[g].saturating_add(retained.amounts.get(num));
                 }
                 open[g] += 1;
             }
@@ -381,7 +381,10 @@ impl Retained<'_> {
     /// every strongly reachable object's amount.
     pub fn total(&self) -> u64 {
         let idom = &self.tree.idom;
-        (2..idom.len()).filter(|&num| idom[num] < 2).map(|num| self.amounts.get(num as u32)).sum()
+        (2..idom.len())
+            .filter(|&num| idom[num] < 2)
+            .map(|num| self.amounts.get(num as u32))
+            .fold(0, u64::saturating_add)
     }
 }
 

@@ -153,30 +153,6 @@ impl Csr {
         }
     }
 
-    /// The reverse graph: incoming references, built on demand.
-    pub fn transpose(&self) -> Csr {
-        let n = self.node_count();
-        let mut degrees = vec![0u32; n];
-        for &t in &self.targets {
-            degrees[t as usize] += 1;
-        }
-        let mut next: Vec<u64> = Vec::with_capacity(n);
-        let mut total = 0u64;
-        for &d in &degrees {
-            next.push(total);
-            total += d as u64;
-        }
-        let mut targets = vec![0u32; self.targets.len()];
-        for source in 0..n as u32 {
-            for &t in self.successors(source) {
-                let slot = &mut next[t as usize];
-                targets[*slot as usize] = source;
-                *slot += 1;
-            }
-        }
-        Csr::from_degrees(degrees, targets)
-    }
-
     /// Bytes held by the graph.
     pub fn heap_bytes(&self) -> usize {
         self.starts.heap_bytes() + self.targets.len() * 4

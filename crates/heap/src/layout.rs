@@ -36,9 +36,4 @@ impl Layout {
         }
         layout
     }
-
-    /// The reference field at `offset`, if any.
-    pub fn field_at(&self, offset: usize) -> Option<&RefField> {
-        self.references.iter().find(|f| f.offset as usize == offset)
-    }
 }

@@ -252,14 +252,6 @@ impl<'a> Heap<'a> {
         self.objects_of_classes(&wanted)
     }
 
-    /// Objects whose class is `name` or a subclass of it.
-    pub fn instances_of_subclasses(&self, name: &str) -> Vec<ObjectIndex> {
-        let wanted: Vec<u32> = (0..self.class_ids.len() as u32)
-            .filter(|&c| self.classes.is_subclass_of(self.class_ids[c as usize], name))
-            .collect();
-        self.objects_of_classes(&wanted)
-    }
-
     fn objects_of_classes(&self, classes: &[u32]) -> Vec<ObjectIndex> {
         if classes.is_empty() {
             return Vec::new();

@@ -29,6 +29,29 @@ impl Heap<'_> {
         targets.iter().map(|&t| along_parents(reach, t, self.len())).collect()
     }
 
+    /// The end of the path to `object`: at most `limit` objects, the last one `object`, and
+    /// whether that is the whole path (its first object a GC root). Empty when nothing reaches
+    /// it. A table row needs only the ends of a path; walking whole paths of every object in a
+    /// long linked list costs the square of its length.
+    pub fn path_tail(&self, object: ObjectIndex, limit: usize) -> (Vec<ObjectIndex>, bool) {
+        let reach = self.reach();
+        let mut path = vec![object];
+        let mut current = object;
+        while let Some(parent) = reach.parent(current) {
+            if path.len() >= limit.max(1) {
+                path.reverse();
+                return (path, false);
+            }
+            path.push(parent);
+            current = parent;
+        }
+        if reach.root_of(current).is_none() {
+            return (Vec::new(), true);
+        }
+        path.reverse();
+        (path, true)
+    }
+
     /// A path to `object` (from [`Heap::path`] or [`Heap::paths_to`]) spelled out step by
     /// step: the GC root, each reference, then the object; empty when there is no path.
     pub fn path_steps(&self, path: &[ObjectIndex], object: ObjectIndex) -> Vec<String> {
@@ -43,6 +66,14 @@ impl Heap<'_> {
         if steps.last() != Some(&object) {
             steps.push(object);
         }
+        steps
+    }
+
+    /// The references along `path` (a part of a path, not starting at a root) and then the
+    /// object: [`Heap::path_steps`] without the root.
+    pub fn path_edges(&self, path: &[ObjectIndex], object: ObjectIndex) -> Vec<String> {
+        let mut steps: Vec<String> = path.windows(2).map(|pair| edge_label(self, pair[0], pair[1])).collect();
+        steps.push(object_text(self, object));
         steps
     }
 

@@ -18,14 +18,9 @@ pub struct Frame {
 }
 
 impl std::fmt::Display for Frame {
-    /// `Class.method(File.java:12)`, `Class.method(Native Method)`.
+    /// `Class.method(File.java:12)`, spelled by [`dumpscan_hprof::write_frame`] as everywhere.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}(", self.class, self.method)?;
-        match self.line {
-            n if n > 0 => write!(f, "{}:{n})", self.file),
-            -3 => write!(f, "Native Method)"),
-            _ => write!(f, "{})", self.file),
-        }
+        dumpscan_hprof::write_frame(f, &self.class, &self.method, &self.file, self.line)
     }
 }
 

@@ -97,11 +97,67 @@ impl SizeModel {
 #[derive(Debug, Clone, Default)]
 pub struct ClassTable {
     classes: FxHashMap<u64, ClassInfo>,
+    /// Each name's class, the lowest id when several loaders define one name.
+    by_name: FxHashMap<String, u64>,
+    /// Super-class cycles found by [`ClassTable::cut_cycles`], each as its classes' names.
+    cycles: Vec<Vec<String>>,
 }
 
 impl ClassTable {
+    /// Adds a class (replacing one of the same id).
     pub fn insert(&mut self, class: ClassInfo) {
-        self.classes.insert(class.id, class);
+        let id = class.id;
+        match self.by_name.get_mut(&class.name) {
+            Some(known) => *known = (*known).min(id),
+            None => {
+                self.by_name.insert(class.name.clone(), id);
+            }
+        }
+        self.classes.insert(id, class);
+    }
+
+    /// Once every class is in: finds the cycles in the super-class chains a corrupt (or
+    /// hostile) dump can hold, and cuts each where the walk closed it (that class is left
+    /// with no super class), so that every later walk up a chain ends at its root.
+    /// Returns the cycles found, each as its classes' names, also kept for
+    /// [`ClassTable::cycles`].
+    pub fn cut_cycles(&mut self) -> &[Vec<String>] {
+        // 0: not seen, 1: on the walk under way, 2: known to end.
+        let mut state: FxHashMap<u64, u8> = FxHashMap::default();
+        let mut ids: Vec<u64> = self.classes.keys().copied().collect();
+        ids.sort_unstable();
+        for start in ids {
+            let mut walk = Vec::new();
+            let mut at = start;
+            while self.classes.contains_key(&at) {
+                match state.get(&at).copied().unwrap_or(0) {
+                    2 => break,
+                    1 => {
+                        let from = walk.iter().position(|&c| c == at).unwrap_or(0);
+                        let names = walk[from..].iter().filter_map(|c| self.classes.get(c)).map(|c| c.name.clone());
+                        self.cycles.push(names.collect());
+                        if let Some(last) = walk.last().and_then(|c| self.classes.get_mut(c)) {
+                            last.super_id = 0;
+                        }
+                        break;
+                    }
+                    _ => {
+                        state.insert(at, 1);
+                        walk.push(at);
+                        at = self.classes.get(&at).map_or(0, |c| c.super_id);
+                    }
+                }
+            }
+            for c in walk {
+                state.insert(c, 2);
+            }
+        }
+        &self.cycles
+    }
+
+    /// The super-class cycles [`ClassTable::cut_cycles`] found and cut.
+    pub fn cycles(&self) -> &[Vec<String>] {
+        &self.cycles
     }
 
     pub fn get(&self, id: u64) -> Option<&ClassInfo> {
@@ -120,9 +176,9 @@ impl ClassTable {
         self.classes.values()
     }
 
-    /// The first class named `name` (a Java source name). Several loaders may define one name.
+    /// The class named `name` (a Java source name); of several (one per loader), the lowest id.
     pub fn by_name(&self, name: &str) -> Option<&ClassInfo> {
-        self.classes.values().find(|c| c.name == name)
+        self.by_name.get(name).and_then(|id| self.classes.get(id))
     }
 
     /// The class and its super classes, nearest first. A cycle in a corrupt dump ends the walk.

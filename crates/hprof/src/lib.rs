@@ -44,7 +44,7 @@ pub use metadata::{Metadata, ThreadTrace};
 pub use names::{decode_utf8, java_class_name};
 pub use parallel::{HeapPlan, Truncation};
 pub use record::{record_name, tag as record_tag, Header, Ids, Record, RecordKind, Records, StackFrame};
-pub use summary::{ArrayTotals, Frame, HistogramRow, Summary, ThreadSummary};
+pub use summary::{write_frame, ArrayTotals, Frame, HistogramRow, Summary, ThreadSummary};
 pub use types::{BasicType, IdSize, Value};
 
 /// A heap dump, mapped (or inflated) and with its header checked.

@@ -49,6 +49,27 @@ pub struct Frame {
     pub line: i32,
 }
 
+impl std::fmt::Display for Frame {
+    /// The frame as `jstack` prints it, in every output: `Class.method(File.java:12)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_frame(f, &self.class, &self.method, &self.source_file, self.line)
+    }
+}
+
+/// The one spelling of a stack frame, as `jstack` prints it: `Class.method(File.java:12)`,
+/// `(Native Method)` for line -3, `(Compiled Code)` for -2, the file alone when the line is
+/// unknown, `(Unknown Source)` when the file is too.
+pub fn write_frame(f: &mut dyn std::fmt::Write, class: &str, method: &str, file: &str, line: i32) -> std::fmt::Result {
+    write!(f, "{class}.{method}(")?;
+    match line {
+        -3 => f.write_str("Native Method)"),
+        -2 => f.write_str("Compiled Code)"),
+        n if n > 0 && !file.is_empty() => write!(f, "{file}:{n})"),
+        _ if !file.is_empty() => write!(f, "{file})"),
+        _ => f.write_str("Unknown Source)"),
+    }
+}
+
 /// A thread alive at dump time.
 #[derive(Debug, Clone)]
 pub struct ThreadSummary {
@@ -214,6 +235,7 @@ impl Summary {
             min_id = min_id.min(t.min_id);
             max_id = max_id.max(t.max_id);
         }
+        summary.classes.cut_cycles();
         if min_id <= max_id {
             summary.id_span = Some((min_id, max_id));
         }

@@ -49,10 +49,10 @@ pub(crate) fn reconcile(
             classified.buffers.iter().filter(|b| b.has_cleaner && matches!(b.kind, Kind::Owned | Kind::Unreachable))
         {
             count += 1;
-            bytes += b.capacity;
+            bytes = bytes.saturating_add(b.capacity);
         }
-        count += summary.cleared_cleaners.count;
-        bytes += summary.cleared_cleaners.bytes;
+        count = count.saturating_add(summary.cleared_cleaners.count);
+        bytes = bytes.saturating_add(summary.cleared_cleaners.bytes);
         let said = jdk.total_capacity.unwrap_or(0);
         let mut why = Vec::new();
         let difference = said.saturating_sub(i64::try_from(bytes).unwrap_or(i64::MAX));
@@ -105,9 +105,9 @@ pub(crate) fn reconcile(
         for b in classified.buffers.iter().filter(|b| b.kind == Kind::NoCleaner) {
             found.add(b.capacity);
             if chunk_memory.contains_key(&b.object) {
-                pooled += b.capacity;
+                pooled = pooled.saturating_add(b.capacity);
             } else {
-                other += b.capacity;
+                other = other.saturating_add(b.capacity);
             }
         }
         let difference = used.saturating_sub(i64::try_from(found.bytes).unwrap_or(i64::MAX));

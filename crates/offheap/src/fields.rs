@@ -37,7 +37,8 @@ fn counter_object(heap: &Heap<'_>, counter: ObjectIndex) -> Option<i64> {
     }
     let base = int(heap, counter, "base")?;
     let cells = object(heap, counter, "cells").map(|cells| elements(heap, cells)).unwrap_or_default();
-    Some(base + cells.into_iter().flatten().filter_map(|cell| int(heap, cell, "value")).sum::<i64>())
+    // A LongAdder: its base and cells, each as the dump has it, summed without wrapping.
+    Some(cells.into_iter().flatten().filter_map(|cell| int(heap, cell, "value")).fold(base, i64::saturating_add))
 }
 
 /// The elements of an object array (`None` for null or dangling ones).

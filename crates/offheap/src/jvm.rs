@@ -127,7 +127,7 @@ mod tests {
     use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures");
-    const THIRDPARTY: &str = "/work/shared/thirdparty";
+    const THIRDPARTY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/thirdparty");
     const MIB: i64 = 1 << 20;
 
     fn open(path: &str) -> Dump {

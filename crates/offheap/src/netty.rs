@@ -236,11 +236,12 @@ fn read_arena(heap: &Heap<'_>, arena: ObjectIndex, direct: bool, chunks: &mut Ve
             let size = int(heap, chunk, "chunkSize").unwrap_or(0).max(0) as u64;
             let free = (int(heap, chunk, "freeBytes").unwrap_or(0).max(0) as u64).min(size);
             if let Some(pinned) = counter_field(heap, chunk, "pinnedBytes") {
-                *report.pinned_bytes.get_or_insert(0) += pinned.max(0) as u64;
+                let total = report.pinned_bytes.get_or_insert(0);
+                *total = total.saturating_add(pinned.max(0) as u64);
             }
             report.chunks += 1;
-            report.chunk_bytes += size;
-            report.free_bytes += free;
+            report.chunk_bytes = report.chunk_bytes.saturating_add(size);
+            report.free_bytes = report.free_bytes.saturating_add(free);
             chunks.push(Chunk {
                 object: chunk,
                 arena: index,
@@ -252,11 +253,11 @@ fn read_arena(heap: &Heap<'_>, arena: ObjectIndex, direct: bool, chunks: &mut Ve
             next = object(heap, chunk, "next");
         }
     }
-    report.used_bytes = report.chunk_bytes - report.free_bytes;
+    report.used_bytes = report.chunk_bytes.saturating_sub(report.free_bytes);
     let allocated = counter_field(heap, arena, "allocationsHuge");
     let deallocated = counter_field(heap, arena, "deallocationsHuge");
     if let (Some(a), Some(d)) = (allocated, deallocated) {
-        report.huge_count = (a - d).max(0) as u64;
+        report.huge_count = a.saturating_sub(d).max(0) as u64;
     }
     report.huge_bytes = counter_field(heap, arena, "activeBytesHuge").unwrap_or(0).max(0) as u64;
     report
@@ -287,7 +288,7 @@ fn read_thread_caches(
         for (kind, arena_field) in [("Direct", "directArena"), ("Heap", "heapArena")] {
             let Some(&arena) = object(heap, cache, arena_field).and_then(|a| arena_index.get(&a)) else { continue };
             let page_size = int(heap, netty.arenas[arena].object, "pageSize").unwrap_or(8192).max(1) as u64;
-            let (mut count, mut bytes) = (0, 0);
+            let (mut count, mut bytes) = (0u64, 0u64);
             for (field, size_of_index) in [
                 (format!("tinySubPage{kind}Caches"), SizeRule::Tiny),
                 (format!("smallSubPage{kind}Caches"), SizeRule::Small),
@@ -305,7 +306,7 @@ fn read_thread_caches(
                             .map(|c| c.max(0) as u64)
                             .unwrap_or_else(|| size_of_index.bytes(i));
                         count += 1;
-                        bytes += size;
+                        bytes = bytes.saturating_add(size);
                     }
                 }
             }
@@ -316,8 +317,12 @@ fn read_thread_caches(
             id: format!("0x{:x}", heap.id(cache)),
             thread: thread.map(|t| heap.thread_name(t).unwrap_or_else(|| dumpscan_heap::object_text(heap, t))),
             thread_alive: thread.is_some_and(|t| running.contains(&t)),
-            cached_buffers: by_arena.iter().map(|a| a.1).sum(),
-            cached_bytes: by_arena.iter().filter(|a| netty.arenas[a.0].direct).map(|a| a.2).sum(),
+            cached_buffers: by_arena.iter().map(|a| a.1).fold(0, u64::saturating_add),
+            cached_bytes: by_arena
+                .iter()
+                .filter(|a| netty.arenas[a.0].direct)
+                .map(|a| a.2)
+                .fold(0, u64::saturating_add),
         };
         let allocator = by_arena.first().map(|a| netty.arenas[a.0].allocator);
         netty.caches.push(CacheModel { allocator, report, by_arena });
@@ -431,8 +436,9 @@ fn read_adaptive(heap: &Heap<'_>, census: &Census, netty: &mut Netty) {
             int(heap, chunk, "capacity").or_else(|| int(heap, delegate, "capacity")).unwrap_or(0).max(0) as u64;
         let pool = netty.allocators[allocator].1.adaptive.get_or_insert_with(AdaptivePool::default);
         pool.chunks += 1;
-        pool.chunk_bytes += capacity;
-        pool.allocated_bytes += int(heap, chunk, "allocatedBytes").unwrap_or(0).max(0) as u64;
+        pool.chunk_bytes = pool.chunk_bytes.saturating_add(capacity);
+        let allocated = int(heap, chunk, "allocatedBytes").unwrap_or(0).max(0) as u64;
+        pool.allocated_bytes = pool.allocated_bytes.saturating_add(allocated);
         chunk_index.insert(chunk, netty.adaptive.len());
         let memory = object(heap, delegate, "buffer").filter(|&b| is_a(heap, b, "java.nio.DirectByteBuffer"));
         netty.adaptive.push(AdaptiveChunk { allocator, memory, live: Vec::new() });
@@ -459,8 +465,9 @@ fn finish(heap: &Heap<'_>, netty: &mut Netty) {
     }
     for cache in &netty.caches {
         for &(arena, count, bytes) in &cache.by_arena {
-            netty.arenas[arena].report.cached_buffers += count;
-            netty.arenas[arena].report.cached_bytes += bytes;
+            let report = &mut netty.arenas[arena].report;
+            report.cached_buffers = report.cached_buffers.saturating_add(count);
+            report.cached_bytes = report.cached_bytes.saturating_add(bytes);
         }
     }
     // Where an arena has no huge-allocation counters, count the unpooled chunks found.
@@ -470,15 +477,15 @@ fn finish(heap: &Heap<'_>, netty: &mut Netty) {
         let arena = &mut netty.arenas[c.arena];
         if uncounted[c.arena] && is_strong(heap, c.object) {
             arena.report.huge_count += 1;
-            arena.report.huge_bytes += c.size;
+            arena.report.huge_bytes = arena.report.huge_bytes.saturating_add(c.size);
         }
     }
     for (a, (_, report)) in netty.allocators.iter_mut().enumerate() {
         for arena in netty.arenas.iter().filter(|x| x.allocator == a) {
             report.arenas.push(arena.report.clone());
             if arena.direct {
-                report.live_buffers.count += arena.report.live_buffers.count;
-                report.live_buffers.bytes += arena.report.live_buffers.bytes;
+                report.live_buffers.count = report.live_buffers.count.saturating_add(arena.report.live_buffers.count);
+                report.live_buffers.bytes = report.live_buffers.bytes.saturating_add(arena.report.live_buffers.bytes);
             }
         }
         report.thread_caches =

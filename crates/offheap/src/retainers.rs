@@ -166,11 +166,15 @@ fn pool_shares(
     for (a, arena) in netty.arenas.iter().enumerate().filter(|(_, x)| x.direct) {
         let chunks: Vec<usize> =
             (0..netty.chunks.len()).filter(|&c| netty.chunks[c].arena == a && !netty.chunks[c].unpooled).collect();
-        let total: u64 = chunks.iter().filter_map(|&c| memory_bytes(c)).sum();
+        let total: u64 = chunks.iter().filter_map(|&c| memory_bytes(c)).fold(0, u64::saturating_add);
         if total == 0 {
             continue;
         }
-        let free: u64 = chunks.iter().filter(|&&c| memory_bytes(c).is_some()).map(|&c| netty.chunks[c].free).sum();
+        let free: u64 = chunks
+            .iter()
+            .filter(|&&c| memory_bytes(c).is_some())
+            .map(|&c| netty.chunks[c].free)
+            .fold(0, u64::saturating_add);
         let mut left = total.saturating_sub(free);
         for live in netty.live.iter().filter(|l| !l.huge) {
             if netty.chunks[live.chunk].arena == a && memory_bytes(live.chunk).is_some() {

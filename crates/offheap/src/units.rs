@@ -124,7 +124,10 @@ pub fn duration(ms: u64) -> String {
 /// A dump's timestamp (milliseconds since 1970) as RFC 3339 (ISO 8601) in UTC with
 /// milliseconds; `None` for a zero timestamp, which some writers leave.
 pub fn timestamp(ms: u64) -> Option<String> {
-    if ms == 0 {
+    // RFC 3339 has four digits for the year: a later time (a header's bytes gone wrong) has
+    // no spelling, and humantime's Display fails on it.
+    const LAST: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    if ms == 0 || ms > LAST {
         return None;
     }
     let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
@@ -134,6 +137,13 @@ pub fn timestamp(ms: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_past_the_year_9999_are_unknown() {
+        assert_eq!(timestamp(253_402_300_799_999).as_deref(), Some("9999-12-31T23:59:59.999Z"));
+        assert_eq!(timestamp(253_402_300_800_000), None);
+        assert_eq!(timestamp(u64::MAX), None);
+    }
 
     #[test]
     fn counts_and_sizes() {

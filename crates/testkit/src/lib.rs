@@ -5,6 +5,8 @@
 //! [`HeapBuilder`] hands out ids and names so a test declares classes and objects in a few
 //! lines; [`HprofWriter`] and [`HeapDumpBody`] write records byte for byte.
 
+pub mod samples;
+
 /// HPROF basic type codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BasicType {

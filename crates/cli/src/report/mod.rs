@@ -5,7 +5,7 @@
 pub(crate) mod document;
 pub(crate) mod html;
 pub(crate) mod markdown;
-mod paths;
+pub(crate) mod paths;
 pub(crate) mod terminal;
 
 use std::io::{self, Write};

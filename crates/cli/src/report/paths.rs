@@ -2,6 +2,8 @@
 //! count, and a path still longer than a table cell should be keeps its root, its first steps
 //! and its last ones. JSON and `--wide` keep every step.
 
+pub use crate::escape::printable;
+
 /// Steps that are the same reference taken again and again (`Entry.next`, 137 times) become
 /// one step: `io.netty.channel.ChannelOutboundBuffer$Entry.next x137`. Array indices do not
 /// count as a difference.
@@ -84,15 +86,6 @@ fn without_index(step: &str) -> String {
     }
 }
 
-/// Text from the dump made safe for a terminal or a document: control characters (which
-/// could retitle or recolour a terminal) shown as escapes.
-pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,11 +129,5 @@ mod tests {
         assert_eq!(simple_names("static DirectBuffers.CACHE"), "static DirectBuffers.CACHE");
         assert_eq!(simple_names("java.lang.Object[*] x2"), "Object[*] x2");
         assert_eq!(simple_names("freed when a garbage collection runs"), "freed when a garbage collection runs");
-    }
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(printable("plain"), "plain");
-        assert_eq!(printable("a\u{1b}]0;title\u{7}b"), "a\\u{1b}]0;title\\u{7}b");
     }
 }

@@ -159,12 +159,13 @@ fn grid(table: &Table, layout: &Layout) -> Grid {
 
 fn cell_text(cell: &Cell, layout: &Layout) -> String {
     match cell {
-        Cell::Text(text) => printable(text),
-        Cell::Code(text) if layout.wide => printable(text),
-        Cell::Code(text) => printable(&simple_names(text)),
-        Cell::Path(steps) if layout.wide => printable(&steps.join(" -> ")),
+        Cell::Text(text) => printable(text).into_owned(),
+        Cell::Code(text) if layout.wide => printable(text).into_owned(),
+        Cell::Code(text) => printable(&simple_names(text)).into_owned(),
+        Cell::Path(steps) if layout.wide => printable(&steps.join(" -> ")).into_owned(),
         Cell::Path(steps) => printable(
             &elide(collapse(steps), PATH_STEPS).iter().map(|s| simple_names(s)).collect::<Vec<_>>().join(" -> "),
-        ),
+        )
+        .into_owned(),
     }
 }

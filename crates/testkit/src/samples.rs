@@ -1,0 +1,141 @@
+//! Sample dumps for the tests and the fuzz seeds: each an input that once went wrong (a list
+//! too long to print whole, names that drive a terminal, a class hierarchy in a cycle,
+//! counters at the ends of their types).
+
+use crate::{BasicType as T, ClassDump, ClassRef, HeapBuilder, Value as V};
+
+/// A linked list of `nodes` nodes under one static field.
+pub fn linked_list(nodes: usize) -> Vec<u8> {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let node = b.define_class("com.example.Node", Some(object), &[("next", T::Object)]);
+    let mut next = 0;
+    for _ in 0..nodes {
+        next = b.instance(node, &[V::Object(next)]);
+    }
+    let holder = b.define_class_with_statics("com.example.Holder", Some(object), &[], &[("HEAD", V::Object(next))]);
+    b.body().root_simple(0x05, holder.id);
+    b.finish_segments(1 << 20)
+}
+
+/// Names a hostile dump gives its class, field, thread and frame: each would retitle,
+/// recolour or reorder the reader's terminal if printed raw.
+pub const EVIL_CLASS: &str = "com.evil.Title\u{1b}]0;pwned\u{7}Red\u{1b}[31m\u{9b}2J\u{202e}dlrow";
+pub const EVIL_FIELD: &str = "field\u{1b}[2J\u{7f}";
+pub const EVIL_THREAD: &str = "thread\u{1b}]0;owned\u{7}\r\u{85}\u{2066}";
+
+/// A dump whose class, field, thread and frame names hold the characters above, and the id
+/// of an instance of the hostile class.
+pub fn hostile_names() -> (Vec<u8>, u64) {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let string = b.define_class("java.lang.String", Some(object), &[("value", T::Object), ("coder", T::Byte)]);
+    let thread = b.define_class("java.lang.Thread", Some(object), &[("name", T::Object), ("tid", T::Long)]);
+    let evil = b.define_class(EVIL_CLASS, Some(object), &[(EVIL_FIELD, T::Object), ("n", T::Int)]);
+    let chars = b.byte_array(EVIL_THREAD.as_bytes());
+    // coder 0 is Latin-1: the thread name's bytes as the JDK would keep them.
+    let name = b.instance(string, &[V::Object(chars), V::Byte(0)]);
+    let t = b.instance(thread, &[V::Object(name), V::Long(1)]);
+    let inner = b.instance(evil, &[V::Object(0), V::Int(1)]);
+    let outer = b.instance(evil, &[V::Object(inner), V::Int(2)]);
+    let method = b.name("run\u{1b}[0m");
+    let file = b.name("Evil\u{1b}.java");
+    let w = b.writer();
+    w.stack_frame(0x77, method, 0, file, evil.serial, 42);
+    w.stack_trace(1, 1, &[0x77]);
+    w.start_thread(1, t, 1, 0, 0, 0);
+    b.body().root_thread_object(t, 1, 1).root_java_frame(outer, 1, 0);
+    (b.finish_segments(1 << 16), outer)
+}
+
+/// A dump whose super classes run in a cycle through `java.lang.Object`:
+/// `java.lang.Object` -> `com.example.A` -> `com.example.B` -> `java.lang.Object`, with
+/// 1,000 instances of A in a list.
+pub fn class_cycle() -> Vec<u8> {
+    let mut b = HeapBuilder::new();
+    let object_id = b.new_id();
+    let placeholder = ClassRef { id: object_id, serial: 0 };
+    let class_b = b.define_class("com.example.B", Some(placeholder), &[("b", T::Int)]);
+    let class_a = b.define_class("com.example.A", Some(class_b), &[("a", T::Object)]);
+    let name = b.name("java/lang/Object");
+    b.writer().load_class(1000, object_id, 0, name);
+    b.body().class_dump(&ClassDump { id: object_id, super_id: class_a.id, ..ClassDump::default() });
+    let mut next = 0;
+    for _ in 0..1000 {
+        next = b.instance(class_a, &[V::Object(next), V::Int(7)]);
+    }
+    b.body().root_simple(0xFF, next);
+    b.finish_segments(1 << 16)
+}
+
+/// A dump whose counters and sizes are at the ends of their types: `i64::MAX` and
+/// `i64::MIN` counters and limits, buffer capacities declared `long` and set to `i64::MAX`,
+/// negative indices. Every sum and difference over them must saturate, not wrap or panic.
+pub fn absurd_counters() -> Vec<u8> {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let atomic = b.define_class("java.util.concurrent.atomic.AtomicLong", Some(object), &[("value", T::Long)]);
+    let counter = |b: &mut HeapBuilder, value: i64| b.instance(atomic, &[V::Long(value)]);
+    let (reserved, total, count, used) =
+        (counter(&mut b, i64::MAX), counter(&mut b, i64::MIN), counter(&mut b, -3), counter(&mut b, i64::MAX));
+    let buffer = b.define_class(
+        "java.nio.Buffer",
+        Some(object),
+        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Long), ("address", T::Long)],
+    );
+    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
+    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
+    let direct =
+        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let reference = b.define_class("java.lang.ref.Reference", Some(object), &[("referent", T::Object)]);
+    let phantom = b.define_class("java.lang.ref.PhantomReference", Some(reference), &[]);
+    let cleaner = b.define_class("jdk.internal.ref.Cleaner", Some(phantom), &[("thunk", T::Object)]);
+    let deallocator = b.define_class(
+        "java.nio.DirectByteBuffer$Deallocator",
+        Some(object),
+        &[("address", T::Long), ("size", T::Long), ("capacity", T::Long)],
+    );
+    let mut buffers = Vec::new();
+    for (capacity, address) in [(i64::MAX, -1), (i64::MAX, i64::MAX), (i64::MAX, 1), (i64::MIN, 0), (-1, 8)] {
+        let thunk = b.instance(deallocator, &[V::Long(address), V::Long(capacity), V::Long(capacity)]);
+        let buf = b.instance(
+            direct,
+            &[
+                V::Object(0),
+                V::Object(0),
+                V::Object(0),
+                V::Object(0),
+                V::Int(i32::MIN),
+                V::Int(-1),
+                V::Int(i32::MAX),
+                V::Int(i32::MIN),
+                V::Long(capacity),
+                V::Long(address),
+            ],
+        );
+        let clean = b.instance(cleaner, &[V::Object(thunk), V::Object(buf)]);
+        buffers.push(clean);
+        buffers.push(buf);
+    }
+    let held = b.object_array("java.lang.Object", &buffers);
+    b.define_class_with_statics(
+        "java.nio.Bits",
+        Some(object),
+        &[],
+        &[
+            ("RESERVED_MEMORY", V::Object(reserved)),
+            ("TOTAL_CAPACITY", V::Object(total)),
+            ("COUNT", V::Object(count)),
+            ("MAX_MEMORY", V::Long(i64::MAX)),
+        ],
+    );
+    b.define_class_with_statics("jdk.internal.misc.VM", Some(object), &[], &[("directMemory", V::Long(i64::MIN))]);
+    b.define_class_with_statics(
+        "io.netty.util.internal.PlatformDependent",
+        Some(object),
+        &[],
+        &[("DIRECT_MEMORY_COUNTER", V::Object(used)), ("DIRECT_MEMORY_LIMIT", V::Long(i64::MIN))],
+    );
+    b.body().root_simple(0xFF, held);
+    b.finish_segments(1 << 16)
+}
