@@ -17,7 +17,7 @@ use crate::roots::Root;
 use crate::types::TypeColumn;
 use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
-/// What the first pass learns about the objects of one unit, column by column: 12 bytes an
+/// What the first pass learns about the objects of one unit, column by column: 10 bytes an
 /// object, since this is the peak of the build.
 #[derive(Default)]
 struct FirstPass {
@@ -27,16 +27,18 @@ struct FirstPass {
     offsets: Vec<u32>,
     /// A type marker (primitive array, class object), or an index into `local_classes`
     /// until the classes of the whole dump are known.
-    types: Vec<u32>,
+    types: TypeColumn,
     local_classes: Vec<u64>,
     local_index: FxHashMap<u64, u32>,
+    /// The dump's class index of each of `local_classes`, once known.
+    global_classes: Vec<u32>,
     classes: Vec<ClassInfo>,
     roots: Vec<GcRoot>,
 }
 
 /// Copies a vector into one of its exact length when it grew much past it: a unit's columns
 /// double as they grow, and all units' columns are alive at once at the end of a pass.
-fn trim<T: Copy>(column: &mut Vec<T>) {
+pub(crate) fn trim<T: Copy>(column: &mut Vec<T>) {
     if column.capacity() > column.len() + column.len() / 8 {
         *column = column.as_slice().to_vec();
     }
@@ -46,7 +48,16 @@ impl FirstPass {
     fn trim(&mut self) {
         self.ids.trim();
         trim(&mut self.offsets);
-        trim(&mut self.types);
+        self.types.trim();
+    }
+
+    /// The dump's type code of object `i`.
+    #[inline]
+    fn type_code(&self, i: usize) -> u32 {
+        match self.types.get(i) {
+            local if local < TYPE_PRIMITIVE_BASE => self.global_classes[local as usize],
+            marker => marker,
+        }
     }
 
     fn push(&mut self, id: u64, offset: u64, class_id: u64, marker: u32) {
@@ -211,15 +222,10 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     class_ids.sort_unstable();
     let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
 
-    // Local class indices become the dump's class indices.
+    // Each unit's local class indices, mapped to the dump's class indices.
     units.par_iter_mut().for_each(|u| {
-        let global: Vec<u32> =
+        u.global_classes =
             u.local_classes.iter().map(|c| class_index.get(c).copied().unwrap_or(TYPE_UNKNOWN)).collect();
-        for t in &mut u.types {
-            if *t < TYPE_PRIMITIVE_BASE {
-                *t = global[*t as usize];
-            }
-        }
         u.local_index = FxHashMap::default();
     });
     let Columns { ids, offsets, types } = Columns::gather(units, class_ids.len());
@@ -419,14 +425,17 @@ impl Columns {
             }
         }
         segments.extend(pending.map(|&(_, mu, mi)| (mu, mi, mi + 1)));
-        // Column by column, each written in its final compact form; the units are freed
-        // together at the end, so that their memory is one block the next phase can reuse.
+        // Column by column, each written in its final compact form, and the units' copies of
+        // it freed before the next: the units and the final columns are never whole together.
+        let mut units = units;
         let ids = gather_ids(&units, &segments);
+        units.iter_mut().for_each(|u| u.ids = UnitIds::default());
         let offsets = gather_offsets(&units, &segments);
+        units.iter_mut().for_each(|u| u.offsets = Vec::new());
         let types = if TypeColumn::fits_narrow(classes) {
-            TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.types[i])))
+            TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.type_code(i))))
         } else {
-            TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.types[i]))
+            TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.type_code(i)))
         };
         drop(units);
         let mut c = Columns { ids, offsets, types };

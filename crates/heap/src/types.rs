@@ -14,6 +14,12 @@ pub(crate) enum TypeColumn {
     Wide(Vec<u32>),
 }
 
+impl Default for TypeColumn {
+    fn default() -> Self {
+        TypeColumn::Narrow(Vec::new())
+    }
+}
+
 impl TypeColumn {
     /// Whether every class index of a dump with `classes` classes stays below the markers.
     pub(crate) fn fits_narrow(classes: usize) -> bool {
@@ -52,6 +58,27 @@ impl TypeColumn {
         }
     }
 
+    /// Appends a code, widening the column when a class index outgrows the 2-byte form.
+    pub(crate) fn push(&mut self, code: u32) {
+        match self {
+            TypeColumn::Narrow(codes) if (TYPE_PRIMITIVE_BASE - NARROW_SHIFT..TYPE_PRIMITIVE_BASE).contains(&code) => {
+                let mut wide: Vec<u32> = (0..codes.len()).map(|i| self.get(i)).collect();
+                wide.push(code);
+                *self = TypeColumn::Wide(wide);
+            }
+            TypeColumn::Narrow(codes) => codes.push(Self::narrow(code)),
+            TypeColumn::Wide(codes) => codes.push(code),
+        }
+    }
+
+    /// Frees the room a growing column keeps beyond its length.
+    pub(crate) fn trim(&mut self) {
+        match self {
+            TypeColumn::Narrow(codes) => crate::build::trim(codes),
+            TypeColumn::Wide(codes) => crate::build::trim(codes),
+        }
+    }
+
     /// The types in `order`.
     pub(crate) fn permute(&self, order: &[u32]) -> TypeColumn {
         match self {
@@ -73,5 +100,18 @@ mod tests {
         assert!(!TypeColumn::fits_narrow(65_504));
         let column = TypeColumn::Narrow(codes.iter().map(|&c| TypeColumn::narrow(c)).collect());
         assert_eq!((0..codes.len()).map(|i| column.get(i)).collect::<Vec<_>>(), codes);
+    }
+
+    #[test]
+    fn a_pushed_column_widens_for_a_large_class_index() {
+        let mut column = TypeColumn::Narrow(Vec::new());
+        let codes = [7, TYPE_PRIMITIVE_BASE + 3, TYPE_CLASS_OBJECT, 65_502];
+        codes.iter().for_each(|&c| column.push(c));
+        assert!(matches!(column, TypeColumn::Narrow(_)));
+        column.push(70_000);
+        assert!(matches!(column, TypeColumn::Wide(_)));
+        column.push(TYPE_UNKNOWN);
+        let all: Vec<u32> = codes.iter().copied().chain([70_000, TYPE_UNKNOWN]).collect();
+        assert_eq!((0..all.len()).map(|i| column.get(i)).collect::<Vec<_>>(), all);
     }
 }
