@@ -1,7 +1,7 @@
 //! Building the model: one parallel pass numbers the objects and collects classes and roots,
 //! a second resolves every reference to an object index.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use dumpscan_hprof::{ClassInfo, ClassTable, Dump, GcRoot, Metadata, Result, SubRecord, Summary};
 use rayon::prelude::*;
@@ -149,6 +149,9 @@ impl UnitIds {
     }
 }
 
+/// A reference count this large or larger is kept apart from the 1-byte degrees.
+const DEGREE_ESCAPE: u8 = u8::MAX;
+
 #[derive(Default)]
 struct SecondPass {
     /// The objects read, in record order, as runs of consecutive indices `(first, count)`:
@@ -157,6 +160,8 @@ struct SecondPass {
     runs: Vec<(u32, u32)>,
     /// The targets of the objects of `runs`, in that order.
     targets: Vec<u32>,
+    /// Objects with [`DEGREE_ESCAPE`] references or more, and their count.
+    large_degrees: Vec<(u32, u32)>,
     referents: Vec<(u32, u32, Reach)>,
 }
 
@@ -239,9 +244,9 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     // The id column is kept until the references are resolved, so `id_at` is not asked.
     let id_at = |object: u32| crate::record_id(dump, offsets.get(object));
     let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
-    // Written during the pass, each object by the one unit holding it; the CSR's starts are
-    // made from them.
-    let degrees: Vec<AtomicU32> = (0..types.len()).map(|_| AtomicU32::new(0)).collect();
+    // Written during the pass, each object by the one unit holding it, in a byte (larger
+    // counts apart); the CSR's starts are made from them.
+    let degrees: Vec<AtomicU8> = (0..types.len()).map(|_| AtomicU8::new(0)).collect();
     let (edges, _) = plan.map_units_then(
         id_size,
         SecondPass::default,
@@ -282,18 +287,27 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
             }
             let count = (p.targets.len() - before) as u32;
             if count > 0 {
-                degrees[source as usize].store(count, Ordering::Relaxed);
+                let small = u8::try_from(count).unwrap_or(DEGREE_ESCAPE);
+                degrees[source as usize].store(small, Ordering::Relaxed);
+                if small == DEGREE_ESCAPE {
+                    p.large_degrees.push((source, count));
+                }
             }
         },
         |p| trim(&mut p.targets),
     )?;
 
-    let degrees: Vec<u32> = degrees.into_iter().map(AtomicU32::into_inner).collect();
+    let large: FxHashMap<u32, u32> = edges.iter().flat_map(|u| u.large_degrees.iter().copied()).collect();
+    let degree = |i: usize| match degrees[i].load(Ordering::Relaxed) {
+        DEGREE_ESCAPE => large.get(&(i as u32)).copied().unwrap_or(0),
+        small => small as u32,
+    };
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
     // Each unit's targets go to their sources' places, unit by unit, each freed once copied:
     // the final array's pages are touched only as they are written.
     let mut referents = Vec::new();
-    let mut graph = Csr::from_degrees(degrees, vec![0u32; total]);
+    let mut graph = Csr::with_degrees(degrees.len(), degree, total);
+    pages::release(degrees);
     for mut unit in edges {
         let mut pos = 0;
         for &(first, count) in &unit.runs {

@@ -33,10 +33,11 @@ struct Starts {
 }
 
 impl Starts {
-    /// Turns per-node degrees into starts (the padding nodes count none).
-    fn of_degrees(degrees: &[u32]) -> Starts {
-        let sum = |degrees: &[u32]| degrees.iter().map(|&d| d as u64).sum::<u64>();
-        let mut blocks: Vec<u64> = degrees.par_chunks(BLOCK).map(sum).collect();
+    /// Turns the degrees of nodes `0..n` into starts (the padding nodes count none).
+    fn of_degrees(n: usize, degree: impl Fn(usize) -> u32 + Sync) -> Starts {
+        let degree = |i: usize| if i < n { degree(i) as u64 } else { 0 };
+        let mut blocks: Vec<u64> =
+            (0..n.div_ceil(BLOCK)).into_par_iter().map(|b| (b * BLOCK..(b + 1) * BLOCK).map(degree).sum()).collect();
         let mut total = 0;
         for block in &mut blocks {
             let next = total + *block;
@@ -46,18 +47,17 @@ impl Starts {
         blocks.push(total);
         // The blocks where a distance does not fit in a byte are kept in full (a block's last
         // node needs no distance to end: the next block's start is its end).
-        let mut near = vec![0u8; degrees.len().next_multiple_of(BLOCK)];
+        let mut near = vec![0u8; n.next_multiple_of(BLOCK)];
         let wide_blocks: Vec<usize> = near
             .par_chunks_mut(BLOCK)
-            .zip(degrees.par_chunks(BLOCK))
             .enumerate()
-            .filter_map(|(b, (near, degrees))| {
+            .filter_map(|(b, near)| {
                 let mut distance = 0u64;
                 for (k, slot) in near.iter_mut().enumerate() {
                     *slot = distance.min(u8::MAX as u64) as u8;
-                    distance += degrees.get(k).copied().unwrap_or(0) as u64;
+                    distance += degree(b * BLOCK + k);
                 }
-                let last = degrees.get(BLOCK - 1).copied().unwrap_or(0) as u64;
+                let last = degree(b * BLOCK + BLOCK - 1);
                 (distance - last > u8::MAX as u64).then_some(b)
             })
             .collect();
@@ -66,12 +66,12 @@ impl Starts {
             let mut start = blocks[b];
             for k in 0..BLOCK {
                 wide.push(start);
-                start += degrees.get(b * BLOCK + k).copied().unwrap_or(0) as u64;
+                start += degree(b * BLOCK + k);
             }
             near[b * BLOCK] = WIDE;
             near[b * BLOCK + 1..b * BLOCK + 5].copy_from_slice(&(at as u32).to_le_bytes());
         }
-        Starts { nodes: degrees.len(), blocks, near, wide }
+        Starts { nodes: n, blocks, near, wide }
     }
 
     /// Where node `i`'s targets start and end; `None` past the last node. Every walk over the
@@ -107,9 +107,15 @@ impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
     /// The degrees are handed back to the kernel once turned into starts.
     pub fn from_degrees(degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
-        let starts = Starts::of_degrees(&degrees);
+        let starts = Starts::of_degrees(degrees.len(), |i| degrees[i]);
         crate::pages::release(degrees);
         Csr { starts, targets }
+    }
+
+    /// Builds from the degree of each of nodes `0..nodes`, with room for `edges` targets
+    /// to be written run by run ([`Csr::run_mut`]).
+    pub(crate) fn with_degrees(nodes: usize, degree: impl Fn(usize) -> u32 + Sync, edges: usize) -> Csr {
+        Csr { starts: Starts::of_degrees(nodes, degree), targets: vec![0u32; edges] }
     }
 
     /// Builds from adjacency lists (tests, small graphs).

@@ -66,3 +66,22 @@ fn array_sizes_are_read_back_from_their_records() {
     assert_eq!(size(refs), model.array(3, model.reference));
     assert!(size(bytes) >= 1016);
 }
+
+/// Reference counts are kept in a byte while parsing, 255 and more apart: arrays on both
+/// sides of that line keep every element, in order.
+#[test]
+fn arrays_of_many_references_keep_them_all() {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let leaves: Vec<u64> = (0..1000).map(|_| b.instance(object, &[])).collect();
+    let arrays: Vec<(u64, usize)> = [0, 1, 254, 255, 256, 1000]
+        .iter()
+        .map(|&len| (b.object_array("java.lang.Object", &leaves[..len]), len))
+        .collect();
+    let dump = Dump::from_vec(b.finish_segments(4096)).expect("a dump");
+    let heap = Heap::build(&dump).expect("a heap");
+    for (id, len) in arrays {
+        let expected: Vec<u32> = leaves[..len].iter().map(|&l| heap.index_of(l).unwrap()).collect();
+        assert_eq!(heap.references(heap.index_of(id).unwrap()), &expected[..], "{len} elements");
+    }
+}
