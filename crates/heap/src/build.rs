@@ -235,7 +235,6 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     });
     let Columns { ids, offsets, types } = Columns::gather(units, class_ids.len());
     log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
-    let ids = IdIndex::from_column(ids);
 
     let layouts: Vec<Layout> = class_ids.par_iter().map(|&id| Layout::of(&classes, id, id_size)).collect();
     let referent_slots: Vec<Option<(u32, Reach)>> =
@@ -367,7 +366,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
 /// All objects in address order, column by column.
 struct Columns {
-    ids: IdColumn,
+    ids: IdIndex,
     offsets: Offsets,
     types: TypeColumn,
 }
@@ -443,6 +442,12 @@ impl Columns {
         // it freed before the next: the units and the final columns are never whole together.
         let mut units = units;
         let ids = gather_ids(&units, &segments);
+        if let Gathered::Column(column) = &ids {
+            if !column.is_strictly_ascending() {
+                // A dump with no such order, or a corrupt one that dumps an id twice.
+                return Columns::sorted(units, &segments, classes);
+            }
+        }
         units.iter_mut().for_each(|u| u.ids = UnitIds::default());
         let offsets = gather_offsets(&units, &segments);
         units.iter_mut().for_each(|u| u.offsets = Vec::new());
@@ -452,39 +457,88 @@ impl Columns {
             TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.type_code(i)))
         };
         drop(units);
-        let mut c = Columns { ids, offsets, types };
-        if !c.ids.is_strictly_ascending() {
-            c.sort_and_dedup();
-        }
-        c
+        let ids = match ids {
+            Gathered::Index(index) => index,
+            Gathered::Column(column) => IdIndex::from_column(column),
+        };
+        Columns { ids, offsets, types }
     }
 
-    fn sort_and_dedup(&mut self) {
-        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
-        order.par_sort_by_key(|&i| (self.ids.get(i as usize), i));
-        // A corrupt dump may dump an id twice: the first one stands.
-        order.dedup_by_key(|i| self.ids.get(*i as usize));
-        self.ids = self.ids.permute(&order);
-        let offsets: Vec<u64> = order.par_iter().map(|&i| self.offsets.get(i)).collect();
-        self.offsets = Offsets::new(&offsets);
-        self.types = self.types.permute(&order);
+    /// Every object sorted by id, the first of any id dumped twice standing.
+    fn sorted(units: Vec<FirstPass>, segments: &[(usize, usize, usize)], classes: usize) -> Columns {
+        let ids = match gather_column(&units, segments) {
+            Some(column) => column,
+            None => IdColumn::Wide(fill(&units, segments, |u, i, _| u.ids.get(i))),
+        };
+        let offsets: Vec<u64> = fill(&units, segments, |u, i, _| u.base + u.offsets[i] as u64);
+        let types = TypeColumn::Wide(fill(&units, segments, |u, i, _| u.type_code(i)));
+        drop(units);
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        order.par_sort_by_key(|&i| (ids.get(i as usize), i));
+        order.dedup_by_key(|i| ids.get(*i as usize));
+        let offsets: Vec<u64> = order.par_iter().map(|&i| offsets[i as usize]).collect();
+        let types = match types.permute(&order) {
+            TypeColumn::Wide(codes) if TypeColumn::fits_narrow(classes) => {
+                TypeColumn::Narrow(codes.into_iter().map(TypeColumn::narrow).collect())
+            }
+            types => types,
+        };
+        Columns { ids: IdIndex::from_column(ids.permute(&order)), offsets: Offsets::new(&offsets), types }
     }
 }
 
-/// Object ids in gathered order: 4-byte slots above the smallest id when they fit, as they
-/// do for HotSpot, so the 8-byte column never exists.
-fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> IdColumn {
+/// The gathered ids: an index that keeps each in a byte, or a column to index (or sort).
+enum Gathered {
+    Index(IdIndex),
+    Column(IdColumn),
+}
+
+/// Object ids in gathered order, in a byte each within their region of the index when they
+/// are ascending and allow it (HotSpot's do), else in a column: 4-byte slots above the
+/// smallest id when they fit, 8 bytes otherwise.
+fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Gathered {
+    let (base, top, aligned) = id_bounds(units);
+    let n = segments.iter().map(|&(_, start, end)| end - start).sum();
+    let ascending = aligned
+        && segments.par_iter().enumerate().all(|(k, &(u, start, end))| {
+            let ids = &units[u].ids;
+            let after_previous = k == 0 || {
+                let (pu, _, pend) = segments[k - 1];
+                units[pu].ids.get(pend - 1) < ids.get(start)
+            };
+            after_previous && (start + 1..end).all(|i| ids.get(i - 1) < ids.get(i))
+        });
+    if ascending {
+        let in_order = segments.iter().flat_map(|&(u, start, end)| (start..end).map(move |i| units[u].ids.get(i)));
+        let index =
+            IdIndex::in_regions(base, top, n, in_order, |slot| fill(units, segments, |u, i, _| slot(u.ids.get(i))));
+        if let Some(index) = index {
+            return Gathered::Index(index);
+        }
+    }
+    Gathered::Column(
+        gather_column(units, segments).unwrap_or_else(|| IdColumn::Wide(fill(units, segments, |u, i, _| u.ids.get(i)))),
+    )
+}
+
+/// The smallest and largest id, and whether every id is 8-aligned above the smallest.
+fn id_bounds(units: &[FirstPass]) -> (u64, u64, bool) {
     let bounds = |u: &FirstPass| {
         (0..u.ids.len()).fold((u64::MAX, 0u64), |(lo, hi), i| (lo.min(u.ids.get(i)), hi.max(u.ids.get(i))))
     };
     let (base, top) = units.par_iter().map(bounds).reduce(|| (u64::MAX, 0), |(a, b), (c, d)| (a.min(c), b.max(d)));
     let base = base.min(top);
     let aligned = units.par_iter().all(|u| (0..u.ids.len()).all(|i| (u.ids.get(i) - base) & 7 == 0));
-    if IdColumn::fits_compact(base, top, aligned) {
-        IdColumn::Compact { base, slots: fill(units, segments, |u, i, _| ((u.ids.get(i) - base) >> 3) as u32) }
-    } else {
-        IdColumn::Wide(fill(units, segments, |u, i, _| u.ids.get(i)))
-    }
+    (base, top, aligned)
+}
+
+/// The ids in 4-byte slots above the smallest, when they fit.
+fn gather_column(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Option<IdColumn> {
+    let (base, top, aligned) = id_bounds(units);
+    IdColumn::fits_compact(base, top, aligned).then(|| IdColumn::Compact {
+        base,
+        slots: fill(units, segments, |u, i, _| ((u.ids.get(i) - base) >> 3) as u32),
+    })
 }
 
 /// File offsets in gathered order, straight into blocks (see [`Offsets`]).

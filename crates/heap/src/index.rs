@@ -17,11 +17,23 @@ pub(crate) enum IdColumn {
     Wide(Vec<u64>),
 }
 
+/// The ids an [`IdIndex`] keeps while references are resolved.
+#[derive(Debug)]
+enum Kept {
+    /// Each id's 8-byte slot within its region, in a byte: the region itself is known from
+    /// the region table. HotSpot's ids allow it whenever a region spans at most 2 KiB.
+    InRegion(Vec<u8>),
+    Column(IdColumn),
+}
+
+/// The largest region that keeps an id's slot within it in a byte: 256 slots of 8 bytes.
+const IN_REGION_SHIFT: u32 = 11;
+
 /// Maps object ids to dense indices and back.
 #[derive(Debug)]
 pub(crate) struct IdIndex {
     /// `None` once dropped: each id is then read back from its object's record.
-    ids: Option<IdColumn>,
+    ids: Option<Kept>,
     len: usize,
     /// For each region of `1 << region_shift` bytes of address space, the index of its first
     /// object: a lookup searches only the objects of one region.
@@ -87,24 +99,56 @@ impl IdIndex {
     pub(crate) fn from_column(ids: IdColumn) -> IdIndex {
         let n = ids.len();
         let (base, top) = if n == 0 { (0, 0) } else { (ids.get(0), ids.get(n - 1)) };
-        let span = top - base;
-        // About eight objects per region keeps each search inside a cache line or two.
-        let per_region = (span / (n.max(1) as u64 / 8).max(1)).max(1);
-        let region_shift = (64 - per_region.leading_zeros()).min(40);
-        let region_count = (span >> region_shift) as usize + 2;
+        let region_shift = Self::region_shift(base, top, n);
+        let regions = Self::regions(base, top, region_shift, n, (0..n).map(|i| ids.get(i)))
+            .expect("a column is sorted ascending");
+        IdIndex { ids: Some(Kept::Column(ids)), len: n, regions, region_shift, base }
+    }
+
+    /// Builds the index over `n` ids, strictly ascending and 8-aligned above `base`, up to
+    /// `top`, keeping each in a byte: `ids` gives them in order for the region table, and
+    /// `slots` writes the column, each id through the function it is given. `None` when a
+    /// byte cannot hold them without a region table larger than the ids.
+    pub(crate) fn in_regions(
+        base: u64,
+        top: u64,
+        n: usize,
+        ids: impl Iterator<Item = u64>,
+        slots: impl FnOnce(&(dyn Fn(u64) -> u8 + Sync)) -> Vec<u8>,
+    ) -> Option<IdIndex> {
+        let region_shift = Self::region_shift(base, top, n).clamp(3, IN_REGION_SHIFT);
+        // Four bytes a region against the three an object saves.
+        if (top - base) >> region_shift > (n as u64 / 4) * 3 {
+            return None;
+        }
+        let regions = Self::regions(base, top, region_shift, n, ids)?;
+        let within = (1u64 << region_shift) - 1;
+        let slots = slots(&|id| (((id - base) & within) >> 3) as u8);
+        Some(IdIndex { ids: Some(Kept::InRegion(slots)), len: n, regions, region_shift, base })
+    }
+
+    /// About eight objects per region keeps each search inside a cache line or two.
+    fn region_shift(base: u64, top: u64, n: usize) -> u32 {
+        let per_region = ((top - base) / (n.max(1) as u64 / 8).max(1)).max(1);
+        (64 - per_region.leading_zeros()).min(40)
+    }
+
+    /// The index of each region's first object, from the ids in ascending order.
+    fn regions(base: u64, top: u64, shift: u32, n: usize, ids: impl Iterator<Item = u64>) -> Option<Vec<u32>> {
+        let region_count = ((top - base) >> shift) as usize + 2;
         let mut regions = vec![0u32; region_count];
         let mut next = 0usize;
-        for i in 0..n {
-            let r = ((ids.get(i) - base) >> region_shift) as usize;
+        for (i, id) in ids.enumerate() {
+            let r = (id.checked_sub(base)? >> shift) as usize;
             while next <= r {
-                regions[next] = i as u32;
+                *regions.get_mut(next)? = i as u32;
                 next += 1;
             }
         }
         for slot in &mut regions[next..] {
             *slot = n as u32;
         }
-        IdIndex { ids: Some(ids), len: n, regions, region_shift, base }
+        Some(regions)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -124,7 +168,11 @@ impl IdIndex {
     #[inline]
     pub(crate) fn id(&self, index: u32, id_at: impl Fn(u32) -> u64) -> u64 {
         match &self.ids {
-            Some(ids) => ids.get(index as usize),
+            Some(Kept::Column(ids)) => ids.get(index as usize),
+            Some(Kept::InRegion(slots)) => {
+                let region = self.regions.partition_point(|&first| first <= index).saturating_sub(1);
+                self.base + ((region as u64) << self.region_shift) + ((slots[index as usize] as u64) << 3)
+            }
             None => id_at(index),
         }
     }
@@ -137,13 +185,20 @@ impl IdIndex {
         let lo = *self.regions.get(r)? as usize;
         let hi = *self.regions.get(r + 1)? as usize;
         let found = match &self.ids {
-            Some(IdColumn::Compact { slots, .. }) => {
+            Some(Kept::InRegion(slots)) => {
+                if offset & 7 != 0 {
+                    return None;
+                }
+                let within = ((offset & ((1 << self.region_shift) - 1)) >> 3) as u8;
+                slots[lo..hi].binary_search(&within)
+            }
+            Some(Kept::Column(IdColumn::Compact { slots, .. })) => {
                 if offset & 7 != 0 || offset >> 3 > u32::MAX as u64 {
                     return None;
                 }
                 slots[lo..hi].binary_search(&((offset >> 3) as u32))
             }
-            Some(IdColumn::Wide(ids)) => ids[lo..hi].binary_search(&id),
+            Some(Kept::Column(IdColumn::Wide(ids))) => ids[lo..hi].binary_search(&id),
             None => {
                 // The first of the region's objects whose id is not below `id`.
                 let (mut at, mut end) = (lo, hi);
@@ -168,8 +223,21 @@ mod tests {
 
     #[test]
     fn maps_ids_both_ways_with_and_without_the_column() {
-        for ids in [vec![0x1000u64, 0x1010, 0x1018, 0x9000, 0x9008], vec![3, 5, 7, 1 << 40], vec![], vec![42]] {
-            let mut index = IdIndex::new(ids.clone());
+        let dense: Vec<u64> = (0..5000u64).map(|i| 0x7_0000_0000 + i * 32 + (i % 3) * 8).collect();
+        let in_region = |ids: &Vec<u64>| {
+            let (base, top) = (ids[0], *ids.last().unwrap());
+            IdIndex::in_regions(base, top, ids.len(), ids.iter().copied(), |slot| {
+                ids.iter().map(|&id| slot(id)).collect()
+            })
+        };
+        assert!(in_region(&dense).is_some_and(|i| matches!(i.ids, Some(super::Kept::InRegion(_)))));
+        assert!(in_region(&vec![0x1000, 0x10_0000_0000]).is_none(), "a region table larger than the ids");
+        let cases = [vec![0x1000u64, 0x1010, 0x1018, 0x9000, 0x9008], vec![3, 5, 7, 1 << 40], vec![], vec![42], dense];
+        for (ids, mut index) in cases
+            .iter()
+            .map(|ids| (ids.clone(), IdIndex::new(ids.clone())))
+            .chain(std::iter::once((cases[4].clone(), in_region(&cases[4]).unwrap())))
+        {
             let id_at = |i: u32| ids[i as usize];
             for kept in [true, false] {
                 if !kept {
@@ -179,7 +247,7 @@ mod tests {
                     assert_eq!(index.index_of(id, id_at), Some(i as u32), "kept: {kept}");
                     assert_eq!(index.id(i as u32, id_at), id);
                 }
-                for missing in [0, 1, 0x1008, 0x1011, 0x8ff8, 0x9010, u64::MAX] {
+                for missing in [0, 1, 0x1008, 0x1011, 0x8ff8, 0x9010, 0x7_0000_0008, 0x7_0000_0009, u64::MAX] {
                     if !ids.contains(&missing) {
                         assert_eq!(index.index_of(missing, id_at), None, "{missing:#x} in {ids:?}, kept: {kept}");
                     }
