@@ -360,6 +360,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         size_model,
         truncation,
         reach: Default::default(),
+        all_parents: Default::default(),
     };
     Ok(heap)
 }

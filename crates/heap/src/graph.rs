@@ -163,6 +163,79 @@ impl Csr {
     pub fn heap_bytes(&self) -> usize {
         self.starts.heap_bytes() + self.targets.len() * 4
     }
+
+    /// The graph over the members of `subset` and the edges between them, each member
+    /// renumbered by its rank.
+    pub fn induced(&self, subset: &Subset<'_>) -> Csr {
+        let mut degrees = Vec::with_capacity(subset.len());
+        let mut targets = Vec::new();
+        for v in subset.members() {
+            let before = targets.len();
+            targets.extend(self.successors(v).iter().filter(|&&w| subset.contains(w)).map(|&w| subset.rank(w)));
+            degrees.push((targets.len() - before) as u32);
+        }
+        Csr::from_degrees(degrees, targets)
+    }
+}
+
+/// A set of nodes given as a bitset by node number, numbered densely in node order: the
+/// nodes of a graph [`Csr::induced`] by them.
+pub struct Subset<'a> {
+    bits: &'a [u64],
+    /// Members before each word of `bits`.
+    before: Vec<u32>,
+}
+
+impl<'a> Subset<'a> {
+    /// The nodes whose bit is set in `bits` (bit `v % 64` of word `v / 64`).
+    pub fn new(bits: &'a [u64]) -> Subset<'a> {
+        let mut count = 0u32;
+        let before = bits
+            .iter()
+            .map(|word| {
+                let at = count;
+                count += word.count_ones();
+                at
+            })
+            .collect();
+        Subset { bits, before }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&w| w == 0)
+    }
+
+    #[inline]
+    pub fn contains(&self, v: u32) -> bool {
+        self.bits.get(v as usize / 64).is_some_and(|w| w & (1 << (v % 64)) != 0)
+    }
+
+    /// The number of members below `v`: `v`'s number in the subset when it is a member.
+    #[inline]
+    pub fn rank(&self, v: u32) -> u32 {
+        let word = v as usize / 64;
+        self.before[word] + (self.bits[word] & ((1u64 << (v % 64)) - 1)).count_ones()
+    }
+
+    /// The members, ascending.
+    pub fn members(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bits.iter().enumerate().flat_map(|(k, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = word.trailing_zeros();
+                    word &= word - 1;
+                    (k * 64) as u32 + bit
+                })
+            })
+        })
+    }
 }
 
 #[cfg(test)]

@@ -27,11 +27,12 @@ mod pages;
 mod paths;
 pub use paths::object_text;
 mod reach;
+mod reaching;
 mod roots;
 mod types;
 
 pub use dominators::{Dominators, Retained};
-pub use graph::Csr;
+pub use graph::{Csr, Subset};
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
 pub use roots::{Frame, Root};
@@ -110,6 +111,9 @@ pub struct Heap<'a> {
     /// Reachability by reference strength, and the shortest strong path to each object:
     /// computed when first asked (the dominator tree does not need it).
     reach: std::sync::OnceLock<Reachability>,
+    /// Every object's parent, when `reach` keeps only some ([`Heap::reach_toward`]) and a
+    /// path to another object is asked for.
+    all_parents: std::sync::OnceLock<Reachability>,
 }
 
 impl<'a> Heap<'a> {
@@ -128,6 +132,33 @@ impl<'a> Heap<'a> {
     /// paths from the GC roots; a breadth-first walk of the whole graph the first time.
     pub fn reach(&self) -> &Reachability {
         self.reach.get_or_init(|| reach::compute(&self.graph, &self.roots, &self.referents))
+    }
+
+    /// [`Heap::reach`], keeping the parents only of the objects from which one of `targets`
+    /// can be reached: the paths to the targets and to every object on them, in a byte an
+    /// object and those few parents rather than five bytes an object. A path asked later of
+    /// another object walks the whole heap again for its parents. Once reachability is
+    /// known, it is what it is.
+    pub fn reach_toward(&self, targets: &[ObjectIndex]) -> &Reachability {
+        self.reach.get_or_init(|| {
+            let levels = reach::levels(&self.graph, &self.roots, &self.referents);
+            match self.reaching_by(targets, Reach::Phantom, &|v| levels.level(v)) {
+                Some(members) => levels.with_parents_within(&self.graph, &self.roots, &self.referents, &members),
+                None => reach::compute(&self.graph, &self.roots, &self.referents),
+            }
+        })
+    }
+
+    /// A reachability that knows the path to `object`.
+    fn reach_with_path_of(&self, object: ObjectIndex) -> &Reachability {
+        match self.reach() {
+            reach if reach.knows_path_of(object) => reach,
+            _ => self.reach_with_all_parents(),
+        }
+    }
+
+    fn reach_with_all_parents(&self) -> &Reachability {
+        self.all_parents.get_or_init(|| reach::compute(&self.graph, &self.roots, &self.referents))
     }
 
     pub fn dump(&self) -> &'a Dump {

@@ -8,7 +8,7 @@ impl Heap<'_> {
     /// The chain of objects from a GC root down to `object` (root first), along breadth-first
     /// parents; empty when nothing reaches it.
     pub fn path(&self, object: ObjectIndex) -> Vec<ObjectIndex> {
-        along_parents(self.reach(), object, self.len())
+        along_parents(self.reach_with_path_of(object), object, self.len())
     }
 
     /// [`Heap::path`] of a few objects at once. Before the reachability of the whole heap is
@@ -17,7 +17,8 @@ impl Heap<'_> {
     pub fn paths_to(&self, targets: &[ObjectIndex]) -> Vec<Vec<ObjectIndex>> {
         let near;
         let reach = match self.reach.get() {
-            Some(reach) => reach,
+            Some(reach) if targets.iter().all(|&t| reach.knows_path_of(t)) => reach,
+            Some(_) => self.reach_with_all_parents(),
             None => match crate::reach::toward(&self.graph, &self.roots, targets) {
                 Some(found) => {
                     near = found;
@@ -34,7 +35,7 @@ impl Heap<'_> {
     /// it. A table row needs only the ends of a path; walking whole paths of every object in a
     /// long linked list costs the square of its length.
     pub fn path_tail(&self, object: ObjectIndex, limit: usize) -> (Vec<ObjectIndex>, bool) {
-        let reach = self.reach();
+        let reach = self.reach_with_path_of(object);
         let mut path = vec![object];
         let mut current = object;
         while let Some(parent) = reach.parent(current) {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use rayon::iter::Either;
 use rayon::prelude::*;
 
+use crate::graph::Subset;
 use crate::{Csr, ObjectIndex, Root};
 
 /// How strongly an object is held, strongest first.
@@ -45,7 +46,7 @@ pub const NO_PARENT: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct Reachability {
     level: Vec<Reach>,
-    parent: Vec<u32>,
+    parents: Parents,
     /// For objects that are GC roots: the index of their first root in `Heap::roots`.
     root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
 }
@@ -57,7 +58,23 @@ impl Reachability {
 
     /// The object one step closer to a GC root, on a shortest path.
     pub fn parent(&self, object: ObjectIndex) -> Option<ObjectIndex> {
-        self.parent.get(object as usize).copied().filter(|&p| p != NO_PARENT)
+        match &self.parents {
+            Parents::All(parent) => parent.get(object as usize).copied().filter(|&p| p != NO_PARENT),
+            Parents::Of(parent) => parent.get(&object).copied(),
+        }
+    }
+
+    /// Whether the parents of `object` and of every object on its path are known: always,
+    /// unless only the paths to some objects were asked for ([`Heap::reach_toward`]).
+    pub fn knows_path_of(&self, object: ObjectIndex) -> bool {
+        match &self.parents {
+            Parents::All(_) => true,
+            Parents::Of(parent) => {
+                parent.contains_key(&object)
+                    || self.root_of(object).is_some()
+                    || self.level(object) == Reach::Unreachable
+            }
+        }
     }
 
     /// The root entry (index into `Heap::roots`) if the object is a GC root.
@@ -75,7 +92,63 @@ impl Reachability {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.level.len() + self.parent.len() * 4
+        self.level.len()
+            + match &self.parents {
+                Parents::All(parent) => parent.len() * 4,
+                Parents::Of(parent) => parent.len() * 8,
+            }
+    }
+}
+
+/// The breadth-first parents: of every object, or of the few whose paths are wanted.
+#[derive(Debug)]
+enum Parents {
+    All(Vec<u32>),
+    Of(rustc_hash::FxHashMap<ObjectIndex, ObjectIndex>),
+}
+
+impl Default for Parents {
+    fn default() -> Self {
+        Parents::All(Vec::new())
+    }
+}
+
+/// How a walk claims an object for its next level: through the parent it keeps (the
+/// smallest referrer claiming it, whatever the threads' timing), or by a bit when no parents
+/// are kept (a bit an object rather than 4 bytes).
+enum Claims {
+    Parents(Vec<AtomicU32>),
+    Seen(Vec<AtomicU64>),
+}
+
+impl Claims {
+    /// Whether `v` is the first to claim `w`.
+    #[inline]
+    fn claim(&self, v: u32, w: u32) -> bool {
+        match self {
+            Claims::Parents(parent) => parent[w as usize].fetch_min(v, Ordering::Relaxed) == NO_PARENT,
+            Claims::Seen(bits) => {
+                let bit = 1 << (w % 64);
+                bits[w as usize / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+            }
+        }
+    }
+
+    /// `referent` reached through `reference`.
+    fn seed(&self, reference: u32, referent: u32) {
+        match self {
+            Claims::Parents(parent) => parent[referent as usize].store(reference, Ordering::Relaxed),
+            Claims::Seen(bits) => {
+                bits[referent as usize / 64].fetch_or(1 << (referent % 64), Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn into_parents(self) -> Parents {
+        match self {
+            Claims::Parents(parent) => Parents::All(parent.into_iter().map(AtomicU32::into_inner).collect()),
+            Claims::Seen(_) => Parents::Of(Default::default()),
+        }
     }
 }
 
@@ -84,8 +157,22 @@ impl Reachability {
 /// parent is its smallest-numbered referrer in the level before, so the result does not
 /// depend on thread timing.
 pub fn compute(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectIndex, Reach)]) -> Reachability {
-    let Walk { mut level, parent, root_of, seeds } = Walk::from_roots(graph.node_count(), roots);
-    spread(graph, &mut level, &parent, seeds, Reach::Strong, &mut |_| false);
+    walk(graph, roots, referents, true)
+}
+
+/// [`compute`] without the parents: how strongly each object is held, in a byte an object.
+pub(crate) fn levels(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectIndex, Reach)]) -> Reachability {
+    walk(graph, roots, referents, false)
+}
+
+fn walk(
+    graph: &Csr,
+    roots: &[Root],
+    referents: &[(ObjectIndex, ObjectIndex, Reach)],
+    with_parents: bool,
+) -> Reachability {
+    let Walk { mut level, claims, root_of, seeds } = Walk::from_roots(graph.node_count(), roots, with_parents);
+    spread(graph, &mut level, &claims, seeds, Reach::Strong, &mut |_| false);
     for strength in [Reach::Soft, Reach::Weak, Reach::Final, Reach::Phantom] {
         loop {
             let mut seeds = Vec::new();
@@ -93,25 +180,59 @@ pub fn compute(graph: &Csr, roots: &[Root], referents: &[(ObjectIndex, ObjectInd
                 let held = level[reference as usize];
                 if edge <= strength && held <= strength && level[referent as usize] == Reach::Unreachable {
                     level[referent as usize] = strength;
-                    parent[referent as usize].store(reference, Ordering::Relaxed);
+                    claims.seed(reference, referent);
                     seeds.push(referent);
                 }
             }
             if seeds.is_empty() {
                 break;
             }
-            spread(graph, &mut level, &parent, seeds, strength, &mut |_| false);
+            spread(graph, &mut level, &claims, seeds, strength, &mut |_| false);
         }
     }
-    let parent = parent.into_iter().map(AtomicU32::into_inner).collect();
-    Reachability { level, parent, root_of }
+    Reachability { level, parents: claims.into_parents(), root_of }
+}
+
+impl Reachability {
+    /// Adds the parents of the objects in `members`: a set closed under referrers (every
+    /// object held that refers to a member is one, as [`crate::Heap::reaching`] gives), so
+    /// that a walk over the members alone meets each of them at the same level, from the same
+    /// parent, as the walk over the whole heap.
+    pub(crate) fn with_parents_within(
+        mut self,
+        graph: &Csr,
+        roots: &[Root],
+        referents: &[(ObjectIndex, ObjectIndex, Reach)],
+        members: &[u64],
+    ) -> Reachability {
+        let subset = Subset::new(members);
+        let nodes: Vec<ObjectIndex> = subset.members().collect();
+        let roots: Vec<Root> = roots
+            .iter()
+            .filter(|r| subset.contains(r.object))
+            .map(|r| Root { object: subset.rank(r.object), kind: r.kind })
+            .collect();
+        let referents: Vec<(ObjectIndex, ObjectIndex, Reach)> = referents
+            .iter()
+            .filter(|&&(r, w, _)| subset.contains(r) && subset.contains(w))
+            .map(|&(r, w, strength)| (subset.rank(r), subset.rank(w), strength))
+            .collect();
+        let within = compute(&graph.induced(&subset), &roots, &referents);
+        let found =
+            (0..nodes.len() as u32).filter_map(|k| Some((nodes[k as usize], nodes[within.parent(k)? as usize])));
+        match &mut self.parents {
+            Parents::Of(parent) => parent.extend(found),
+            Parents::All(_) => {}
+        }
+        self
+    }
 }
 
 /// The strong walk of [`compute`] stopped after the level where the last of `targets` is
 /// met: the same parents for them and for every object on their paths, without walking the
 /// rest of the heap. `None` when a target is not strongly reachable.
 pub(crate) fn toward(graph: &Csr, roots: &[Root], targets: &[ObjectIndex]) -> Option<Reachability> {
-    let Walk { mut level, parent, root_of, seeds } = Walk::from_roots(graph.node_count(), roots);
+    let Walk { mut level, claims, root_of, seeds } = Walk::from_roots(graph.node_count(), roots, true);
     // Targets not met yet; each level checks from the last until one is still missing.
     let mut pending = targets.to_vec();
     let mut all_met = |level: &[Reach]| {
@@ -123,27 +244,27 @@ pub(crate) fn toward(graph: &Csr, roots: &[Root], targets: &[ObjectIndex]) -> Op
         }
         true
     };
-    spread(graph, &mut level, &parent, seeds, Reach::Strong, &mut all_met);
-    let parent = parent.into_iter().map(AtomicU32::into_inner).collect();
-    all_met(&level).then_some(Reachability { level, parent, root_of })
+    spread(graph, &mut level, &claims, seeds, Reach::Strong, &mut all_met);
+    all_met(&level).then_some(Reachability { level, parents: claims.into_parents(), root_of })
 }
 
 /// A walk's state before its first step: the GC roots reached, nothing else.
 struct Walk {
     level: Vec<Reach>,
-    parent: Vec<AtomicU32>,
+    claims: Claims,
     root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
     seeds: Vec<u32>,
 }
 
 impl Walk {
-    fn from_roots(n: usize, roots: &[Root]) -> Walk {
-        let mut walk = Walk {
-            level: vec![Reach::Unreachable; n],
-            parent: (0..n).map(|_| AtomicU32::new(NO_PARENT)).collect(),
-            root_of: Default::default(),
-            seeds: Vec::new(),
+    fn from_roots(n: usize, roots: &[Root], with_parents: bool) -> Walk {
+        let claims = if with_parents {
+            Claims::Parents((0..n).map(|_| AtomicU32::new(NO_PARENT)).collect())
+        } else {
+            Claims::Seen((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
         };
+        let mut walk =
+            Walk { level: vec![Reach::Unreachable; n], claims, root_of: Default::default(), seeds: Vec::new() };
         for (i, root) in roots.iter().enumerate() {
             if walk.root_of.insert(root.object, i).is_none() {
                 walk.level[root.object as usize] = Reach::Strong;
@@ -191,7 +312,7 @@ const SMALL_LEVEL: usize = 4096;
 fn spread(
     graph: &Csr,
     level: &mut [Reach],
-    parent: &[AtomicU32],
+    claims: &Claims,
     seeds: Vec<u32>,
     strength: Reach,
     done: &mut dyn FnMut(&[Reach]) -> bool,
@@ -209,9 +330,7 @@ fn spread(
         // Levels are written only between expansions, so reading them here is safe; the
         // first referrer to claim an object adds it to the next level.
         let seen: &[Reach] = level;
-        let claims = |v: u32, w: u32| {
-            seen[w as usize] == Reach::Unreachable && parent[w as usize].fetch_min(v, Ordering::Relaxed) == NO_PARENT
-        };
+        let claims = |v: u32, w: u32| seen[w as usize] == Reach::Unreachable && claims.claim(v, w);
         let next = if out_degree < SMALL_LEVEL {
             // Deep chains (linked lists) make many tiny levels: no threads for them.
             let list = match frontier {

@@ -182,3 +182,80 @@ fn weakly_held_objects_are_told_apart() {
     );
     assert_eq!(reach.parent(2), Some(1));
 }
+
+/// A heap of `lists.len()` nodes with up to three references each; the nodes in `weak` are
+/// weak references to the node their first list entry names.
+fn heap_of(lists: &[Vec<u32>], roots: &[u32], weak: &[bool]) -> Vec<u8> {
+    use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let fields = [("a", T::Object), ("b", T::Object), ("c", T::Object)];
+    let node = b.define_class("org.example.Node", Some(object), &fields);
+    let reference = b.define_class("java.lang.ref.Reference", Some(object), &[("referent", T::Object)]);
+    let weak_class = b.define_class("java.lang.ref.WeakReference", Some(reference), &fields);
+    let ids: Vec<u64> = lists.iter().map(|_| b.new_id()).collect();
+    for (v, list) in lists.iter().enumerate() {
+        let refs: Vec<V> = (0..3).map(|k| V::Object(list.get(k).map_or(0, |&w| ids[w as usize]))).collect();
+        if weak[v] {
+            // Its own three fields, then the referent (the super class's).
+            let referent = list.first().map_or(0, |&w| ids[w as usize]);
+            let mut values = vec![V::Object(0)];
+            values.extend(refs[1..].iter().cloned());
+            values.push(V::Object(referent));
+            b.body().instance(ids[v], weak_class.id, &values);
+        } else {
+            b.body().instance(ids[v], node.id, &refs);
+        }
+    }
+    for &r in roots {
+        b.body().root_simple(0xFF, ids[r as usize]);
+    }
+    b.finish_single()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Keeping the parents of only the objects that reach a few targets gives those objects
+    /// the same paths as the walk that keeps every parent, weak references included; a path
+    /// asked of any other object is the same too.
+    #[test]
+    fn paths_toward_targets_match_the_whole_walk(
+        (lists, roots) in graphs(),
+        weak_bits in any::<u64>(),
+        target_bits in any::<u64>(),
+    ) {
+        let weak: Vec<bool> = (0..lists.len()).map(|v| weak_bits & (1 << (v % 64)) != 0).collect();
+        let dump = dumpscan_hprof::Dump::from_vec(heap_of(&lists, &roots, &weak)).unwrap();
+        let whole = dumpscan_heap::Heap::build(&dump).unwrap();
+        let toward = dumpscan_heap::Heap::build(&dump).unwrap();
+        let nodes: Vec<u32> = (0..whole.len() as u32).filter(|&o| whole.class_name(o) != "java.lang.Class").collect();
+        let targets: Vec<u32> = nodes.iter().copied().filter(|&o| target_bits & (1 << (o % 64)) != 0).collect();
+        toward.reach_toward(&targets);
+        for &o in &nodes {
+            prop_assert_eq!(toward.reach().level(o), whole.reach().level(o));
+        }
+        for &t in &targets {
+            prop_assert!(toward.reach().knows_path_of(t));
+            prop_assert_eq!(toward.path(t), whole.path(t), "target {}", t);
+        }
+        for &o in &nodes {
+            prop_assert_eq!(toward.path(o), whole.path(o), "object {}", o);
+        }
+    }
+}
+
+/// The weak references of [`heap_of`] hold their referents weakly, and the paths toward a
+/// weakly held target run through its reference.
+#[test]
+fn a_path_toward_a_weakly_held_target_runs_through_its_reference() {
+    // 0 (root) -> 1, 1 weakly refers to 2, 2 -> 3.
+    let lists = vec![vec![1], vec![2], vec![3], vec![]];
+    let dump = dumpscan_hprof::Dump::from_vec(heap_of(&lists, &[0], &[false, true, false, false])).unwrap();
+    let heap = dumpscan_heap::Heap::build(&dump).unwrap();
+    let nodes: Vec<u32> = (0..heap.len() as u32).filter(|&o| heap.class_name(o) != "java.lang.Class").collect();
+    heap.reach_toward(&[nodes[3]]);
+    assert_eq!(heap.reach().level(nodes[3]), Reach::Weak);
+    assert!(heap.reach().knows_path_of(nodes[3]));
+    assert_eq!(heap.path(nodes[3]), nodes);
+}

@@ -57,6 +57,14 @@ impl Census {
         Census { classes, instances }
     }
 
+    /// Every instance of every class the packs read, ascending.
+    pub(crate) fn everything(&self) -> Vec<ObjectIndex> {
+        let mut all: Vec<ObjectIndex> = self.instances.concat();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Instances of `class` and its subclasses; empty for a class no pack reads.
     pub(crate) fn of(&self, class: &str) -> &[ObjectIndex] {
         self.classes.iter().position(|&c| c == class).map_or(&[], |i| &self.instances[i])

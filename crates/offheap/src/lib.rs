@@ -72,9 +72,10 @@ pub fn analyze(path: impl AsRef<Path>, options: &Options) -> Result<Report> {
 /// The report on a heap model already built; `log` hears as each phase ends.
 pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn(&str)) -> Report {
     let dump = heap.dump();
-    heap.reach();
-    log(&format!("walked reachability from {} GC roots", heap.roots.len()));
     let census = census::Census::take(heap);
+    // Every path the report prints leads to an object some pack reads, or to one on the way.
+    heap.reach_toward(&census.everything());
+    log(&format!("walked reachability from {} GC roots", heap.roots.len()));
     let classified = buffers::classify(heap, &census);
     log("classified the direct buffers");
     let netty = netty::read(heap, &census);

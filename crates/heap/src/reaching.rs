@@ -1,0 +1,265 @@
+//! The objects from which one of a few targets can be reached: the part of the heap that
+//! holds them, which is all a tree or a path to them needs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::{Heap, ObjectIndex, Reach};
+
+/// Objects a block of the marking holds, in 64-bit words, at the least; a large heap gets
+/// larger blocks, so that the blocks' map of which refers to which stays small.
+const MIN_BLOCK_WORDS: usize = 1 << 10;
+const MAX_BLOCKS: usize = 4096;
+/// Block scans, in multiples of the number of blocks, before giving up (a layout where
+/// marks cross block boundaries one at a time).
+const MAX_SCANS_PER_BLOCK: usize = 24;
+
+impl Heap<'_> {
+    /// The objects held at least as strongly as `weakest` from which one of `targets` can be
+    /// reached, as a bitset by object number, the targets included: over strong references,
+    /// and past [`Reach::Strong`] also from a `java.lang.ref.Reference` to its referent.
+    /// `None` when the marks take too long to settle (see [`MAX_SCANS_PER_BLOCK`]).
+    ///
+    /// Marks spread from the targets to their referrers. The objects are cut into blocks
+    /// (object numbers follow addresses, so a structure mostly refers within its block or to
+    /// a few others); one pass notes which blocks each block refers to, then only the blocks
+    /// that refer to a block whose marks changed are scanned again, in parallel, each until
+    /// its own marks settle. Most of the heap is read once.
+    pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<Vec<u64>> {
+        self.reaching_by(targets, weakest, &|v| self.reach().level(v))
+    }
+
+    /// [`Heap::reaching`] with the objects' levels told by `level`.
+    pub(crate) fn reaching_by(
+        &self,
+        targets: &[ObjectIndex],
+        weakest: Reach,
+        level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
+    ) -> Option<Vec<u64>> {
+        let block_words = self.len().div_ceil(64).div_ceil(MAX_BLOCKS).max(MIN_BLOCK_WORDS);
+        reaching_in_blocks(self, targets, weakest, level, block_words)
+    }
+}
+
+/// [`Heap::reaching_by`] with blocks of `block_words` words.
+fn reaching_in_blocks(
+    heap: &Heap<'_>,
+    targets: &[ObjectIndex],
+    weakest: Reach,
+    level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
+    block_words: usize,
+) -> Option<Vec<u64>> {
+    let n = heap.len();
+    let words = n.div_ceil(64);
+    let blocks = words.div_ceil(block_words).max(1);
+    let block_of = |v: ObjectIndex| v as usize / 64 / block_words;
+    let marked: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
+    let is_marked = |v: u32| marked[v as usize / 64].load(Ordering::Relaxed) & (1 << (v % 64)) != 0;
+    let mark = |v: u32| marked[v as usize / 64].fetch_or(1 << (v % 64), Ordering::Relaxed) & (1 << (v % 64)) == 0;
+    let held = |v: u32| level(v) <= weakest;
+    for &t in targets {
+        mark(t);
+    }
+    // Marks the candidates of block `b` (its words of `candidates`) that refer to a marked
+    // object, alternately backwards and forwards until the block settles (marks travel along
+    // a structure laid out either way); whether any was marked.
+    let settle = |b: usize, candidates: &[u64]| -> bool {
+        let first_word = b * block_words;
+        let mut gained = false;
+        for pass in 0.. {
+            let backwards = pass % 2 == 0;
+            let mut again = false;
+            for i in 0..candidates.len() {
+                let k = if backwards { candidates.len() - 1 - i } else { i };
+                let at = first_word + k;
+                for bit in set_bits(candidates[k] & !marked[at].load(Ordering::Relaxed), backwards) {
+                    let v = (at * 64) as u32 + bit;
+                    if heap.references(v).iter().any(|&w| is_marked(w)) {
+                        marked[at].fetch_or(1 << bit, Ordering::Relaxed);
+                        again = true;
+                    }
+                }
+            }
+            gained |= again;
+            if !again {
+                return gained;
+            }
+        }
+        gained
+    };
+    let row_words = blocks.div_ceil(64);
+    let bit = |b: usize| (b / 64, 1u64 << (b % 64));
+    // Only objects held strongly enough with references of their own can be marked by a
+    // scan: found once, with each block's referred blocks (a bitset over the blocks), so that
+    // a scan passes the others (a third of a heap's objects are leaves) a word at a time.
+    // Each block is settled as soon as its candidates are known.
+    let first: Vec<(Vec<u64>, Vec<u64>, bool)> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let mut refers = vec![0u64; row_words];
+            let objects = (b * block_words * 64).min(n)..((b + 1) * block_words * 64).min(n);
+            let mut words = vec![0u64; objects.len().div_ceil(64)];
+            for v in objects.clone().map(|v| v as ObjectIndex) {
+                let references = heap.references(v);
+                if references.is_empty() || !held(v) {
+                    continue;
+                }
+                words[(v as usize - objects.start) / 64] |= 1 << (v % 64);
+                for &w in references {
+                    let (word, mask) = bit(block_of(w));
+                    refers[word] |= mask;
+                }
+            }
+            let gained = settle(b, &words);
+            (words, refers, gained)
+        })
+        .collect();
+    // Blocks whose marks changed since the blocks that refer to them were last scanned.
+    let mut changed = vec![0u64; row_words];
+    let mut candidates = Vec::with_capacity(blocks);
+    let mut refers = Vec::with_capacity(blocks);
+    for (b, (words, row, gained)) in first.into_iter().enumerate() {
+        if gained {
+            changed[bit(b).0] |= bit(b).1;
+        }
+        candidates.push(words);
+        refers.push(row);
+    }
+    let mut scans = blocks;
+    loop {
+        if weakest > Reach::Strong {
+            for &(reference, referent, _) in &heap.referents {
+                if is_marked(referent) && held(reference) && mark(reference) {
+                    changed[bit(block_of(reference)).0] |= bit(block_of(reference)).1;
+                }
+            }
+        }
+        let to_scan: Vec<usize> =
+            (0..blocks).filter(|&b| refers[b].iter().zip(&changed).any(|(r, c)| r & c != 0)).collect();
+        if to_scan.is_empty() {
+            return Some(marked.into_iter().map(AtomicU64::into_inner).collect());
+        }
+        scans += to_scan.len();
+        if scans > MAX_SCANS_PER_BLOCK.saturating_mul(blocks) {
+            return None;
+        }
+        let gained: Vec<usize> = to_scan.into_par_iter().filter(|&b| settle(b, &candidates[b])).collect();
+        changed.fill(0);
+        for b in gained {
+            changed[bit(b).0] |= bit(b).1;
+        }
+    }
+}
+
+/// The set bits of `word`, lowest first or highest first.
+fn set_bits(mut word: u64, highest_first: bool) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        (word != 0).then(|| {
+            let bit = if highest_first { 63 - word.leading_zeros() } else { word.trailing_zeros() };
+            word &= !(1 << bit);
+            bit
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use dumpscan_hprof::Dump;
+    use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
+
+    use super::*;
+
+    /// Marks cross blocks of 64 objects along chains laid out both ways and around a cycle,
+    /// and stop at objects that are not strongly reachable: the same set as a plain fixed
+    /// point, whatever the block size.
+    #[test]
+    fn marks_spread_to_every_referrer_across_blocks() {
+        let mut b = HeapBuilder::new();
+        let object = b.define_class("java.lang.Object", None, &[]);
+        let node = b.define_class("org.example.Node", Some(object), &[("next", T::Object)]);
+        let buffer = b.define_class("java.nio.DirectByteBuffer", Some(object), &[]);
+        // Each node refers to the one made before it, down to a buffer.
+        let mut previous = b.instance(buffer, &[]);
+        let mut targets = vec![previous];
+        for _ in 0..300 {
+            previous = b.instance(node, &[V::Object(previous)]);
+        }
+        b.body().root_simple(0xFF, previous);
+        // Each node refers to the one made after it, up to another buffer.
+        let ids: Vec<u64> = (0..300).map(|_| b.new_id()).collect();
+        let last = b.instance(buffer, &[]);
+        targets.push(last);
+        for (i, &id) in ids.iter().enumerate() {
+            let next = ids.get(i + 1).copied().unwrap_or(last);
+            b.body().instance(id, node.id, &[V::Object(next)]);
+        }
+        b.body().root_simple(0xFF, ids[0]);
+        // A cycle that reaches the first buffer, and a chain that reaches nothing.
+        let (first, second) = (b.new_id(), b.new_id());
+        b.body().instance(first, node.id, &[V::Object(second)]);
+        let held = b.instance(node, &[V::Object(targets[0])]);
+        b.body().instance(second, node.id, &[V::Object(held)]);
+        b.body().root_simple(0xFF, first);
+        let mut idle = b.instance(node, &[V::Object(0)]);
+        for _ in 0..100 {
+            idle = b.instance(node, &[V::Object(idle)]);
+        }
+        b.body().root_simple(0xFF, idle);
+        // Not strongly reachable: refers to a buffer, yet holds nothing for the tree.
+        let garbage = b.instance(node, &[V::Object(last)]);
+
+        let dump = Dump::from_vec(b.finish_single()).unwrap();
+        let heap = Heap::build(&dump).unwrap();
+        let targets: Vec<ObjectIndex> = targets.iter().map(|&id| heap.index_of(id).unwrap()).collect();
+        let mut expected = vec![false; heap.len()];
+        targets.iter().for_each(|&t| expected[t as usize] = true);
+        loop {
+            let before = expected.clone();
+            for v in 0..heap.len() as u32 {
+                if heap.reach().level(v) == Reach::Strong && heap.references(v).iter().any(|&w| before[w as usize]) {
+                    expected[v as usize] = true;
+                }
+            }
+            if expected == before {
+                break;
+            }
+        }
+        assert!(!expected[heap.index_of(garbage).unwrap() as usize]);
+        assert!(!expected[heap.index_of(idle).unwrap() as usize]);
+        assert!(expected[heap.index_of(first).unwrap() as usize]);
+        assert_eq!(expected.iter().filter(|&&m| m).count(), 2 + 300 + 300 + 3);
+        for block_words in [1, 2, 1024] {
+            let level = |v| heap.reach().level(v);
+            let marked = reaching_in_blocks(&heap, &targets, Reach::Strong, &level, block_words).expect("settles");
+            let got: Vec<bool> =
+                (0..heap.len() as u32).map(|v| marked[v as usize / 64] & (1 << (v % 64)) != 0).collect();
+            assert_eq!(got, expected, "blocks of {block_words} words");
+        }
+    }
+
+    /// Past strong references, a reference object is marked when its referent is.
+    #[test]
+    fn referents_count_past_strong() {
+        let mut b = HeapBuilder::new();
+        let object = b.define_class("java.lang.Object", None, &[]);
+        let reference =
+            b.define_class("java.lang.ref.Reference", Some(object), &[("referent", T::Object), ("next", T::Object)]);
+        let phantom = b.define_class("java.lang.ref.PhantomReference", Some(reference), &[]);
+        let holder = b.define_class("org.example.Holder", Some(object), &[("ref", T::Object)]);
+        let buffer = b.define_class("java.nio.DirectByteBuffer", Some(object), &[]);
+        let target = b.instance(buffer, &[]);
+        let cleaner = b.instance(phantom, &[V::Object(target), V::Object(0)]);
+        let top = b.instance(holder, &[V::Object(cleaner)]);
+        b.body().root_simple(0xFF, top);
+        let dump = Dump::from_vec(b.finish_single()).unwrap();
+        let heap = Heap::build(&dump).unwrap();
+        let at = |id: u64| heap.index_of(id).unwrap();
+        let marked = |weakest| {
+            let bits = heap.reaching(&[at(target)], weakest).unwrap();
+            [target, cleaner, top].map(|id| bits[at(id) as usize / 64] & (1 << (at(id) % 64)) != 0)
+        };
+        assert_eq!(marked(Reach::Strong), [true, false, false]);
+        assert_eq!(marked(Reach::Phantom), [true, true, true]);
+    }
+}
