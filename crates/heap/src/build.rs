@@ -140,6 +140,14 @@ impl UnitIds {
         }
     }
 
+    /// Frees the ids, handing their pages straight back (see [`pages::release`]).
+    fn release(&mut self) {
+        match std::mem::take(self) {
+            UnitIds::Near { steps, .. } => pages::release(steps),
+            UnitIds::Far(ids) => pages::release(ids),
+        }
+    }
+
     /// The first position in `from..end`, an ascending run, whose id is at least `id`.
     fn first_at_least(&self, from: usize, end: usize, id: u64) -> usize {
         from + match self {
@@ -449,9 +457,9 @@ impl Columns {
                 return Columns::sorted(units, &segments, classes);
             }
         }
-        units.iter_mut().for_each(|u| u.ids = UnitIds::default());
+        units.iter_mut().for_each(|u| u.ids.release());
         let offsets = gather_offsets(&units, &segments);
-        units.iter_mut().for_each(|u| u.offsets = Vec::new());
+        units.iter_mut().for_each(|u| pages::release(std::mem::take(&mut u.offsets)));
         let types = if TypeColumn::fits_narrow(classes) {
             TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.type_code(i))))
         } else {
