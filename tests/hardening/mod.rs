@@ -35,7 +35,16 @@ fn top_zero_output_grows_with_the_rows_not_the_longest_path() {
     let dump = dir.path().join("long-list.hprof");
     std::fs::write(&dump, samples::linked_list(100_000)).unwrap();
     let dump = dump.to_str().unwrap();
-    for args in [&["dominators", dump, "--top", "0"][..], &[dump, "--top", "0"], &["histogram", dump, "--top", "0"]] {
+    let runs: [&[&str]; 7] = [
+        &["dominators", dump, "--top", "0"],
+        &["dominators", dump, "--top", "0", "--format", "json"],
+        &["paths", dump, "--class", "com.example.Node", "--top", "0"],
+        &["paths", dump, "--class", "com.example.Node", "--top", "0", "--format", "json"],
+        &[dump, "--top", "0"],
+        &[dump, "--top", "0", "--format", "json"],
+        &["histogram", dump, "--top", "0"],
+    ];
+    for args in runs {
         let (bytes, longest, peak) = measured(args, dir.path());
         // 100,000 rows of a few hundred characters at most; before, each row was padded to
         // the longest path (a hundred thousand steps).
