@@ -195,6 +195,23 @@ fn counters_at_the_ends_of_their_types_saturate() {
     assert_eq!(report.dominators.first().map(|d| d.retained_native_bytes), Some(u64::MAX), "{:?}", report.dominators);
 }
 
+#[test]
+fn netty_pools_with_absurd_sizes_end_in_a_report() {
+    let dump = dumpscan::hprof::Dump::from_vec(samples::absurd_netty_pool()).unwrap();
+    let mut out = Vec::new();
+    dumpscan_cli::render_all(&dump, None, &mut out).unwrap();
+    let heap = dumpscan::heap::Heap::build(&dump).unwrap();
+    let report = dumpscan::offheap::analyze_heap(&heap, "absurd", &dumpscan::Options::default(), &|_| {});
+    let pool = report.netty.iter().find(|a| !a.arenas.is_empty()).expect("the pooled allocator");
+    let arena = &pool.arenas[0];
+    // Negative sizes count as none, sums stop at the top of their type, and a free count
+    // never passes its chunk's size.
+    assert_eq!(arena.chunk_bytes, i64::MAX as u64, "{arena:?}");
+    assert!(arena.free_bytes <= arena.chunk_bytes && arena.used_bytes <= arena.chunk_bytes, "{arena:?}");
+    assert_eq!((arena.cached_bytes, arena.live_buffers.bytes), (u64::MAX, u64::MAX), "{arena:?}");
+    assert!(report.netty.iter().any(|a| a.adaptive.as_ref().is_some_and(|p| p.chunk_bytes == i64::MAX as u64)));
+}
+
 /// A small xorshift: the same mutations on every run, no dependency.
 struct Mutations(u64);
 
@@ -259,6 +276,7 @@ fn mutated_dumps_end_in_a_report_or_an_error() {
         ("list", samples::linked_list(50)),
         ("hostile", samples::hostile_names().0),
         ("absurd", samples::absurd_counters()),
+        ("absurd-netty", samples::absurd_netty_pool()),
         ("cycle", samples::class_cycle()),
     ];
     let real = dumpscan::hprof::Dump::open(Path::new(&super::fixture("netty-pooled-jdk17.hprof.gz"))).unwrap();
