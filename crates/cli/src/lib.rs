@@ -1,5 +1,7 @@
 //! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
 
+#![warn(missing_docs)]
+
 mod capture;
 mod diff;
 mod dump_json;
@@ -91,7 +93,7 @@ impl Log {
 
     fn phase(&self, message: &str) {
         if self.verbose {
-            let memory = allocated_bytes().map(|b| format!(", {:.2} GiB", b as f64 / (1u64 << 30) as f64));
+            let memory = allocated_bytes().map(|b| format!(", {}", dumpscan_offheap::units::human_bytes(b)));
             eprintln!(
                 "dumpscan: [{:6.2}s{}] {message}",
                 self.start.elapsed().as_secs_f64(),

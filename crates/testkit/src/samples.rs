@@ -21,7 +21,9 @@ pub fn linked_list(nodes: usize) -> Vec<u8> {
 /// Names a hostile dump gives its class, field, thread and frame: each would retitle,
 /// recolour or reorder the reader's terminal if printed raw.
 pub const EVIL_CLASS: &str = "com.evil.Title\u{1b}]0;pwned\u{7}Red\u{1b}[31m\u{9b}2J\u{202e}dlrow";
+/// The hostile dump's field name.
 pub const EVIL_FIELD: &str = "field\u{1b}[2J\u{7f}";
+/// The hostile dump's thread name.
 pub const EVIL_THREAD: &str = "thread\u{1b}]0;owned\u{7}\r\u{85}\u{2066}";
 
 /// A dump whose class, field, thread and frame names hold the characters above, and the id
