@@ -2,11 +2,11 @@
 //! absurd counters, and every command's answer to them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use dumpscan_testkit::samples::{self, EVIL_CLASS};
 
-use super::{dumpscan, stderr};
+use super::run::{self, dumpscan, stderr};
 
 /// Runs dumpscan with stdout to a file; its output's size, longest line, and the peak
 /// resident memory of that one child (its own `wait4`, not every child's).
@@ -15,7 +15,7 @@ fn measured(args: &[&str], dir: &Path) -> (u64, usize, u64) {
     let file = std::fs::File::create(&out_path).unwrap();
     #[allow(clippy::zombie_processes)] // reaped by the wait4 below, which also gives its rusage
     let child =
-        Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
+        run::command(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -161,12 +161,7 @@ fn a_reader_that_leaves_after_the_first_line_is_a_normal_end() {
         &["dominators", &dump, "--top", "0", "--format", "json"],
     ];
     for args in runs {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = run::spawn_piped(args, Stdio::null());
         // `| head -1`: one line read, then the pipe closed.
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
