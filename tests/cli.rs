@@ -1,20 +1,21 @@
-//! The `dumpscan` command as a user runs it: outputs, exit statuses, bad and partial input.
+//! The one integration-test binary of the `dumpscan` package: the command as a user runs it
+//! (outputs, exit statuses, bad and partial input) here, and in its modules the real dumps
+//! (`fixtures`, `report`, `heap_shapes`), hostile inputs (`hardening`) and live JVMs (`live`),
+//! all starting the binary through `run`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
+mod fixtures;
 mod hardening;
+mod heap_shapes;
 mod live;
+mod report;
+mod run;
 
-fn dumpscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).output().expect("runs")
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name).display().to_string()
-}
+use run::{dumpscan, fixture, spawn_piped, stderr};
 
 fn small_dump(dir: &Path) -> PathBuf {
     let mut b = HeapBuilder::new();
@@ -287,8 +288,7 @@ fn report_fits_the_width_and_its_commands_can_be_pasted() {
         ["outbound-pileup-jdk17.hprof.gz", "allocation-in-progress-jdk25.hprof.gz", "netty-pooled-jdk17.hprof.gz"]
     {
         for columns in ["120", "80"] {
-            let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-                .args([&fixture(name), "--top", "0"])
+            let out = run::command(&[&fixture(name), "--top", "0"])
                 .env("COLUMNS", columns)
                 .output()
                 .unwrap();
@@ -299,8 +299,7 @@ fn report_fits_the_width_and_its_commands_can_be_pasted() {
             assert!(text.contains("ChannelOutboundBuffer$Entry.next x") || !name.starts_with("outbound"));
         }
     }
-    let wide = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-        .args([&fixture("outbound-pileup-jdk17.hprof.gz"), "--wide", "--no-dominators"])
+    let wide = run::command(&[&fixture("outbound-pileup-jdk17.hprof.gz"), "--wide", "--no-dominators"])
         .env("COLUMNS", "80")
         .output()
         .unwrap();
@@ -355,21 +354,11 @@ fn report_on_a_truncated_dump_says_so() {
     assert!(doc["findings"][0]["title"].as_str().unwrap().starts_with("The dump is cut short"));
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Runs dumpscan with `input` on its standard input.
 fn dumpscan_with_stdin(args: &[&str], input: &[u8]) -> Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
+    let mut child = spawn_piped(args, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let feeder = std::thread::spawn(move || stdin.write_all(&input));
@@ -418,7 +407,7 @@ fn a_mistyped_command_gets_clap_suggestion_but_a_dump_is_still_a_report() {
     small_dump(dir.path());
     std::fs::rename(dir.path().join("small.hprof"), dir.path().join("reprot")).unwrap();
     let run_in = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).current_dir(dir.path()).output().unwrap()
+        run::command(args).current_dir(dir.path()).output().unwrap()
     };
     for args in [&["reprot"][..], &["./reprot"], &["--format", "json", "reprot"], &["--top", "3", "./reprot"]] {
         let out = run_in(args);
@@ -493,8 +482,7 @@ fn the_output_file_is_checked_first_and_failed_writes_are_status_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-        .args(["paths", &dump, "--class", "java.nio.DirectByteBuffer"])
+    let out = run::command(&["paths", &dump, "--class", "java.nio.DirectByteBuffer"])
         .stdout(full)
         .output()
         .unwrap();
@@ -516,12 +504,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
         &["completions", "bash"],
         &["man"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(args, Stdio::null());
         // The reader goes away before the first line is written, as `| head -0` would.
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
@@ -645,8 +628,7 @@ fn paths_prints_every_path_and_wraps_long_ones() {
     assert!(paths.len() > 10_000 && doc["objects"] == doc["shown"] && paths.len() as u64 == doc["objects"]);
     assert!(paths.iter().all(|p| p["reachability"] != "strong" || p["path"].as_array().unwrap().len() >= 2));
     let table = |columns: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .args(["paths", &dump, "--class", "java.nio.DirectByteBuffer", "--top", "0"])
+        let out = run::command(&["paths", &dump, "--class", "java.nio.DirectByteBuffer", "--top", "0"])
             .env("COLUMNS", columns)
             .output()
             .unwrap();
@@ -670,8 +652,9 @@ fn readme_examples_are_what_the_tool_prints() {
         let Some(command) = lines.next().and_then(|l| l.strip_prefix("$ ")) else { continue };
         let words = shell_words::split(command).unwrap();
         let at = words.iter().position(|w| w == "dumpscan").expect("a dumpscan command");
-        let mut run = Command::new(env!("CARGO_BIN_EXE_dumpscan"));
-        run.current_dir(root).args(&words[at + 1..]);
+        let args: Vec<&str> = words[at + 1..].iter().map(String::as_str).collect();
+        let mut run = run::command(&args);
+        run.current_dir(root);
         for assignment in &words[..at] {
             let (key, value) = assignment.split_once('=').unwrap();
             run.env(key, value);
@@ -885,8 +868,7 @@ fn diff_fits_the_width_and_its_markdown_has_its_tables() {
     use pulldown_cmark::{Event, Options as Md, Parser, Tag};
     let (old, new) = (fixture("outbound-pileup-jdk17.hprof.gz"), fixture("allocation-in-progress-jdk17.hprof.gz"));
     for columns in ["80", "120"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .args(["diff", &old, &new, "--top", "0"])
+        let out = run::command(&["diff", &old, &new, "--top", "0"])
             .env("COLUMNS", columns)
             .output()
             .unwrap();
@@ -931,8 +913,7 @@ fn report_with_nmt_and_proc_fits_the_width_and_bad_files_fail_in_one_line() {
     let (status, rollup) = (fixture("native-jdk25.status"), fixture("native-jdk25.smaps_rollup"));
     let native = ["--nmt", &nmt, "--proc", &status, &rollup];
     for columns in ["120", "80"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .arg(&dump)
+        let out = run::command(&[&dump])
             .args(native)
             .args(["--no-dominators", "--top", "0"])
             .env("COLUMNS", columns)
@@ -1046,12 +1027,7 @@ fn zeros_gzip(len: u64, crc: u32) -> Vec<u8> {
 
 /// Runs dumpscan and samples its peak resident memory (VmHWM) while it runs.
 fn dumpscan_peak(args: &[&str]) -> (Output, u64) {
-    let child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(args, std::process::Stdio::null());
     let status = format!("/proc/{}/status", child.id());
     let peak = std::thread::scope(|s| {
         let sampler = s.spawn(|| {

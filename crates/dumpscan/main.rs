@@ -13,8 +13,8 @@ static ALLOCATOR: Allocator = Allocator;
 /// mimalloc options (`mi_option_e` in mimalloc.h, v3): commit arena memory as it is used,
 /// and return freed memory after 100 ms rather than mimalloc's second. The model is built from
 /// large buffers that live for one phase: a short delay lets the next phase reuse their pages
-/// instead of faulting in fresh zeroed ones (`dumpscan dominators` a tenth faster), a long one
-/// keeps them all alive together (the peak a fifth higher; measured on the benchmark dump).
+/// instead of faulting in fresh zeroed ones, a long one keeps them all alive together (figures
+/// in docs/PERFORMANCE.md, "Allocator settings").
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
@@ -97,9 +97,8 @@ fn is_spillable(layout: Layout) -> bool {
 
 /// Asks Linux to back a large block with 2 MiB pages as it is first written. Each phase of
 /// the analysis writes hundreds of megabytes of fresh arrays, and on a virtual machine a
-/// first touch of a 4 KiB page is dear: one fault per 2 MiB instead of 512 made `dumpscan
-/// dominators` about 1.5 s faster on the benchmark dump, with a third less system time. The
-/// system's `transparent_hugepage` setting must be `madvise` or `always`; otherwise the advice
+/// first touch of a 4 KiB page is dear: one fault per 2 MiB instead of 512 (figures in
+/// docs/PERFORMANCE.md, "Allocator settings"). The system's `transparent_hugepage` setting must be `madvise` or `always`; otherwise the advice
 /// is refused and nothing changes.
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(block: *mut u8, size: usize) {

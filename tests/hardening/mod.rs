@@ -2,11 +2,11 @@
 //! absurd counters, and every command's answer to them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use dumpscan_testkit::samples::{self, EVIL_CLASS};
 
-use super::{dumpscan, stderr};
+use super::run::{self, dumpscan, stderr};
 
 /// Runs dumpscan with stdout to a file; its output's size, longest line, and the peak
 /// resident memory of that one child (its own `wait4`, not every child's).
@@ -15,7 +15,7 @@ fn measured(args: &[&str], dir: &Path) -> (u64, usize, u64) {
     let file = std::fs::File::create(&out_path).unwrap();
     #[allow(clippy::zombie_processes)] // reaped by the wait4 below, which also gives its rusage
     let child =
-        Command::new(env!("CARGO_BIN_EXE_dumpscan")).args(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
+        run::command(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -35,7 +35,16 @@ fn top_zero_output_grows_with_the_rows_not_the_longest_path() {
     let dump = dir.path().join("long-list.hprof");
     std::fs::write(&dump, samples::linked_list(100_000)).unwrap();
     let dump = dump.to_str().unwrap();
-    for args in [&["dominators", dump, "--top", "0"][..], &[dump, "--top", "0"], &["histogram", dump, "--top", "0"]] {
+    let runs: [&[&str]; 7] = [
+        &["dominators", dump, "--top", "0"],
+        &["dominators", dump, "--top", "0", "--format", "json"],
+        &["paths", dump, "--class", "com.example.Node", "--top", "0"],
+        &["paths", dump, "--class", "com.example.Node", "--top", "0", "--format", "json"],
+        &[dump, "--top", "0"],
+        &[dump, "--top", "0", "--format", "json"],
+        &["histogram", dump, "--top", "0"],
+    ];
+    for args in runs {
         let (bytes, longest, peak) = measured(args, dir.path());
         // 100,000 rows of a few hundred characters at most; before, each row was padded to
         // the longest path (a hundred thousand steps).
@@ -152,12 +161,7 @@ fn a_reader_that_leaves_after_the_first_line_is_a_normal_end() {
         &["dominators", &dump, "--top", "0", "--format", "json"],
     ];
     for args in runs {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = run::spawn_piped(args, Stdio::null());
         // `| head -1`: one line read, then the pipe closed.
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
@@ -184,6 +188,23 @@ fn counters_at_the_ends_of_their_types_saturate() {
     let heap = dumpscan::heap::Heap::build(&dump).unwrap();
     let report = dumpscan::offheap::analyze_heap(&heap, "absurd", &dumpscan::Options::default(), &|_| {});
     assert_eq!(report.dominators.first().map(|d| d.retained_native_bytes), Some(u64::MAX), "{:?}", report.dominators);
+}
+
+#[test]
+fn netty_pools_with_absurd_sizes_end_in_a_report() {
+    let dump = dumpscan::hprof::Dump::from_vec(samples::absurd_netty_pool()).unwrap();
+    let mut out = Vec::new();
+    dumpscan_cli::render_all(&dump, None, &mut out).unwrap();
+    let heap = dumpscan::heap::Heap::build(&dump).unwrap();
+    let report = dumpscan::offheap::analyze_heap(&heap, "absurd", &dumpscan::Options::default(), &|_| {});
+    let pool = report.netty.iter().find(|a| !a.arenas.is_empty()).expect("the pooled allocator");
+    let arena = &pool.arenas[0];
+    // Negative sizes count as none, sums stop at the top of their type, and a free count
+    // never passes its chunk's size.
+    assert_eq!(arena.chunk_bytes, i64::MAX as u64, "{arena:?}");
+    assert!(arena.free_bytes <= arena.chunk_bytes && arena.used_bytes <= arena.chunk_bytes, "{arena:?}");
+    assert_eq!((arena.cached_bytes, arena.live_buffers.bytes), (u64::MAX, u64::MAX), "{arena:?}");
+    assert!(report.netty.iter().any(|a| a.adaptive.as_ref().is_some_and(|p| p.chunk_bytes == i64::MAX as u64)));
 }
 
 /// A small xorshift: the same mutations on every run, no dependency.
@@ -250,6 +271,7 @@ fn mutated_dumps_end_in_a_report_or_an_error() {
         ("list", samples::linked_list(50)),
         ("hostile", samples::hostile_names().0),
         ("absurd", samples::absurd_counters()),
+        ("absurd-netty", samples::absurd_netty_pool()),
         ("cycle", samples::class_cycle()),
     ];
     let real = dumpscan::hprof::Dump::open(Path::new(&super::fixture("netty-pooled-jdk17.hprof.gz"))).unwrap();

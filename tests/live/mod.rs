@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
-use super::{dumpscan, stderr};
+use super::run::{dumpscan, stderr};
 
 const TEMURIN_25: &str = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java";
 const NETTY_JARS: [&str; 2] = ["/usr/share/java/netty-buffer.jar", "/usr/share/java/netty-common.jar"];
@@ -119,12 +119,7 @@ impl Drop for Service {
 
 /// Runs dumpscan, killed and failed after `limit`: `watch` waits for as long as it takes.
 fn dumpscan_within(args: &[&str], limit: Duration) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dumpscan"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = super::run::spawn_piped(args, Stdio::null());
     let start = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {

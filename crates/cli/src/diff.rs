@@ -343,83 +343,62 @@ fn state(state: Option<ConnectionState>) -> &'static str {
     }
 }
 
+/// A client library's table: its heading, then a row for each of the first `top` of `items`.
+fn client_table<T>(
+    doc: &mut Vec<Block>,
+    (heading, what): (&'static str, &str),
+    (header, numeric): (Vec<&'static str>, Vec<usize>),
+    (items, top): (&[T], usize),
+    row: impl Fn(&T) -> Vec<String>,
+) {
+    doc.push(Block::Heading(heading));
+    let rows = shown(items, top).iter().map(|item| row(item).into_iter().map(text).collect()).collect();
+    push_table(doc, Table { header, numeric, rows }, items.len(), what);
+}
+
+fn remote(remote: &Option<String>) -> String {
+    remote.clone().unwrap_or_else(|| "-".into())
+}
+
 fn lettuce(doc: &mut Vec<Block>, connections: &[LettuceConnectionChange], top: usize) {
-    doc.push(Block::Heading("Redis connections (Lettuce)"));
-    let rows: Vec<Vec<Cell>> = shown(connections, top)
-        .iter()
-        .map(|c| {
-            let states = if c.old_state == c.new_state {
-                state(c.new_state).to_string()
-            } else {
-                format!("{} -> {}", state(c.old_state), state(c.new_state))
-            };
-            vec![
-                text(c.remote.clone().unwrap_or_else(|| "-".into())),
-                text(states),
-                text(count_change(c.in_flight)),
-                text(count_change(c.queued)),
-                text(bytes_change(c.read_buffer_readable)),
-                text(bytes_change(c.pending_write_bytes)),
-                text(bytes_change(c.direct_bytes)),
-            ]
-        })
-        .collect();
-    push_table(
-        doc,
-        Table {
-            header: vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"],
-            numeric: vec![2, 3, 4, 5, 6],
-            rows,
-        },
-        connections.len(),
-        "connections",
-    );
+    let header = vec!["server", "state", "in flight", "queued", "read, not decoded", "pending writes", "direct"];
+    let columns = (header, vec![2, 3, 4, 5, 6]);
+    client_table(doc, ("Redis connections (Lettuce)", "connections"), columns, (connections, top), |c| {
+        let states = if c.old_state == c.new_state {
+            state(c.new_state).to_string()
+        } else {
+            format!("{} -> {}", state(c.old_state), state(c.new_state))
+        };
+        vec![
+            remote(&c.remote),
+            states,
+            count_change(c.in_flight),
+            count_change(c.queued),
+            bytes_change(c.read_buffer_readable),
+            bytes_change(c.pending_write_bytes),
+            bytes_change(c.direct_bytes),
+        ]
+    });
 }
 
 fn redisson(doc: &mut Vec<Block>, connections: &[RedissonConnectionChange], top: usize) {
-    doc.push(Block::Heading("Redis connections (Redisson)"));
-    let rows: Vec<Vec<Cell>> = shown(connections, top)
-        .iter()
-        .map(|c| {
-            vec![
-                text(c.remote.clone().unwrap_or_else(|| "-".into())),
-                text(count_change(c.in_flight)),
-                text(bytes_change(c.read_buffer_readable)),
-                text(bytes_change(c.pending_write_bytes)),
-                text(bytes_change(c.direct_bytes)),
-            ]
-        })
-        .collect();
-    push_table(
-        doc,
-        Table {
-            header: vec!["server", "in flight", "read, not decoded", "pending writes", "direct"],
-            numeric: vec![1, 2, 3, 4],
-            rows,
-        },
-        connections.len(),
-        "connections",
-    );
+    let columns = (vec!["server", "in flight", "read, not decoded", "pending writes", "direct"], vec![1, 2, 3, 4]);
+    client_table(doc, ("Redis connections (Redisson)", "connections"), columns, (connections, top), |c| {
+        vec![
+            remote(&c.remote),
+            count_change(c.in_flight),
+            bytes_change(c.read_buffer_readable),
+            bytes_change(c.pending_write_bytes),
+            bytes_change(c.direct_bytes),
+        ]
+    });
 }
 
 fn reactor(doc: &mut Vec<Block>, receivers: &[ReactorReceiverChange], top: usize) {
-    doc.push(Block::Heading("Reactor Netty inbound queues"));
-    let rows: Vec<Vec<Cell>> = shown(receivers, top)
-        .iter()
-        .map(|r| {
-            vec![
-                text(r.remote.clone().unwrap_or_else(|| "-".into())),
-                text(count_change(r.queued)),
-                text(bytes_change(r.queued_bytes)),
-            ]
-        })
-        .collect();
-    push_table(
-        doc,
-        Table { header: vec!["peer", "queued", "bytes"], numeric: vec![1, 2], rows },
-        receivers.len(),
-        "queues",
-    );
+    let columns = (vec!["peer", "queued", "bytes"], vec![1, 2]);
+    client_table(doc, ("Reactor Netty inbound queues", "queues"), columns, (receivers, top), |r| {
+        vec![remote(&r.remote), count_change(r.queued), bytes_change(r.queued_bytes)]
+    });
 }
 
 fn retainers(doc: &mut Vec<Block>, diff: &Diff, top: usize) {

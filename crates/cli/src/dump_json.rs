@@ -14,10 +14,7 @@ pub fn dump_object(path: &Path, dump: &Dump, summary: &Summary) -> Value {
             json!({"kind": "gzip-blocks", "block_size": block_size, "members": members})
         }
     };
-    let objects: u64 = summary.instances.values().sum::<u64>()
-        + summary.object_arrays.values().map(|a| a.count).sum::<u64>()
-        + summary.primitive_arrays.values().map(|a| a.count).sum::<u64>()
-        + summary.classes.len() as u64;
+    let objects = summary.objects();
     json!({
         "path": path.display().to_string(),
         "format": format!("JAVA PROFILE {}", header.version),

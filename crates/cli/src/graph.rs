@@ -78,12 +78,11 @@ const PATH_INDENT: &str = "    ";
 
 /// A path for the table output: on one line when it fits in `width`, else the root on the
 /// first line and each `-> step` on its own line below it.
-fn path_lines(heap: &Heap<'_>, path: &[ObjectIndex], object: ObjectIndex, width: Width) -> String {
-    let line = format!("{PATH_INDENT}{}", heap.path_line(path, object));
+fn path_lines(steps: &[String], width: Width) -> String {
+    let line = format!("{PATH_INDENT}{}", steps.join(" -> "));
     if width.fits(&line) {
         return line;
     }
-    let steps = heap.path_steps(path, object);
     let mut lines = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         lines.push(if i == 0 { format!("{PATH_INDENT}{step}") } else { format!("{PATH_INDENT}  -> {step}") });
@@ -91,48 +90,125 @@ fn path_lines(heap: &Heap<'_>, path: &[ObjectIndex], object: ObjectIndex, width:
     lines.join("\n")
 }
 
-/// The paths to the first `top` of `objects` (0: all), with a line saying how many were left out.
+/// Whether paths are printed with every step, or shortened as in the report's tables (so that
+/// output grows with the rows, not with rows times the deepest path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathForm {
+    /// Every step: `paths --id`, or `--wide`.
+    Whole,
+    /// Repeats collapsed and the middle left out: [`ROW_PATH_STEPS`] steps at most.
+    Shortened,
+}
+
+/// Objects of a shortened path walked, at most: a row shows the path's ends, collapsed as the
+/// report collapses them; deeper paths are told from their end.
+const ROW_PATH_OBJECTS: usize = 256;
+
+/// Steps a shortened path keeps after collapsing repeats, as in the report's tables.
+const ROW_PATH_STEPS: usize = 8;
+
+/// Rows up to which paths are found together, by a walk from the roots that stops where the
+/// last of them is met; more rows are found along the whole walk's parents, one at a time.
+const NEAR_ROWS: usize = 100;
+
+/// Finds the rows' paths: together for a few rows (their paths are kept, a few at most), one
+/// at a time from the whole walk for many.
+struct RowPaths<'h, 'a> {
+    heap: &'h Heap<'a>,
+    near: Option<Vec<Vec<ObjectIndex>>>,
+}
+
+impl<'h, 'a> RowPaths<'h, 'a> {
+    fn new(heap: &'h Heap<'a>, rows: &[ObjectIndex], all: bool) -> Self {
+        let near = (!all && rows.len() <= NEAR_ROWS).then(|| heap.paths_to(rows));
+        RowPaths { heap, near }
+    }
+
+    /// Row `i`'s path to `object` as steps, whole or shortened; empty when no path reaches it.
+    fn steps(&self, i: usize, object: ObjectIndex, form: PathForm) -> Vec<String> {
+        let heap = self.heap;
+        let known = self.near.as_ref().and_then(|paths| paths.get(i));
+        if form == PathForm::Whole {
+            return match known {
+                Some(path) => heap.path_steps(path, object),
+                None => heap.path_steps(&heap.path(object), object),
+            };
+        }
+        let (tail, whole) = match known {
+            Some(path) => (path.clone(), true),
+            None => heap.path_tail(object, ROW_PATH_OBJECTS),
+        };
+        if tail.is_empty() {
+            return Vec::new();
+        }
+        let steps = if whole {
+            heap.path_steps(&tail, object)
+        } else {
+            let mut steps = vec![format!("(more than {ROW_PATH_OBJECTS} steps from a GC root)")];
+            steps.extend(heap.path_edges(&tail, object));
+            steps
+        };
+        elide(collapse(&steps), ROW_PATH_STEPS)
+    }
+}
+
+/// A path's steps on one line, or the object and that no path reaches it.
+fn path_text(heap: &Heap<'_>, object: ObjectIndex, steps: &[String]) -> String {
+    if steps.is_empty() {
+        format!("{} (no path from a GC root)", object_text(heap, object))
+    } else {
+        steps.join(" -> ")
+    }
+}
+
+/// The paths to the first `top` of `objects` (0: all), in `form`, with a line saying how many
+/// were left out. Each object is written as its path is found: memory does not grow with rows.
 pub fn render_paths(
     out: &mut dyn Write,
     heap: &Heap<'_>,
     objects: &[ObjectIndex],
     top: usize,
     format: Format,
+    form: PathForm,
     width: Width,
 ) -> std::io::Result<()> {
     let total = objects.len();
     let shown = if top == 0 { total } else { top.min(total) };
-    let paths = heap.paths_to(&objects[..shown]);
-    let rows: Vec<(ObjectIndex, &[ObjectIndex])> =
-        objects[..shown].iter().zip(&paths).map(|(&o, path)| (o, path.as_slice())).collect();
+    let rows = &objects[..shown];
+    let paths = RowPaths::new(heap, rows, false);
     match format {
         Format::Json => {
-            let paths: Vec<_> = rows
-                .iter()
-                .map(|(o, path)| {
-                    json!({
-                        "id": format!("0x{:x}", heap.id(*o)),
-                        "class": heap.class_name(*o),
-                        "shallow_bytes": heap.shallow_size(*o),
-                        "reachability": heap.reach().level(*o).name(),
-                        "path": heap.path_steps(path, *o),
-                        "text": heap.path_line(path, *o),
-                    })
+            let head = json!({
+                "schema": "dumpscan.paths.v1",
+                "objects": total,
+                "shown": shown,
+                "whole_paths": form == PathForm::Whole,
+            });
+            json_rows(out, &head, "paths", rows.iter().enumerate(), |(i, &o)| {
+                let steps = paths.steps(i, o, form);
+                json!({
+                    "id": format!("0x{:x}", heap.id(o)),
+                    "class": heap.class_name(o),
+                    "shallow_bytes": heap.shallow_size(o),
+                    "reachability": heap.reach().level(o).name(),
+                    "text": path_text(heap, o, &steps),
+                    "path": steps,
                 })
-                .collect();
-            let doc = json!({"schema": "dumpscan.paths.v1", "objects": total, "shown": shown, "paths": paths});
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)
+            })
         }
         Format::Table => {
-            for (o, path) in &rows {
+            for (i, &o) in rows.iter().enumerate() {
+                let steps = paths.steps(i, o, form);
+                let lines = match steps.is_empty() {
+                    true => format!("{PATH_INDENT}{}", path_text(heap, o, &steps)),
+                    false => path_lines(&steps, width),
+                };
                 writeln!(
                     out,
-                    "{} ({}, {} reachable)\n{}\n",
-                    object_text(heap, *o),
-                    human_bytes(heap.shallow_size(*o)),
-                    heap.reach().level(*o).name(),
-                    path_lines(heap, path, *o, width),
+                    "{} ({}, {} reachable)\n{lines}\n",
+                    object_text(heap, o),
+                    human_bytes(heap.shallow_size(o)),
+                    heap.reach().level(o).name(),
                 )?;
             }
             if shown < total {
@@ -143,35 +219,25 @@ pub fn render_paths(
     }
 }
 
-/// Objects of a path a dominators row walks, at most: a row shows the path's ends, collapsed
-/// as the report collapses them; deeper paths are told from their end.
-const ROW_PATH_OBJECTS: usize = 256;
-
-/// A path for a row of the dominators table: repeats collapsed, the middle left out, each
-/// step's packages kept; a path deeper than [`ROW_PATH_OBJECTS`] starts with how deep.
-fn row_path(heap: &Heap<'_>, object: ObjectIndex, known: Option<&Vec<ObjectIndex>>) -> String {
-    let (tail, whole) = match known {
-        Some(path) => (path.clone(), true),
-        None => heap.path_tail(object, ROW_PATH_OBJECTS),
-    };
-    if tail.is_empty() {
-        return format!("{} (no path from a GC root)", object_text(heap, object));
+/// Writes `head` (a JSON object) with one more member, `key`, an array of `rows` each made by
+/// `row` and written as it is made: a document of any length in little memory.
+fn json_rows<T>(
+    out: &mut dyn Write,
+    head: &serde_json::Value,
+    key: &str,
+    rows: impl Iterator<Item = T>,
+    row: impl Fn(T) -> serde_json::Value,
+) -> std::io::Result<()> {
+    let head = serde_json::to_string_pretty(head)?;
+    write!(out, "{},\n  \"{key}\": [", head.trim_end().trim_end_matches('}').trim_end())?;
+    let mut empty = true;
+    for item in rows {
+        write!(out, "{}\n    ", if empty { "" } else { "," })?;
+        serde_json::to_writer(&mut *out, &row(item))?;
+        empty = false;
     }
-    let steps = if whole {
-        heap.path_steps(&tail, object)
-    } else {
-        let mut steps = vec![format!("(more than {ROW_PATH_OBJECTS} steps from a GC root)")];
-        steps.extend(heap.path_edges(&tail, object));
-        steps
-    };
-    elide(collapse(&steps), ROW_PATH_STEPS).join(" -> ")
+    writeln!(out, "{}]\n}}", if empty { "" } else { "\n  " })
 }
-
-/// Rows up to which `dominators` finds their paths together, by a walk that stops early.
-const NEAR_ROWS: usize = 100;
-
-/// Steps a dominators row's path keeps after collapsing repeats, as in the report's tables.
-const ROW_PATH_STEPS: usize = 8;
 
 /// `dumpscan dominators`: the objects that retain the most, each row written as it is made,
 /// so that `--top 0` on a big heap needs no more memory than `--top 20`.
@@ -185,16 +251,8 @@ pub fn render_dominators(
 ) -> std::io::Result<()> {
     // The tree is spent on the sums, and freed before the paths' walk.
     let (rows, total_reachable) = tree.into_top_retainers(|o| heap.shallow_size(o), top);
-    // A few rows: the walk from the roots stops where the last of them is met (their paths
-    // are kept, a few at most). Many: one whole walk, and each row's path found when written.
-    let near = (top != 0 && rows.len() <= NEAR_ROWS).then(|| {
-        let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
-        heap.paths_to(&objects)
-    });
-    let path_of = |i: usize, o: ObjectIndex| match &near {
-        Some(paths) => paths.get(i).cloned().unwrap_or_default(),
-        None => heap.path(o),
-    };
+    let objects: Vec<ObjectIndex> = rows.iter().map(|&(o, _)| o).collect();
+    let paths = RowPaths::new(heap, &objects, top == 0);
     match format {
         Format::Json => {
             let head = json!({
@@ -202,21 +260,15 @@ pub fn render_dominators(
                 "dump": path.display().to_string(),
                 "reachable_bytes": total_reachable,
             });
-            let head = serde_json::to_string_pretty(&head)?;
-            // The rows are written one by one into the document's last member.
-            write!(out, "{},\n  \"dominators\": [", head.trim_end().trim_end_matches('}').trim_end())?;
-            for (i, &(o, retained)) in rows.iter().enumerate() {
-                let row = json!({
+            json_rows(out, &head, "dominators", rows.iter().enumerate(), |(i, &(o, retained))| {
+                json!({
                     "id": format!("0x{:x}", heap.id(o)),
                     "class": heap.class_name(o),
                     "shallow_bytes": heap.shallow_size(o),
                     "retained_bytes": retained,
-                    "path": heap.path_steps(&path_of(i, o), o),
-                });
-                write!(out, "{}\n    ", if i == 0 { "" } else { "," })?;
-                serde_json::to_writer(&mut *out, &row)?;
-            }
-            writeln!(out, "{}]\n}}", if rows.is_empty() { "" } else { "\n  " })
+                    "path": paths.steps(i, o, PathForm::Shortened),
+                })
+            })
         }
         Format::Table => {
             let header = ["#", "retained", "shallow", "object", "path from a GC root"];
@@ -235,7 +287,7 @@ pub fn render_dominators(
                         human_bytes(retained),
                         human_bytes(heap.shallow_size(o)),
                         object_text(heap, o),
-                        row_path(heap, o, near.as_ref().and_then(|paths| paths.get(i))),
+                        path_text(heap, o, &paths.steps(i, o, PathForm::Shortened)),
                     ],
                 )?;
             }

@@ -20,7 +20,8 @@ pub fn retained_by_class(heap: &Heap<'_>) -> HashMap<String, u64> {
     let sums = tree.retained_by_group(&retained, |o| heap.type_group(o), heap.type_group_count());
     let mut by_name: HashMap<String, u64> = HashMap::new();
     for (group, sum) in sums.into_iter().enumerate().filter(|&(_, s)| s > 0) {
-        *by_name.entry(heap.type_group_name(group)).or_default() += sum;
+        let total = by_name.entry(heap.type_group_name(group)).or_default();
+        *total = total.saturating_add(sum);
     }
     by_name
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use dumpscan_hprof::{record_name, sub_record_name, Dump, Summary, ThreadSummary};
 use serde_json::{json, Map, Value};
 
-use crate::table::{human_bytes, new_table, thousands};
+use crate::table::{human_bytes, thousands, Streamed};
 use crate::{dump_json, Format};
 
 pub fn render(
@@ -54,12 +54,12 @@ pub fn render(
         }
         Format::Table => {
             let header = dump.header();
-            let mut about = new_table(&["dump", ""], &[]);
-            about.add_row(vec!["file".to_string(), path.display().to_string()]);
-            about.add_row(vec!["format".to_string(), format!("JAVA PROFILE {}", header.version)]);
-            about.add_row(vec!["id size".to_string(), format!("{} bytes", dump.id_size().bytes())]);
-            about.add_row(vec!["dumped at".to_string(), dump_json::dump_time(header.timestamp_ms)]);
-            about.add_row(vec![
+            let mut about: Vec<Vec<String>> = Vec::new();
+            about.push(vec!["file".to_string(), path.display().to_string()]);
+            about.push(vec!["format".to_string(), format!("JAVA PROFILE {}", header.version)]);
+            about.push(vec!["id size".to_string(), format!("{} bytes", dump.id_size().bytes())]);
+            about.push(vec!["dumped at".to_string(), dump_json::dump_time(header.timestamp_ms)]);
+            about.push(vec![
                 "size".to_string(),
                 format!("{} bytes ({})", thousands(dump.bytes().len() as u64), human_bytes(dump.bytes().len() as u64)),
             ]);
@@ -70,10 +70,10 @@ pub fn render(
                     format!("gzip, {members} blocks of {} (jcmd -gz)", human_bytes(block_size))
                 }
             };
-            about.add_row(vec!["compression".to_string(), compression]);
-            about.add_row(vec!["classes".to_string(), thousands(summary.classes.len() as u64)]);
+            about.push(vec!["compression".to_string(), compression]);
+            about.push(vec!["classes".to_string(), thousands(summary.classes.len() as u64)]);
             if let Some(t) = summary.truncation {
-                about.add_row(vec![
+                about.push(vec![
                     "TRUNCATED".to_string(),
                     format!(
                         "inside {} at byte {}; complete up to byte {}",
@@ -83,18 +83,17 @@ pub fn render(
                     ),
                 ]);
             }
-            writeln!(out, "{about}\n")?;
-            let counts_table = |title: &str, rows: &[(&str, u64)]| {
-                let mut t = new_table(&[title, "count"], &[1]);
-                for &(name, n) in rows {
-                    t.add_row(vec![name.to_string(), thousands(n)]);
-                }
-                t
+            Streamed::write_all(out, &["dump", ""], &[], &about)?;
+            let mut counts_table = |title: &str, rows: &[(&str, u64)]| {
+                let rows: Vec<Vec<String>> = rows.iter().map(|&(name, n)| vec![name.to_string(), thousands(n)]).collect();
+                writeln!(out)?;
+                Streamed::write_all(out, &[title, "count"], &[1], &rows)
             };
-            writeln!(out, "{}\n", counts_table("record", &records))?;
-            writeln!(out, "{}\n", counts_table("heap-dump sub-record", &subs))?;
+            counts_table("record", &records)?;
+            counts_table("heap-dump sub-record", &subs)?;
             let roots: Vec<(&str, u64)> = summary.root_counts.iter().map(|(&k, &v)| (k, v)).collect();
-            writeln!(out, "{}\n", counts_table("GC root kind", &roots))?;
+            counts_table("GC root kind", &roots)?;
+            writeln!(out)?;
             writeln!(out, "Threads: {}", threads.len())?;
             if with_threads {
                 for t in threads {

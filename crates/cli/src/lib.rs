@@ -1,5 +1,7 @@
 //! The `dumpscan` command line: argument parsing, the subcommands, and their renderers.
 
+#![warn(missing_docs)]
+
 mod capture;
 mod diff;
 mod dump_json;
@@ -91,7 +93,7 @@ impl Log {
 
     fn phase(&self, message: &str) {
         if self.verbose {
-            let memory = allocated_bytes().map(|b| format!(", {:.2} GiB", b as f64 / (1u64 << 30) as f64));
+            let memory = allocated_bytes().map(|b| format!(", {}", dumpscan_offheap::units::human_bytes(b)));
             eprintln!(
                 "dumpscan: [{:6.2}s{}] {message}",
                 self.start.elapsed().as_secs_f64(),
@@ -293,6 +295,11 @@ Examples:
         top: usize,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// With --class, every step of every path (output grows with objects times the
+        /// deepest path); by default they are shortened as in the report's tables. --id always
+        /// prints the whole path.
+        #[arg(long)]
+        wide: bool,
     },
     /// The objects that keep the most heap alive (retained size, from the dominator tree).
     #[command(
@@ -694,7 +701,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             };
             histogram::render(&mut out, &dump, &opened, &summary, retained.as_ref(), top, format)?;
         }
-        Command::Paths { dump, id, class, top, format } => {
+        Command::Paths { dump, id, class, top, format, wide } => {
             let opened = open(&dump, &log, &mut cut)?;
             let heap = Heap::build_with_log(&opened, &|m| log.phase(m))?;
             cut |= warn_truncation(heap.truncation);
@@ -706,8 +713,12 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 Some(id) => graph::Target::Id(id),
                 None => graph::Target::Class(class.unwrap_or_default()),
             };
+            let form = match (&target, wide) {
+                (graph::Target::Id(_), _) | (_, true) => graph::PathForm::Whole,
+                (graph::Target::Class(_), false) => graph::PathForm::Shortened,
+            };
             let objects = graph::targets(&heap, &target).map_err(Failure::NotFound)?;
-            graph::render_paths(&mut out, &heap, &objects, top, format, graph::Width::of_stdout())?;
+            graph::render_paths(&mut out, &heap, &objects, top, format, form, graph::Width::of_stdout())?;
         }
         Command::Dominators { dump, top, format } => {
             let opened = open(&dump, &log, &mut cut)?;

@@ -1,29 +1,13 @@
-//! Terminal tables shared by the renderers of the smaller commands.
+//! Terminal tables of the smaller commands, written a row at a time. (The report's tables,
+//! which fit the terminal's width and wrap their cells, are the report's own grid.)
 
 use std::borrow::Cow;
 use std::io::{self, Write};
-
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
 use crate::escape::printable;
 
 /// Numbers are spelled out in one place for every output: the off-heap crate's units.
 pub use dumpscan_offheap::units::{human_bytes, thousands};
-
-/// A table with our house style; numeric columns (by index) are right-aligned.
-pub fn new_table(header: &[&str], numeric: &[usize]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.to_vec());
-    for &i in numeric {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table
-}
 
 /// Characters a cell of a streamed table holds at most: a name from the dump may be 64 KiB
 /// long, and a row is never wider than the screenfuls it is worth.
@@ -54,6 +38,16 @@ impl Streamed {
         let rules: Vec<String> = table.widths.iter().map(|&w| "─".repeat(w)).collect();
         table.row(out, &rules)?;
         Ok(table)
+    }
+
+    /// A whole table at once, each column as wide as its widest cell: for short tables whose
+    /// rows are all at hand.
+    pub fn write_all(out: &mut dyn Write, header: &[&str], numeric: &[usize], rows: &[Vec<String>]) -> io::Result<()> {
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| rows.iter().filter_map(|row| row.get(i)).map(|cell| cell_width(cell)).max().unwrap_or(0))
+            .collect();
+        let table = Streamed::start(out, header, &widths, numeric)?;
+        rows.iter().try_for_each(|row| table.row(out, row))
     }
 
     /// Writes one row.

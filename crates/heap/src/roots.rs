@@ -98,22 +98,8 @@ impl Heap<'_> {
             }
             _ => None,
         })?;
-        let meta = &self.meta;
-        let trace = meta.traces.get(&trace_serial)?;
-        let frame = meta.frames.get(&trace.frames.get(usize::try_from(index).ok()?)?)?;
-        let class = meta
-            .class_serials
-            .get(&frame.class_serial)
-            .and_then(|id| meta.class_name_ids.get(id))
-            .and_then(|&n| meta.string(n))
-            .map(|n| dumpscan_hprof::java_class_name(&n))
-            .unwrap_or_default();
-        Some(Frame {
-            class,
-            method: meta.string(frame.method_name_id).unwrap_or_default(),
-            file: meta.string(frame.source_file_id).unwrap_or_default(),
-            line: frame.line,
-        })
+        let frame = self.meta.frame(trace_serial, usize::try_from(index).ok()?)?;
+        Some(Frame { class: frame.class, method: frame.method, file: frame.source_file, line: frame.line })
     }
 
     /// The frame of thread `serial` at depth `index`, as `Class.method(File.java:12)`.

@@ -10,13 +10,17 @@ use crate::types::{BasicType, IdSize, Value};
 /// A class as the dump describes it, with names resolved.
 #[derive(Debug, Clone)]
 pub struct ClassInfo {
+    /// The class object's id.
     pub id: u64,
     /// Java source name, e.g. `java.util.HashMap$Node` or `java.lang.Object[]`.
     pub name: String,
+    /// The super class's id; 0 for `java.lang.Object` and interfaces.
     pub super_id: u64,
+    /// The class loader's id; 0 for the boot loader.
     pub loader_id: u64,
     /// This class's own instance fields, in dump order (super classes' fields not included).
     pub fields: Vec<(Box<str>, BasicType)>,
+    /// Static fields, by name, with their values.
     pub statics: Vec<(Box<str>, Value)>,
 }
 
@@ -53,9 +57,13 @@ impl ClassInfo {
 /// `alignment`; arrays have a longer header holding the length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeModel {
+    /// Bytes of an object's header.
     pub object_header: u64,
+    /// Bytes of an array's header, its length included.
     pub array_header: u64,
+    /// Bytes of a reference field.
     pub reference: u64,
+    /// Objects start at multiples of this many bytes.
     pub alignment: u64,
 }
 
@@ -75,6 +83,7 @@ impl SizeModel {
         }
     }
 
+    /// `bytes` rounded up to the alignment.
     pub fn align(&self, bytes: u64) -> u64 {
         bytes.div_ceil(self.alignment) * self.alignment
     }
@@ -160,18 +169,22 @@ impl ClassTable {
         &self.cycles
     }
 
+    /// The class with class object id `id`.
     pub fn get(&self, id: u64) -> Option<&ClassInfo> {
         self.classes.get(&id)
     }
 
+    /// How many classes.
     pub fn len(&self) -> usize {
         self.classes.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
 
+    /// Every class, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &ClassInfo> {
         self.classes.values()
     }

@@ -7,7 +7,9 @@ use std::fmt;
 /// the kind names the offset in the compressed file.
 #[derive(Debug)]
 pub struct Error {
+    /// What went wrong.
     pub kind: ErrorKind,
+    /// Where: the byte offset in the (inflated) dump.
     pub offset: u64,
 }
 
@@ -22,43 +24,69 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
+        std::error::Error::source(&self.kind)
     }
 }
 
 impl Error {
+    /// An error of `kind` at byte `offset` of the dump.
     pub fn new(kind: ErrorKind, offset: u64) -> Self {
         Error { kind, offset }
     }
 }
 
-/// What went wrong; [`Error`] adds where.
-#[derive(Debug)]
+/// What went wrong; [`Error`] adds where. New kinds may come with new layouts and inputs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The file does not start with a `JAVA PROFILE 1.0.x` header.
+    #[error("not an HPROF heap dump (no 'JAVA PROFILE 1.0.x' header)")]
     NotHprof,
     /// The header names an identifier size other than 4 or 8 bytes.
+    #[error("unsupported identifier size {0} (expected 4 or 8)")]
     UnsupportedIdSize(u32),
     /// A top-level record tag this reader does not know.
+    #[error("unknown record tag 0x{0:02X}")]
     UnknownRecordTag(u8),
     /// A heap-dump sub-record tag this reader does not know.
+    #[error("unknown heap-dump sub-record tag 0x{0:02X}")]
     UnknownSubRecordTag(u8),
     /// A value type code outside the HPROF basic types.
-    InvalidType { what: &'static str },
+    #[error("{what} has an invalid value type")]
+    InvalidType {
+        /// The record or field whose type it is.
+        what: &'static str,
+    },
     /// A record or sub-record whose contents run past its declared end.
-    Overrun { what: &'static str },
+    #[error("{what} runs past the end of its record")]
+    Overrun {
+        /// The record or part of one that runs past.
+        what: &'static str,
+    },
     /// The file could not be read or mapped.
-    Io(std::io::Error),
+    #[error("I/O error: {0}")]
+    Io(#[source] std::io::Error),
     /// The path names something other than a regular file. Refused before it is opened: a
     /// named pipe with no writer would block the open forever. Streams are read with
     /// [`Dump::from_reader`](crate::Dump::from_reader).
+    #[error("{}", not_a_file(*.0))]
     NotAFile(FileKind),
     /// A compressed dump could not be inflated: what was wrong, and where in the compressed
     /// file (the error's own offset is in the inflated dump).
-    Gzip { problem: GzipProblem, compressed_offset: u64 },
+    #[error("cannot inflate compressed dump: {problem} at byte {compressed_offset} of the compressed file")]
+    Gzip {
+        /// What was wrong.
+        problem: GzipProblem,
+        /// Where the compressed file went wrong.
+        compressed_offset: u64,
+    },
+}
+
+fn not_a_file(kind: FileKind) -> String {
+    match kind {
+        FileKind::Directory => "is a directory, not a heap dump".to_string(),
+        kind => format!("is {}, not a regular file", kind.name()),
+    }
 }
 
 /// What stops a gzip-compressed dump from inflating.
@@ -71,9 +99,15 @@ pub enum GzipProblem {
     TrailingData,
     /// A member inflates to another size than its trailer gives (found when members are
     /// inflated in parallel, each into the room its trailer says it needs).
-    SizeMismatch { trailer: u64 },
+    SizeMismatch {
+        /// The size the member's trailer gives.
+        trailer: u64,
+    },
     /// A member ends elsewhere than where the next one was found to start.
-    Boundary { next_member: u64 },
+    Boundary {
+        /// Where the next member starts, in the compressed file.
+        next_member: u64,
+    },
 }
 
 impl fmt::Display for GzipProblem {
@@ -91,37 +125,20 @@ impl fmt::Display for GzipProblem {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::NotHprof => f.write_str("not an HPROF heap dump (no 'JAVA PROFILE 1.0.x' header)"),
-            ErrorKind::UnsupportedIdSize(n) => write!(f, "unsupported identifier size {n} (expected 4 or 8)"),
-            ErrorKind::UnknownRecordTag(t) => write!(f, "unknown record tag 0x{t:02X}"),
-            ErrorKind::UnknownSubRecordTag(t) => write!(f, "unknown heap-dump sub-record tag 0x{t:02X}"),
-            ErrorKind::InvalidType { what } => write!(f, "{what} has an invalid value type"),
-            ErrorKind::Overrun { what } => write!(f, "{what} runs past the end of its record"),
-            ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
-            ErrorKind::NotAFile(FileKind::Directory) => f.write_str("is a directory, not a heap dump"),
-            ErrorKind::NotAFile(kind) => write!(f, "is {}, not a regular file", kind.name()),
-            ErrorKind::Gzip { problem, compressed_offset } => {
-                write!(
-                    f,
-                    "cannot inflate compressed dump: {problem} at byte {compressed_offset} of the compressed file"
-                )
-            }
-        }
-    }
-}
-
 /// What a path names when it is not a regular file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// A directory.
     Directory,
     /// A named pipe (FIFO), or the pipe of a shell's process substitution (`<(...)`).
     Fifo,
+    /// A Unix domain socket.
     Socket,
+    /// A character device (`/dev/zero`, a terminal).
     CharDevice,
+    /// A block device (a disk).
     BlockDevice,
+    /// Anything else the system names.
     Other,
 }
 
@@ -164,4 +181,5 @@ impl FileKind {
     }
 }
 
+/// A result whose error is the reader's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,27 +14,49 @@ use crate::types::{BasicType, IdSize, Value};
 
 /// Sub-record tags, named as in the HPROF specification (0x8x and above: Android).
 pub mod tag {
+    /// The ROOT UNKNOWN tag.
     pub const ROOT_UNKNOWN: u8 = 0xFF;
+    /// The ROOT JNI GLOBAL tag.
     pub const ROOT_JNI_GLOBAL: u8 = 0x01;
+    /// The ROOT JNI LOCAL tag.
     pub const ROOT_JNI_LOCAL: u8 = 0x02;
+    /// The ROOT JAVA FRAME tag.
     pub const ROOT_JAVA_FRAME: u8 = 0x03;
+    /// The ROOT NATIVE STACK tag.
     pub const ROOT_NATIVE_STACK: u8 = 0x04;
+    /// The ROOT STICKY CLASS tag.
     pub const ROOT_STICKY_CLASS: u8 = 0x05;
+    /// The ROOT THREAD BLOCK tag.
     pub const ROOT_THREAD_BLOCK: u8 = 0x06;
+    /// The ROOT MONITOR USED tag.
     pub const ROOT_MONITOR_USED: u8 = 0x07;
+    /// The ROOT THREAD OBJECT tag.
     pub const ROOT_THREAD_OBJECT: u8 = 0x08;
+    /// The CLASS DUMP tag.
     pub const CLASS_DUMP: u8 = 0x20;
+    /// The INSTANCE DUMP tag.
     pub const INSTANCE_DUMP: u8 = 0x21;
+    /// The OBJECT ARRAY DUMP tag.
     pub const OBJECT_ARRAY_DUMP: u8 = 0x22;
+    /// The PRIMITIVE ARRAY DUMP tag.
     pub const PRIMITIVE_ARRAY_DUMP: u8 = 0x23;
+    /// The ROOT INTERNED STRING tag.
     pub const ROOT_INTERNED_STRING: u8 = 0x89;
+    /// The ROOT FINALIZING tag.
     pub const ROOT_FINALIZING: u8 = 0x8A;
+    /// The ROOT DEBUGGER tag.
     pub const ROOT_DEBUGGER: u8 = 0x8B;
+    /// The ROOT REFERENCE CLEANUP tag.
     pub const ROOT_REFERENCE_CLEANUP: u8 = 0x8C;
+    /// The ROOT VM INTERNAL tag.
     pub const ROOT_VM_INTERNAL: u8 = 0x8D;
+    /// The ROOT JNI MONITOR tag.
     pub const ROOT_JNI_MONITOR: u8 = 0x8E;
+    /// The UNREACHABLE tag.
     pub const UNREACHABLE: u8 = 0x90;
+    /// The PRIMITIVE ARRAY NODATA tag.
     pub const PRIMITIVE_ARRAY_NODATA: u8 = 0xC3;
+    /// The HEAP DUMP INFO tag.
     pub const HEAP_DUMP_INFO: u8 = 0xFE;
 }
 
@@ -54,21 +76,66 @@ pub fn sub_record_name(t: u8) -> &'static str {
 /// How a GC root holds its object, with the detail the dump gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RootKind {
+    /// ROOT UNKNOWN.
     Unknown,
-    JniGlobal { global_ref_id: u64 },
-    JniLocal { thread_serial: u32, frame_index: i32 },
-    JavaFrame { thread_serial: u32, frame_index: i32 },
-    NativeStack { thread_serial: u32 },
+    /// A JNI global reference.
+    JniGlobal {
+        /// The JNI global reference's own id.
+        global_ref_id: u64,
+    },
+    /// A JNI local reference of a thread's frame.
+    JniLocal {
+        /// The thread's serial number.
+        thread_serial: u32,
+        /// The frame's depth (0: innermost).
+        frame_index: i32,
+    },
+    /// A local variable of a thread's Java frame.
+    JavaFrame {
+        /// The thread's serial number.
+        thread_serial: u32,
+        /// The frame's depth (0: innermost).
+        frame_index: i32,
+    },
+    /// Held by a thread's native stack.
+    NativeStack {
+        /// The thread's serial number.
+        thread_serial: u32,
+    },
+    /// A class the VM keeps loaded (a system class).
     StickyClass,
-    ThreadBlock { thread_serial: u32 },
+    /// Held by a thread's block.
+    ThreadBlock {
+        /// The thread's serial number.
+        thread_serial: u32,
+    },
+    /// An object whose monitor is held.
     MonitorUsed,
-    ThreadObject { thread_serial: u32, stack_trace_serial: u32 },
+    /// A thread's `java.lang.Thread` object.
+    ThreadObject {
+        /// The thread's serial number.
+        thread_serial: u32,
+        /// Its stack trace's serial.
+        stack_trace_serial: u32,
+    },
+    /// An interned string (Android).
     InternedString,
+    /// An object awaiting finalization (Android).
     Finalizing,
+    /// Held by the debugger (Android).
     Debugger,
+    /// Held for reference cleanup (Android).
     ReferenceCleanup,
+    /// Held by the VM itself (Android).
     VmInternal,
-    JniMonitor { thread_serial: u32, stack_depth: u32 },
+    /// An object whose monitor a JNI call holds (Android).
+    JniMonitor {
+        /// The thread's serial number.
+        thread_serial: u32,
+        /// The depth of the stack.
+        stack_depth: u32,
+    },
+    /// Not a root: an object Android marks unreachable.
     Unreachable,
 }
 
@@ -126,22 +193,32 @@ impl RootKind {
 /// A GC root: an object held by the VM itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GcRoot {
+    /// The object held.
     pub object_id: u64,
+    /// How it is held.
     pub kind: RootKind,
 }
 
 /// A CLASS DUMP: a class's super class, loader, statics and instance-field layout.
 #[derive(Debug, Clone, Copy)]
 pub struct ClassDump<'a> {
+    /// The class object's id.
     pub id: u64,
+    /// Where the class was loaded, as a STACK TRACE serial.
     pub stack_trace_serial: u32,
+    /// The super class's id; 0 for none.
     pub super_id: u64,
+    /// The class loader's id; 0 for the boot loader.
     pub loader_id: u64,
+    /// The signers' id (usually 0).
     pub signers_id: u64,
+    /// The protection domain's id (usually 0).
     pub protection_domain_id: u64,
     /// Instance size as the file states it (HotSpot: field bytes with ids at full size).
     pub instance_size: u32,
+    /// Static fields.
     pub statics: StaticFields<'a>,
+    /// Instance fields declared by this class.
     pub fields: FieldDescriptors<'a>,
 }
 
@@ -154,14 +231,17 @@ pub struct StaticFields<'a> {
 }
 
 impl<'a> StaticFields<'a> {
+    /// How many static fields.
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// `(name id, value)` of each static field.
     pub fn iter(&self) -> impl Iterator<Item = (u64, Value)> + 'a {
         let id_size = self.id_size;
         let mut rest = self.bytes;
@@ -183,14 +263,17 @@ pub struct FieldDescriptors<'a> {
 }
 
 impl<'a> FieldDescriptors<'a> {
+    /// How many fields.
     pub fn len(&self) -> usize {
         self.bytes.len() / (self.id_size.bytes() + 1)
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
+    /// `(name id, type)` of each field, in dump order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, BasicType)> + 'a {
         let id_size = self.id_size;
         self.bytes.chunks_exact(id_size.bytes() + 1).map(move |b| {
@@ -204,28 +287,41 @@ impl<'a> FieldDescriptors<'a> {
 /// An INSTANCE DUMP: field values, the class's own first, then each super class's.
 #[derive(Debug, Clone, Copy)]
 pub struct InstanceDump<'a> {
+    /// The object's id.
     pub id: u64,
+    /// Where it was allocated, as a STACK TRACE serial.
     pub stack_trace_serial: u32,
+    /// Its class object's id.
     pub class_id: u64,
+    /// Its field values, packed as the file has them.
     pub fields: &'a [u8],
 }
 
 /// An OBJECT ARRAY DUMP.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectArrayDump<'a> {
+    /// The array's id.
     pub id: u64,
+    /// Where it was allocated, as a STACK TRACE serial.
     pub stack_trace_serial: u32,
+    /// Its array class object's id.
     pub class_id: u64,
+    /// The elements' ids (0 for null).
     pub elements: Ids<'a>,
 }
 
 /// A PRIMITIVE ARRAY DUMP, or Android's PRIMITIVE ARRAY NODATA (`data` is `None`).
 #[derive(Debug, Clone, Copy)]
 pub struct PrimitiveArrayDump<'a> {
+    /// The array's id.
     pub id: u64,
+    /// Where it was allocated, as a STACK TRACE serial.
     pub stack_trace_serial: u32,
+    /// The element type.
     pub element_type: BasicType,
+    /// The number of elements.
     pub length: u32,
+    /// The elements, packed big-endian; `None` for NODATA.
     pub data: Option<&'a [u8]>,
 }
 
@@ -243,14 +339,21 @@ impl PrimitiveArrayDump<'_> {
 /// One heap-dump sub-record.
 #[derive(Debug, Clone, Copy)]
 pub enum SubRecord<'a> {
+    /// A GC root.
     Root(GcRoot),
+    /// A class.
     Class(ClassDump<'a>),
+    /// An object.
     Instance(InstanceDump<'a>),
+    /// An array of references.
     ObjectArray(ObjectArrayDump<'a>),
+    /// An array of a primitive type.
     PrimitiveArray(PrimitiveArrayDump<'a>),
     /// Android: the following objects belong to heap `heap_id` (app, image, zygote).
     HeapDumpInfo {
+        /// Android's heap number.
         heap_id: u32,
+        /// The heap's name, a UTF8 record id.
         name_id: u64,
     },
 }

@@ -52,13 +52,16 @@ impl Bytes {
 /// How the file on disk was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// A plain dump.
     None,
     /// One gzip stream (`gzip heap.hprof`), or members inflated one after the other.
     Gzip,
     /// Independent gzip members of at most a block each, as `jcmd GC.heap_dump -gz=N` writes
     /// them, inflated in parallel.
     GzipBlocks {
+        /// The largest member's inflated size.
         block_size: u64,
+        /// How many members.
         members: usize,
     },
 }

@@ -20,6 +20,8 @@
 //! # Ok::<(), dumpscan_hprof::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod classes;
 mod error;
 mod heap;
@@ -86,10 +88,12 @@ impl Dump {
         Ok(Dump { bytes: input::Bytes::Owned(bytes), header, compression: Compression::None, cut: None })
     }
 
+    /// The file header: version, id size, time.
     pub fn header(&self) -> &Header {
         &self.header
     }
 
+    /// The size of object ids.
     pub fn id_size(&self) -> IdSize {
         self.header.id_size
     }

@@ -5,12 +5,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::Result;
 use crate::parallel::{HeapPlan, Truncation};
 use crate::record::{tag, Ids, Record, RecordKind, StackFrame};
+use crate::summary::Frame;
 use crate::Dump;
 
 /// A STACK TRACE record: the frames of one thread at dump time.
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadTrace<'a> {
+    /// The thread's serial number (its START THREAD record's).
     pub thread_serial: u32,
+    /// Ids of its STACK FRAME records, innermost first.
     pub frames: Ids<'a>,
 }
 
@@ -18,15 +21,17 @@ pub struct ThreadTrace<'a> {
 pub struct Metadata<'a> {
     dump: &'a Dump,
     /// UTF8 records by id: names of classes, fields, methods and source files.
-    pub strings: FxHashMap<u64, &'a [u8]>,
+    pub(crate) strings: FxHashMap<u64, &'a [u8]>,
     /// LOAD CLASS records: class object id to name id.
-    pub class_name_ids: FxHashMap<u64, u64>,
+    pub(crate) class_name_ids: FxHashMap<u64, u64>,
     /// LOAD CLASS records: class serial to class object id.
-    pub class_serials: FxHashMap<u32, u64>,
-    pub frames: FxHashMap<u64, StackFrame>,
-    pub traces: FxHashMap<u32, ThreadTrace<'a>>,
+    class_serials: FxHashMap<u32, u64>,
+    /// STACK FRAME records by frame id.
+    frames: FxHashMap<u64, StackFrame>,
+    /// STACK TRACE records by serial.
+    traces: FxHashMap<u32, ThreadTrace<'a>>,
     /// Count of each top-level record tag.
-    pub record_counts: FxHashMap<u8, u64>,
+    pub(crate) record_counts: FxHashMap<u8, u64>,
     /// Set when the dump ends inside a record that is not part of the heap dump.
     pub truncation: Option<Truncation>,
     heap_records: Vec<Record<'a>>,
@@ -82,8 +87,42 @@ impl<'a> Metadata<'a> {
         Ok(meta)
     }
 
+    /// The dump the records were read from.
     pub fn dump(&self) -> &'a Dump {
         self.dump
+    }
+
+    /// The STACK TRACE record with serial `serial`.
+    pub fn trace(&self, serial: u32) -> Option<&ThreadTrace<'a>> {
+        self.traces.get(&serial)
+    }
+
+    /// Frame `index` (0 is the innermost call) of stack trace `trace_serial`, its names
+    /// resolved: the one reading of a frame for every output.
+    pub fn frame(&self, trace_serial: u32, index: usize) -> Option<Frame> {
+        let frame_id = self.trace(trace_serial)?.frames.get(index)?;
+        self.frames.get(&frame_id).map(|f| self.resolved(f))
+    }
+
+    /// Every frame of stack trace `trace_serial` that the dump has, innermost first.
+    pub fn frames(&self, trace_serial: u32) -> Vec<Frame> {
+        let Some(trace) = self.trace(trace_serial) else { return Vec::new() };
+        trace.frames.iter().filter_map(|id| self.frames.get(&id)).map(|f| self.resolved(f)).collect()
+    }
+
+    fn resolved(&self, frame: &StackFrame) -> Frame {
+        let text = |id| self.string(id).unwrap_or_default();
+        Frame {
+            class: self
+                .class_serials
+                .get(&frame.class_serial)
+                .and_then(|class_id| self.class_name_ids.get(class_id))
+                .map(|&name_id| crate::java_class_name(&text(name_id)))
+                .unwrap_or_default(),
+            method: text(frame.method_name_id),
+            source_file: text(frame.source_file_id),
+            line: frame.line,
+        }
     }
 
     /// The heap-dump records cut into units for parallel parsing.

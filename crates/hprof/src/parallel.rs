@@ -60,7 +60,7 @@ pub struct HeapPlan<'a> {
 impl<'a> HeapPlan<'a> {
     /// Plans the heap-dump records among `records`. `class_ids` (from LOAD CLASS records),
     /// when known, make boundary guesses in long bodies far more reliable.
-    pub fn new(records: impl IntoIterator<Item = Record<'a>>, id_size: IdSize, class_ids: &FxHashSet<u64>) -> Self {
+    pub(crate) fn new(records: impl IntoIterator<Item = Record<'a>>, id_size: IdSize, class_ids: &FxHashSet<u64>) -> Self {
         let mut units = Vec::new();
         for r in records {
             if r.tag != record::tag::HEAP_DUMP && r.tag != record::tag::HEAP_DUMP_SEGMENT {
@@ -92,6 +92,7 @@ impl<'a> HeapPlan<'a> {
         self.units.len()
     }
 
+    /// Whether the dump has no heap records.
     pub fn is_empty(&self) -> bool {
         self.units.is_empty()
     }

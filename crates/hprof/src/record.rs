@@ -9,19 +9,33 @@ use crate::types::IdSize;
 
 /// Record tags, named as in the HPROF specification.
 pub mod tag {
+    /// The UTF8 tag.
     pub const UTF8: u8 = 0x01;
+    /// The LOAD CLASS tag.
     pub const LOAD_CLASS: u8 = 0x02;
+    /// The UNLOAD CLASS tag.
     pub const UNLOAD_CLASS: u8 = 0x03;
+    /// The STACK FRAME tag.
     pub const STACK_FRAME: u8 = 0x04;
+    /// The STACK TRACE tag.
     pub const STACK_TRACE: u8 = 0x05;
+    /// The ALLOC SITES tag.
     pub const ALLOC_SITES: u8 = 0x06;
+    /// The HEAP SUMMARY tag.
     pub const HEAP_SUMMARY: u8 = 0x07;
+    /// The START THREAD tag.
     pub const START_THREAD: u8 = 0x0A;
+    /// The END THREAD tag.
     pub const END_THREAD: u8 = 0x0B;
+    /// The HEAP DUMP tag.
     pub const HEAP_DUMP: u8 = 0x0C;
+    /// The CPU SAMPLES tag.
     pub const CPU_SAMPLES: u8 = 0x0D;
+    /// The CONTROL SETTINGS tag.
     pub const CONTROL_SETTINGS: u8 = 0x0E;
+    /// The HEAP DUMP SEGMENT tag.
     pub const HEAP_DUMP_SEGMENT: u8 = 0x1C;
+    /// The HEAP DUMP END tag.
     pub const HEAP_DUMP_END: u8 = 0x2C;
 }
 
@@ -51,6 +65,7 @@ pub fn record_name(t: u8) -> &'static str {
 pub struct Header {
     /// `1.0.1`, `1.0.2` or `1.0.3` (Android).
     pub version: String,
+    /// Size of object ids.
     pub id_size: IdSize,
     /// Milliseconds since the Unix epoch when the dump was written.
     pub timestamp_ms: u64,
@@ -99,6 +114,7 @@ impl Header {
 /// A top-level record: its tag and body, borrowed from the dump.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
+    /// The record's tag (see [`tag`]).
     pub tag: u8,
     /// Offset of the record's tag byte in the dump.
     pub offset: u64,
@@ -149,39 +165,63 @@ impl<'a> Record<'a> {
 pub enum RecordKind<'a> {
     /// A string (modified UTF-8) named by `id`: class, field, method and file names.
     Utf8 {
+        /// The UTF8 record's id.
         id: u64,
+        /// The string's bytes.
         text: &'a [u8],
     },
+    /// A class was loaded: its serial, object and name.
     LoadClass {
+        /// The class's serial number, which frames name it by.
         class_serial: u32,
+        /// The class object's id.
         class_id: u64,
+        /// Where the class was loaded.
         stack_trace_serial: u32,
+        /// The class's name, a UTF8 record id.
         name_id: u64,
     },
+    /// A class was unloaded.
     UnloadClass {
+        /// The class's serial number.
         class_serial: u32,
     },
+    /// A frame of a stack trace.
     StackFrame(StackFrame),
+    /// A thread's stack at dump time.
     StackTrace {
+        /// The trace's serial number.
         serial: u32,
+        /// The thread's serial number.
         thread_serial: u32,
+        /// Its frames' ids, innermost first.
         frames: Ids<'a>,
     },
+    /// A thread was started.
     StartThread {
+        /// The thread's serial number.
         thread_serial: u32,
+        /// The `java.lang.Thread` object's id.
         thread_id: u64,
+        /// Its stack trace's serial.
         stack_trace_serial: u32,
+        /// Its name, a UTF8 record id.
         name_id: u64,
+        /// Its group's name, a UTF8 record id.
         group_name_id: u64,
+        /// Its parent group's name, a UTF8 record id.
         parent_group_name_id: u64,
     },
+    /// A thread ended.
     EndThread {
+        /// The thread's serial number.
         thread_serial: u32,
     },
     /// Sub-records of an old-style dump: one record for the whole heap.
     HeapDump(&'a [u8]),
     /// Sub-records of one segment of a HotSpot dump.
     HeapDumpSegment(&'a [u8]),
+    /// The end of a segmented heap dump.
     HeapDumpEnd,
     /// ALLOC SITES, HEAP SUMMARY, CPU SAMPLES, CONTROL SETTINGS: known, not used here.
     Other(u8, &'a [u8]),
@@ -190,10 +230,15 @@ pub enum RecordKind<'a> {
 /// One frame of a stack trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StackFrame {
+    /// The frame's id.
     pub frame_id: u64,
+    /// The method's name, a UTF8 record id.
     pub method_name_id: u64,
+    /// The method's signature, a UTF8 record id.
     pub signature_id: u64,
+    /// The source file's name, a UTF8 record id.
     pub source_file_id: u64,
+    /// The class's serial (LOAD CLASS).
     pub class_serial: u32,
     /// Line number; -1 unknown, -2 compiled, -3 native.
     pub line: i32,
@@ -207,19 +252,23 @@ pub struct Ids<'a> {
 }
 
 impl<'a> Ids<'a> {
+    /// How many ids.
     pub fn len(&self) -> usize {
         self.bytes.len() / self.id_size.bytes()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The id at `index`.
     pub fn get(&self, index: usize) -> Option<u64> {
         let n = self.id_size.bytes();
         self.bytes.get(index * n..index * n + n).map(|b| self.id_size.read(b))
     }
 
+    /// Every id, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + 'a {
         let id_size = self.id_size;
         self.bytes.chunks_exact(id_size.bytes()).map(move |b| id_size.read(b))

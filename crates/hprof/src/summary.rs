@@ -8,14 +8,15 @@ use crate::classes::{ClassInfo, ClassTable, SizeModel};
 use crate::error::Result;
 use crate::heap::{tag, RootKind, SubRecord};
 use crate::metadata::Metadata;
-use crate::names::java_class_name;
 use crate::parallel::Truncation;
 use crate::types::{BasicType, IdSize, Value};
 
 /// Arrays of one type: how many, how many elements, and their estimated bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ArrayTotals {
+    /// How many arrays.
     pub count: u64,
+    /// Their elements, all together.
     pub elements: u64,
     /// Object arrays: bytes with 4-byte and with 8-byte references, since which one applies is
     /// only known once the whole heap has been seen. Primitive arrays use `bytes_narrow` only.
@@ -42,8 +43,11 @@ impl ArrayTotals {
 /// A frame of a thread's stack at dump time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// The method's class, its Java name.
     pub class: String,
+    /// The method's name.
     pub method: String,
+    /// The source file, where the dump names it.
     pub source_file: String,
     /// Line number; -1 unknown, -2 compiled, -3 native.
     pub line: i32,
@@ -73,30 +77,39 @@ pub fn write_frame(f: &mut dyn std::fmt::Write, class: &str, method: &str, file:
 /// A thread alive at dump time.
 #[derive(Debug, Clone)]
 pub struct ThreadSummary {
+    /// The thread's serial number.
     pub serial: u32,
+    /// The `java.lang.Thread` object's id.
     pub object_id: u64,
     /// From the `Thread.name` field; `None` when the dump does not have it.
     pub name: Option<String>,
+    /// Its stack, innermost first.
     pub frames: Vec<Frame>,
 }
 
 /// What one pass over a dump counts: records, sub-records, roots, and objects per class.
 pub struct Summary {
+    /// Top-level records by tag.
     pub record_counts: BTreeMap<u8, u64>,
+    /// Heap-dump sub-records by tag.
     pub sub_record_counts: BTreeMap<u8, u64>,
+    /// GC roots by kind name.
     pub root_counts: BTreeMap<&'static str, u64>,
+    /// Every class.
     pub classes: ClassTable,
     /// Instances per class id.
-    pub instances: FxHashMap<u64, u64>,
+    pub(crate) instances: FxHashMap<u64, u64>,
     /// Object arrays per array class id.
-    pub object_arrays: FxHashMap<u64, ArrayTotals>,
+    pub(crate) object_arrays: FxHashMap<u64, ArrayTotals>,
     /// Primitive arrays per element type.
     pub primitive_arrays: BTreeMap<BasicType, ArrayTotals>,
     /// Thread objects from ROOT THREAD OBJECT: (object id, thread serial, stack trace serial).
     pub thread_roots: Vec<(u64, u32, u32)>,
     /// Lowest and highest object id: their span tells whether references were compressed.
     pub id_span: Option<(u64, u64)>,
+    /// The layout shallow sizes are estimated with.
     pub size_model: SizeModel,
+    /// Where the dump is cut short, if it is.
     pub truncation: Option<Truncation>,
 }
 
@@ -146,6 +159,13 @@ impl Tally {
 }
 
 impl Summary {
+    /// Objects in the heap: instances, arrays of both kinds and class objects.
+    pub fn objects(&self) -> u64 {
+        let instances = self.instances.values().copied();
+        let arrays = self.object_arrays.values().chain(self.primitive_arrays.values()).map(|a| a.count);
+        instances.chain(arrays).chain([self.classes.len() as u64]).fold(0, u64::saturating_add)
+    }
+
     /// Counts everything in one parallel pass over the heap. `compressed_oops` overrides the
     /// guess from the id span (ids are addresses; a heap within 32 GiB uses 4-byte references).
     pub fn compute(meta: &Metadata<'_>, compressed_oops: Option<bool>) -> Result<Summary> {
@@ -292,7 +312,7 @@ impl Summary {
                 serial,
                 object_id,
                 name: names.get(&object_id).cloned(),
-                frames: frames(meta, trace_serial),
+                frames: meta.frames(trace_serial),
             })
             .collect();
         threads.sort_by_key(|t| t.serial);
@@ -310,30 +330,12 @@ impl Summary {
 /// One line of a class histogram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistogramRow {
+    /// The class's Java name.
     pub name: String,
+    /// Its instances (arrays of its type for an array class).
     pub instances: u64,
+    /// Their estimated shallow bytes.
     pub shallow_bytes: u64,
-}
-
-fn frames(meta: &Metadata<'_>, trace_serial: u32) -> Vec<Frame> {
-    let Some(trace) = meta.traces.get(&trace_serial) else { return Vec::new() };
-    let text = |id| meta.string(id).unwrap_or_default();
-    trace
-        .frames
-        .iter()
-        .filter_map(|frame_id| meta.frames.get(&frame_id))
-        .map(|f| Frame {
-            class: meta
-                .class_serials
-                .get(&f.class_serial)
-                .and_then(|class_id| meta.class_name_ids.get(class_id))
-                .map(|&name_id| java_class_name(&text(name_id)))
-                .unwrap_or_default(),
-            method: text(f.method_name_id),
-            source_file: text(f.source_file_id),
-            line: f.line,
-        })
-        .collect()
 }
 
 /// Thread names: `Thread.name` is a String (JDK 9+: a byte[] with a `coder`; JDK 8: a char[]),

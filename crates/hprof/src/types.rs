@@ -3,11 +3,14 @@
 /// Size in bytes of object identifiers, as the header declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdSize {
+    /// 4-byte ids: a 32-bit JVM.
     Four,
+    /// 8-byte ids: a 64-bit JVM.
     Eight,
 }
 
 impl IdSize {
+    /// The size in bytes.
     pub fn bytes(self) -> usize {
         match self {
             IdSize::Four => 4,
@@ -30,18 +33,28 @@ impl IdSize {
 /// A field, static or array element type: the HPROF basic type codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BasicType {
+    /// A reference.
     Object = 2,
+    /// `boolean`.
     Boolean = 4,
+    /// `char`.
     Char = 5,
+    /// `float`.
     Float = 6,
+    /// `double`.
     Double = 7,
+    /// `byte`.
     Byte = 8,
+    /// `short`.
     Short = 9,
+    /// `int`.
     Int = 10,
+    /// `long`.
     Long = 11,
 }
 
 impl BasicType {
+    /// The eight primitive types, in code order.
     pub const PRIMITIVES: [BasicType; 8] = [
         BasicType::Boolean,
         BasicType::Char,
@@ -53,6 +66,7 @@ impl BasicType {
         BasicType::Long,
     ];
 
+    /// The type with HPROF code `code`.
     pub fn from_code(code: u8) -> Option<BasicType> {
         Some(match code {
             2 => BasicType::Object,
@@ -99,14 +113,23 @@ impl BasicType {
 /// One field, static or constant-pool value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
+    /// A reference: an object id, 0 for null.
     Object(u64),
+    /// `boolean`.
     Boolean(bool),
+    /// `char`, a UTF-16 unit.
     Char(u16),
+    /// `float`.
     Float(f32),
+    /// `double`.
     Double(f64),
+    /// `byte`.
     Byte(i8),
+    /// `short`.
     Short(i16),
+    /// `int`.
     Int(i32),
+    /// `long`.
     Long(i64),
 }
 
@@ -129,6 +152,7 @@ impl Value {
         }
     }
 
+    /// The type of the value.
     pub fn basic_type(self) -> BasicType {
         match self {
             Value::Object(_) => BasicType::Object,
@@ -143,6 +167,7 @@ impl Value {
         }
     }
 
+    /// The object id, for a reference.
     pub fn as_object(self) -> Option<u64> {
         match self {
             Value::Object(id) => Some(id),

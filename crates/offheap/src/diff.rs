@@ -629,87 +629,87 @@ fn retainers(old: &[Retainer], new: &[Retainer]) -> Vec<RetainerChange> {
 }
 
 fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
-    let lettuce = |cs: &[Client]| -> Vec<LettuceConnection> {
-        cs.iter()
-            .filter_map(|c| match c {
-                Client::Lettuce { connections } => Some(connections.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    };
-    let redisson = |cs: &[Client]| -> Vec<RedissonConnection> {
-        cs.iter()
-            .filter_map(|c| match c {
-                Client::Redisson { connections } => Some(connections.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    };
-    let reactor = |cs: &[Client]| -> Vec<ReactorReceiver> {
-        cs.iter()
-            .filter_map(|c| match c {
-                Client::Reactor { receivers } => Some(receivers.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    };
     let mut out = Vec::new();
-    let (o, n) = (lettuce(old), lettuce(new));
-    if !o.is_empty() || !n.is_empty() {
-        let connections = by_remote(&o, &n, |c| c.remote.as_deref())
-            .into_iter()
-            .map(|(o, n)| {
-                let of = |field: &dyn Fn(&LettuceConnection) -> u64| Change::of(o.map_or(0, field), n.map_or(0, field));
-                LettuceConnectionChange {
-                    remote: n.or(o).and_then(|c| c.remote.clone()),
-                    old_state: o.map(|c| c.state),
-                    new_state: n.map(|c| c.state),
-                    in_flight: of(&|c| c.in_flight.count),
-                    queued: of(&|c| c.queued.count),
-                    read_buffer_capacity: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
-                    read_buffer_readable: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
-                    pending_write_bytes: of(&|c| c.pending_write_bytes.unwrap_or(0)),
-                    direct_bytes: of(&|c| c.direct_bytes),
-                }
-            })
-            .collect();
-        out.push(ClientChange::Lettuce { connections });
+    let lettuce = client_changes(old, new, lettuce_of, |c| c.remote.as_deref(), |o, n| {
+        let of = |field: fn(&LettuceConnection) -> u64| change(o, n, field);
+        LettuceConnectionChange {
+            remote: n.or(o).and_then(|c| c.remote.clone()),
+            old_state: o.map(|c| c.state),
+            new_state: n.map(|c| c.state),
+            in_flight: of(|c| c.in_flight.count),
+            queued: of(|c| c.queued.count),
+            read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
+            read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
+            pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
+            direct_bytes: of(|c| c.direct_bytes),
+        }
+    });
+    if !lettuce.is_empty() {
+        out.push(ClientChange::Lettuce { connections: lettuce });
     }
-    let (o, n) = (redisson(old), redisson(new));
-    if !o.is_empty() || !n.is_empty() {
-        let connections = by_remote(&o, &n, |c| c.remote.as_deref())
-            .into_iter()
-            .map(|(o, n)| {
-                let of =
-                    |field: &dyn Fn(&RedissonConnection) -> u64| Change::of(o.map_or(0, field), n.map_or(0, field));
-                RedissonConnectionChange {
-                    remote: n.or(o).and_then(|c| c.remote.clone()),
-                    in_flight: of(&|c| c.in_flight.count),
-                    read_buffer_capacity: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
-                    read_buffer_readable: of(&|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
-                    pending_write_bytes: of(&|c| c.pending_write_bytes.unwrap_or(0)),
-                    direct_bytes: of(&|c| c.direct_bytes),
-                }
-            })
-            .collect();
-        out.push(ClientChange::Redisson { connections });
+    let redisson = client_changes(old, new, redisson_of, |c| c.remote.as_deref(), |o, n| {
+        let of = |field: fn(&RedissonConnection) -> u64| change(o, n, field);
+        RedissonConnectionChange {
+            remote: n.or(o).and_then(|c| c.remote.clone()),
+            in_flight: of(|c| c.in_flight.count),
+            read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
+            read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
+            pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
+            direct_bytes: of(|c| c.direct_bytes),
+        }
+    });
+    if !redisson.is_empty() {
+        out.push(ClientChange::Redisson { connections: redisson });
     }
-    let (o, n) = (reactor(old), reactor(new));
-    if !o.is_empty() || !n.is_empty() {
-        let receivers = by_remote(&o, &n, |r| r.remote.as_deref())
-            .into_iter()
-            .map(|(o, n)| ReactorReceiverChange {
-                remote: n.or(o).and_then(|r| r.remote.clone()),
-                queued: Change::of(o.map_or(0, |r| r.queued), n.map_or(0, |r| r.queued)),
-                queued_bytes: Change::of(o.map_or(0, |r| r.queued_bytes), n.map_or(0, |r| r.queued_bytes)),
-            })
-            .collect();
-        out.push(ClientChange::Reactor { receivers });
+    let reactor = client_changes(old, new, reactor_of, |r| r.remote.as_deref(), |o, n| ReactorReceiverChange {
+        remote: n.or(o).and_then(|r| r.remote.clone()),
+        queued: change(o, n, |r| r.queued),
+        queued_bytes: change(o, n, |r| r.queued_bytes),
+    });
+    if !reactor.is_empty() {
+        out.push(ClientChange::Reactor { receivers: reactor });
     }
     out
+}
+
+/// One library's connections of both reports (`of` picks them out of a report's clients),
+/// matched by remote address (see [`by_remote`]), each pair made into its change by `change`.
+fn client_changes<T, C>(
+    old: &[Client],
+    new: &[Client],
+    of: fn(&Client) -> &[T],
+    remote: fn(&T) -> Option<&str>,
+    change: impl Fn(Option<&T>, Option<&T>) -> C,
+) -> Vec<C> {
+    let old: Vec<&T> = old.iter().flat_map(of).collect();
+    let new: Vec<&T> = new.iter().flat_map(of).collect();
+    by_remote(&old, &new, |item| remote(item)).into_iter().map(|(o, n)| change(o.copied(), n.copied())).collect()
+}
+
+fn lettuce_of(client: &Client) -> &[LettuceConnection] {
+    match client {
+        Client::Lettuce { connections } => connections,
+        _ => &[],
+    }
+}
+
+fn redisson_of(client: &Client) -> &[RedissonConnection] {
+    match client {
+        Client::Redisson { connections } => connections,
+        _ => &[],
+    }
+}
+
+fn reactor_of(client: &Client) -> &[ReactorReceiver] {
+    match client {
+        Client::Reactor { receivers } => receivers,
+        _ => &[],
+    }
+}
+
+/// A field of a connection in both dumps as a change; 0 on the side that lacks it.
+fn change<T>(old: Option<&T>, new: Option<&T>, field: fn(&T) -> u64) -> Change {
+    Change::of(old.map_or(0, field), new.map_or(0, field))
 }
 
 /// The retainer as a person names it in a sentence: its root, and for an allocator's or the

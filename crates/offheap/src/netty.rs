@@ -339,12 +339,14 @@ enum SizeRule {
 }
 
 impl SizeRule {
+    /// The size of the buffers at `index`; a page size from the dump shifted past 64 bits is
+    /// `u64::MAX`, not its low bits.
     fn bytes(self, index: usize) -> u64 {
-        let index = index.min(40) as u32;
+        let scale = 1u64 << index.min(40);
         match self {
-            SizeRule::Tiny => 16 * index as u64,
-            SizeRule::Small => 512u64 << index,
-            SizeRule::Normal(page) => page << index,
+            SizeRule::Tiny => 16 * index.min(40) as u64,
+            SizeRule::Small => 512 * scale,
+            SizeRule::Normal(page) => page.saturating_mul(scale),
         }
     }
 }
@@ -476,7 +478,7 @@ fn finish(heap: &Heap<'_>, netty: &mut Netty) {
     for c in netty.chunks.iter().filter(|c| c.unpooled) {
         let arena = &mut netty.arenas[c.arena];
         if uncounted[c.arena] && is_strong(heap, c.object) {
-            arena.report.huge_count += 1;
+            arena.report.huge_count = arena.report.huge_count.saturating_add(1);
             arena.report.huge_bytes = arena.report.huge_bytes.saturating_add(c.size);
         }
     }

@@ -52,13 +52,13 @@ pub fn exact_bytes(n: u64) -> String {
     }
 }
 
-/// [`exact_bytes`] with a sign when negative: `-64.0 MiB (67,108,864)`, for a figure derived
-/// as a difference.
+/// [`exact_bytes`] with a sign when negative, on both figures: `-64.0 MiB (-67,108,864)`, for
+/// a figure derived as a difference.
 pub fn signed_exact_bytes(n: i64) -> String {
-    if n < 0 {
-        format!("-{}", exact_bytes(n.unsigned_abs()))
-    } else {
-        exact_bytes(n.unsigned_abs())
+    match n.unsigned_abs() {
+        magnitude if n >= 0 => exact_bytes(magnitude),
+        magnitude if magnitude < 1024 => format!("-{magnitude} B"),
+        magnitude => format!("-{} (-{})", human_bytes(magnitude), thousands(magnitude)),
     }
 }
 
@@ -161,7 +161,8 @@ mod tests {
         assert_eq!(capitalized("the JDK"), "The JDK");
         assert_eq!(capitalized(""), "");
         assert_eq!(exact_bytes(64 << 20), "64.0 MiB (67,108,864)");
-        assert_eq!(signed_exact_bytes(-(64 << 20)), "-64.0 MiB (67,108,864)");
+        assert_eq!(signed_exact_bytes(-(64 << 20)), "-64.0 MiB (-67,108,864)");
+        assert_eq!(signed_exact_bytes(-12), "-12 B");
         assert_eq!(signed_exact_bytes(12), "12 B");
     }
 

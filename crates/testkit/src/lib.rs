@@ -5,37 +5,58 @@
 //! [`HeapBuilder`] hands out ids and names so a test declares classes and objects in a few
 //! lines; [`HprofWriter`] and [`HeapDumpBody`] write records byte for byte.
 
+#![warn(missing_docs)]
+
 pub mod samples;
 
 /// HPROF basic type codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BasicType {
+    /// A reference.
     Object = 2,
+    /// `boolean`.
     Boolean = 4,
+    /// `char`.
     Char = 5,
+    /// `float`.
     Float = 6,
+    /// `double`.
     Double = 7,
+    /// `byte`.
     Byte = 8,
+    /// `short`.
     Short = 9,
+    /// `int`.
     Int = 10,
+    /// `long`.
     Long = 11,
 }
 
 /// A field, static or constant value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
+    /// A reference: an object id, 0 for null.
     Object(u64),
+    /// `boolean`.
     Boolean(bool),
+    /// `char`.
     Char(u16),
+    /// `float`.
     Float(f32),
+    /// `double`.
     Double(f64),
+    /// `byte`.
     Byte(i8),
+    /// `short`.
     Short(i16),
+    /// `int`.
     Int(i32),
+    /// `long`.
     Long(i64),
 }
 
 impl Value {
+    /// The type this value is written as.
     pub fn basic_type(&self) -> BasicType {
         match self {
             Value::Object(_) => BasicType::Object,
@@ -95,12 +116,19 @@ impl Bytes {
 /// A CLASS DUMP sub-record.
 #[derive(Debug, Clone, Default)]
 pub struct ClassDump {
+    /// The class object's id.
     pub id: u64,
+    /// The super class's id; 0 for none.
     pub super_id: u64,
+    /// The class loader's id.
     pub loader_id: u64,
+    /// The instance size the record states.
     pub instance_size: u32,
+    /// Constant-pool entries: (index, value).
     pub constant_pool: Vec<(u16, Value)>,
+    /// Static fields: (name id, value).
     pub statics: Vec<(u64, Value)>,
+    /// Instance fields: (name id, type).
     pub fields: Vec<(u64, BasicType)>,
 }
 
@@ -113,6 +141,7 @@ pub struct HeapDumpBody {
 }
 
 impl HeapDumpBody {
+    /// An empty body for ids of `id_size` bytes.
     pub fn new(id_size: u32) -> Self {
         HeapDumpBody { records: Vec::new(), id_size }
     }
@@ -130,12 +159,14 @@ impl HeapDumpBody {
     pub fn root_simple(&mut self, tag: u8, id: u64) -> &mut Self {
         self.sub(tag, |b| b.id(id))
     }
+    /// A ROOT JNI GLOBAL.
     pub fn root_jni_global(&mut self, id: u64, global_ref: u64) -> &mut Self {
         self.sub(0x01, |b| {
             b.id(id);
             b.id(global_ref)
         })
     }
+    /// A ROOT JNI LOCAL.
     pub fn root_jni_local(&mut self, id: u64, thread_serial: u32, frame: u32) -> &mut Self {
         self.sub(0x02, |b| {
             b.id(id);
@@ -143,6 +174,7 @@ impl HeapDumpBody {
             b.u4(frame)
         })
     }
+    /// A ROOT JAVA FRAME.
     pub fn root_java_frame(&mut self, id: u64, thread_serial: u32, frame: u32) -> &mut Self {
         self.sub(0x03, |b| {
             b.id(id);
@@ -150,18 +182,21 @@ impl HeapDumpBody {
             b.u4(frame)
         })
     }
+    /// A ROOT NATIVE STACK.
     pub fn root_native_stack(&mut self, id: u64, thread_serial: u32) -> &mut Self {
         self.sub(0x04, |b| {
             b.id(id);
             b.u4(thread_serial)
         })
     }
+    /// A ROOT THREAD BLOCK.
     pub fn root_thread_block(&mut self, id: u64, thread_serial: u32) -> &mut Self {
         self.sub(0x06, |b| {
             b.id(id);
             b.u4(thread_serial)
         })
     }
+    /// A ROOT THREAD OBJECT.
     pub fn root_thread_object(&mut self, id: u64, thread_serial: u32, stack_trace_serial: u32) -> &mut Self {
         self.sub(0x08, |b| {
             b.id(id);
@@ -177,6 +212,7 @@ impl HeapDumpBody {
             b.u4(stack_depth)
         })
     }
+    /// A CLASS DUMP.
     pub fn class_dump(&mut self, c: &ClassDump) -> &mut Self {
         self.sub(0x20, |b| {
             b.id(c.id);
@@ -218,6 +254,7 @@ impl HeapDumpBody {
             b.buf.extend_from_slice(&fields.buf);
         })
     }
+    /// An OBJECT ARRAY DUMP.
     pub fn object_array(&mut self, id: u64, array_class_id: u64, elements: &[u64]) -> &mut Self {
         self.sub(0x22, |b| {
             b.id(id);
@@ -258,9 +295,11 @@ impl HeapDumpBody {
         self.records.push(bytes.to_vec());
         self
     }
+    /// Bytes written so far.
     pub fn len(&self) -> usize {
         self.records.iter().map(Vec::len).sum()
     }
+    /// Whether nothing is written yet.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -277,6 +316,7 @@ pub struct HprofWriter {
 }
 
 impl HprofWriter {
+    /// A file with its header: `version` (`1.0.2`), id size, time.
     pub fn new(version: &str, id_size: u32, timestamp_ms: u64) -> Self {
         let mut out = Bytes { buf: Vec::new(), id_size };
         out.buf.extend_from_slice(format!("JAVA PROFILE {version}\0").as_bytes());
@@ -306,12 +346,14 @@ impl HprofWriter {
         self.out.buf.extend_from_slice(bytes);
         self
     }
+    /// A UTF8 record.
     pub fn utf8(&mut self, id: u64, text: &str) -> &mut Self {
         self.record(0x01, |b| {
             b.id(id);
             b.buf.extend_from_slice(text.as_bytes())
         })
     }
+    /// A LOAD CLASS record.
     pub fn load_class(&mut self, serial: u32, class_id: u64, stack_trace_serial: u32, name_id: u64) -> &mut Self {
         self.record(0x02, |b| {
             b.u4(serial);
@@ -320,9 +362,11 @@ impl HprofWriter {
             b.id(name_id)
         })
     }
+    /// An UNLOAD CLASS record.
     pub fn unload_class(&mut self, serial: u32) -> &mut Self {
         self.record(0x03, |b| b.u4(serial))
     }
+    /// A STACK FRAME record.
     pub fn stack_frame(
         &mut self,
         frame_id: u64,
@@ -341,6 +385,7 @@ impl HprofWriter {
             b.u4(line as u32)
         })
     }
+    /// A STACK TRACE record.
     pub fn stack_trace(&mut self, serial: u32, thread_serial: u32, frames: &[u64]) -> &mut Self {
         self.record(0x05, |b| {
             b.u4(serial);
@@ -349,6 +394,7 @@ impl HprofWriter {
             frames.iter().for_each(|&f| b.id(f))
         })
     }
+    /// A START THREAD record.
     pub fn start_thread(
         &mut self,
         serial: u32,
@@ -367,9 +413,11 @@ impl HprofWriter {
             b.id(parent)
         })
     }
+    /// An END THREAD record.
     pub fn end_thread(&mut self, serial: u32) -> &mut Self {
         self.record(0x0B, |b| b.u4(serial))
     }
+    /// A HEAP SUMMARY record.
     pub fn heap_summary(&mut self, live_bytes: u32, live_instances: u32, bytes: u64, instances: u64) -> &mut Self {
         self.record(0x07, |b| {
             b.u4(live_bytes);
@@ -378,6 +426,7 @@ impl HprofWriter {
             b.u8(instances)
         })
     }
+    /// A CONTROL SETTINGS record.
     pub fn control_settings(&mut self, flags: u32, depth: u16) -> &mut Self {
         self.record(0x0E, |b| {
             b.u4(flags);
@@ -408,9 +457,11 @@ impl HprofWriter {
     pub fn record_offsets(&self) -> &[usize] {
         &self.record_offsets
     }
+    /// The file so far.
     pub fn bytes(&self) -> &[u8] {
         &self.out.buf
     }
+    /// The file.
     pub fn finish(self) -> Vec<u8> {
         self.out.buf
     }
@@ -419,7 +470,9 @@ impl HprofWriter {
 /// A class declared through a [`HeapBuilder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClassRef {
+    /// The class object's id.
     pub id: u64,
+    /// The class's serial number.
     pub serial: u32,
 }
 
@@ -441,6 +494,7 @@ impl HeapBuilder {
         HeapBuilder::with_format("1.0.2", 8)
     }
 
+    /// A builder for HPROF `version` with ids of `id_size` bytes (`with_format("1.0.1", 4)`: a 32-bit JVM's old dump).
     pub fn with_format(version: &str, id_size: u32) -> Self {
         HeapBuilder {
             writer: HprofWriter::new(version, id_size, 1_700_000_000_000),
@@ -481,6 +535,7 @@ impl HeapBuilder {
         self.define_class_with_statics(name, super_class, fields, &[])
     }
 
+    /// A class with static fields: `statics` as (name, value).
     pub fn define_class_with_statics(
         &mut self,
         name: &str,
@@ -529,12 +584,14 @@ impl HeapBuilder {
         c
     }
 
+    /// A `byte[]` holding `data`.
     pub fn byte_array(&mut self, data: &[u8]) -> u64 {
         let id = self.new_id();
         self.body.primitive_array(id, BasicType::Byte, data.len() as u32, data);
         id
     }
 
+    /// A `long[]` holding `values`.
     pub fn long_array(&mut self, values: &[i64]) -> u64 {
         let id = self.new_id();
         let data: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();

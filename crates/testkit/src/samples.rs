@@ -21,7 +21,9 @@ pub fn linked_list(nodes: usize) -> Vec<u8> {
 /// Names a hostile dump gives its class, field, thread and frame: each would retitle,
 /// recolour or reorder the reader's terminal if printed raw.
 pub const EVIL_CLASS: &str = "com.evil.Title\u{1b}]0;pwned\u{7}Red\u{1b}[31m\u{9b}2J\u{202e}dlrow";
+/// The hostile dump's field name.
 pub const EVIL_FIELD: &str = "field\u{1b}[2J\u{7f}";
+/// The hostile dump's thread name.
 pub const EVIL_THREAD: &str = "thread\u{1b}]0;owned\u{7}\r\u{85}\u{2066}";
 
 /// A dump whose class, field, thread and frame names hold the characters above, and the id
@@ -137,5 +139,211 @@ pub fn absurd_counters() -> Vec<u8> {
         &[("DIRECT_MEMORY_COUNTER", V::Object(used)), ("DIRECT_MEMORY_LIMIT", V::Long(i64::MIN))],
     );
     b.body().root_simple(0xFF, held);
+    b.finish_segments(1 << 16)
+}
+
+/// A dump whose Netty pools hold absurd numbers: chunk, page and cache sizes, free and pinned
+/// bytes, huge-allocation counters, `maxOrder` and `pageShifts` at the ends of `long`, a
+/// thread cache of the 4.1.51-and-earlier layout (sizes from `pageSize` shifted by the index),
+/// an adaptive chunk and buffers past any capacity, a channel's pending bytes at `i64::MAX`.
+/// The report over it must end as a report, in debug builds as in release ones.
+pub fn absurd_netty_pool() -> Vec<u8> {
+    let mut b = HeapBuilder::new();
+    let object = b.define_class("java.lang.Object", None, &[]);
+    let buffer = b.define_class(
+        "java.nio.Buffer",
+        Some(object),
+        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Long), ("address", T::Long)],
+    );
+    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
+    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
+    let direct =
+        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let memory = |b: &mut HeapBuilder, capacity: i64| {
+        let fields = [V::Object(0), V::Object(0), V::Object(0), V::Object(0), V::Int(0), V::Int(0)];
+        let mut values = fields.to_vec();
+        values.extend([V::Int(i32::MAX), V::Int(-1), V::Long(capacity), V::Long(capacity)]);
+        b.instance(direct, &values)
+    };
+    let long_fields = |names: &[&'static str]| -> Vec<(&'static str, T)> { names.iter().map(|&n| (n, T::Long)).collect() };
+    let object_fields = |names: &[&'static str]| -> Vec<(&'static str, T)> {
+        names.iter().map(|&n| (n, T::Object)).collect()
+    };
+    let mut arena_fields = object_fields(&["qInit", "q000", "q025", "q050", "q075", "q100"]);
+    arena_fields.extend(long_fields(&[
+        "numThreadCaches",
+        "allocationsHuge",
+        "deallocationsHuge",
+        "activeBytesHuge",
+        "pageSize",
+        "pageShifts",
+        "maxOrder",
+        "chunkSize",
+    ]));
+    let arena_class = b.define_class("io.netty.buffer.PoolArena", Some(object), &arena_fields);
+    let direct_arena = b.define_class("io.netty.buffer.PoolArena$DirectArena", Some(arena_class), &[]);
+    let list_class = b.define_class(
+        "io.netty.buffer.PoolChunkList",
+        Some(object),
+        &[("head", T::Object), ("minUsage", T::Long), ("maxUsage", T::Long)],
+    );
+    let mut chunk_fields = object_fields(&["arena", "memory", "next"]);
+    chunk_fields.push(("unpooled", T::Boolean));
+    chunk_fields.extend(long_fields(&["chunkSize", "freeBytes", "pinnedBytes", "usage", "maxOrder", "pageShifts"]));
+    let chunk_class = b.define_class("io.netty.buffer.PoolChunk", Some(object), &chunk_fields);
+    let buf_class = b.define_class(
+        "io.netty.buffer.PooledByteBuf",
+        Some(object),
+        &[
+            ("chunk", T::Object),
+            ("allocator", T::Object),
+            ("maxLength", T::Long),
+            ("length", T::Long),
+            ("refCnt", T::Long),
+            ("readerIndex", T::Long),
+            ("writerIndex", T::Long),
+        ],
+    );
+    let direct_buf = b.define_class("io.netty.buffer.PooledUnsafeDirectByteBuf", Some(buf_class), &[]);
+    let allocator_class = b.define_class(
+        "io.netty.buffer.PooledByteBufAllocator",
+        Some(object),
+        &[
+            ("directArenas", T::Object),
+            ("heapArenas", T::Object),
+            ("chunkSize", T::Long),
+            ("smallCacheSize", T::Long),
+            ("normalCacheSize", T::Long),
+        ],
+    );
+    let cache_class = b.define_class(
+        "io.netty.buffer.PoolThreadCache",
+        Some(object),
+        &object_fields(&[
+            "directArena",
+            "heapArena",
+            "tinySubPageDirectCaches",
+            "smallSubPageDirectCaches",
+            "normalDirectCaches",
+        ]),
+    );
+    let region_class = b.define_class(
+        "io.netty.buffer.PoolThreadCache$MemoryRegionCache",
+        Some(object),
+        &[("queue", T::Object), ("size", T::Long)],
+    );
+    let queue_class = b.define_class("java.util.ArrayDeque", Some(object), &[("elements", T::Object)]);
+    let entry_class = b.define_class(
+        "io.netty.buffer.PoolThreadCache$MemoryRegionCache$Entry",
+        Some(object),
+        &[("chunk", T::Object), ("handle", T::Long)],
+    );
+
+    let arena = b.new_id();
+    let extremes = [i64::MAX, i64::MIN, -1, i64::MAX];
+    let mut chunks = Vec::new();
+    let mut next = 0;
+    for (i, &size) in extremes.iter().enumerate() {
+        let bytes = memory(&mut b, size);
+        let mut values = vec![V::Object(arena), V::Object(bytes), V::Object(next), V::Boolean(i == 3)];
+        values.extend([size, -size.saturating_add(1), i64::MAX, i64::MIN, i64::MAX, i64::MIN].map(V::Long));
+        next = b.instance(chunk_class, &values);
+        chunks.push(next);
+    }
+    let huge = chunks[3];
+    let lists: Vec<u64> = (0..6)
+        .map(|i| b.instance(list_class, &[V::Object(if i == 2 { chunks[2] } else { 0 }), V::Long(i64::MIN), V::Long(i64::MAX)]))
+        .collect();
+    let mut values: Vec<V> = lists.iter().map(|&l| V::Object(l)).collect();
+    values.extend([i64::MAX, i64::MAX, i64::MIN, i64::MAX, i64::MAX, i64::MAX, i64::MAX, i64::MAX].map(V::Long));
+    b.body().instance(arena, direct_arena.id, &values);
+    let arenas = b.object_array("io.netty.buffer.PoolArena", &[arena]);
+    let allocator = b.instance(
+        allocator_class,
+        &[V::Object(arenas), V::Object(0), V::Long(i64::MAX), V::Long(i64::MIN), V::Long(i64::MAX)],
+    );
+    let mut held = Vec::new();
+    for (chunk, max_length) in [(chunks[0], i64::MAX), (chunks[1], i64::MAX), (huge, i64::MAX), (chunks[0], i64::MIN)] {
+        let values = [V::Object(chunk), V::Object(allocator)]
+            .into_iter()
+            .chain([max_length, max_length, 2, i64::MAX, i64::MIN].map(V::Long));
+        held.push(b.instance(direct_buf, &values.collect::<Vec<_>>()));
+    }
+    // Released (odd count) and still held by the application.
+    let released = [V::Object(chunks[0]), V::Object(allocator)]
+        .into_iter()
+        .chain([i64::MAX, i64::MAX, i64::MAX, 0, 0].map(V::Long))
+        .collect::<Vec<_>>();
+    held.push(b.instance(direct_buf, &released));
+    let entries: Vec<u64> =
+        chunks.iter().map(|&c| b.instance(entry_class, &[V::Object(c), V::Long(i64::MAX)])).collect();
+    let slots = b.object_array("java.lang.Object", &entries);
+    let queue = b.instance(queue_class, &[V::Object(slots)]);
+    let regions: Vec<u64> = (0..48).map(|_| b.instance(region_class, &[V::Object(queue), V::Long(i64::MAX)])).collect();
+    let caches = b.object_array("io.netty.buffer.PoolThreadCache$MemoryRegionCache", &regions);
+    let cache = b.instance(
+        cache_class,
+        &[V::Object(arena), V::Object(arena), V::Object(caches), V::Object(caches), V::Object(caches)],
+    );
+    held.push(cache);
+
+    // Netty 4.2's adaptive allocator: a chunk and buffers whose sizes are past any capacity.
+    let adaptive_class = b.define_class("io.netty.buffer.AdaptivePoolingAllocator", Some(object), &[]);
+    let magazine_class =
+        b.define_class("io.netty.buffer.AdaptivePoolingAllocator$Magazine", Some(object), &[("parent", T::Object)]);
+    let delegate_class = b.define_class(
+        "io.netty.buffer.UnpooledUnsafeNoCleanerDirectByteBuf",
+        Some(object),
+        &[("buffer", T::Object), ("capacity", T::Long)],
+    );
+    let adaptive_chunk_class = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator$Chunk",
+        Some(object),
+        &[("delegate", T::Object), ("magazine", T::Object), ("capacity", T::Long), ("allocatedBytes", T::Long)],
+    );
+    let adaptive_buf_class = b.define_class(
+        "io.netty.buffer.AdaptivePoolingAllocator$AdaptiveByteBuf",
+        Some(object),
+        &[("chunk", T::Object), ("length", T::Long), ("refCnt", T::Long)],
+    );
+    let adaptive = b.instance(adaptive_class, &[]);
+    let magazine = b.instance(magazine_class, &[V::Object(adaptive)]);
+    let backing = memory(&mut b, i64::MAX);
+    let delegate = b.instance(delegate_class, &[V::Object(backing), V::Long(i64::MIN)]);
+    for capacity in [i64::MAX, i64::MIN] {
+        let chunk = b.instance(
+            adaptive_chunk_class,
+            &[V::Object(delegate), V::Object(magazine), V::Long(capacity), V::Long(i64::MAX)],
+        );
+        for length in [i64::MAX, i64::MAX, i64::MIN] {
+            held.push(b.instance(adaptive_buf_class, &[V::Object(chunk), V::Long(length), V::Long(2)]));
+        }
+    }
+    held.push(adaptive);
+
+    // A channel whose writes add up past any count.
+    let outbound_class = b.define_class(
+        "io.netty.channel.ChannelOutboundBuffer",
+        Some(object),
+        &[("totalPendingSize", T::Long), ("unwritable", T::Long), ("flushed", T::Long)],
+    );
+    held.push(b.instance(outbound_class, &[V::Long(i64::MAX), V::Long(i64::MIN), V::Long(i64::MAX)]));
+
+    let holder = b.object_array("java.lang.Object", &held);
+    let platform = b.define_class_with_statics(
+        "io.netty.util.internal.PlatformDependent",
+        Some(object),
+        &[],
+        &[("DIRECT_MEMORY_LIMIT", V::Long(i64::MAX))],
+    );
+    let app = b.define_class_with_statics(
+        "com.example.Pools",
+        Some(object),
+        &[],
+        &[("ALLOCATOR", V::Object(allocator)), ("HELD", V::Object(holder))],
+    );
+    for class in [app, platform] {
+        b.body().root_simple(0x05, class.id);
+    }
     b.finish_segments(1 << 16)
 }

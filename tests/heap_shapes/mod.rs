@@ -1,13 +1,12 @@
 //! The heap model on real dumps whose shapes the generating program knows
 //! (`fixtures/DirectBuffers.java`): who holds what, how strongly, and what it retains.
 
-use std::path::Path;
 
 use dumpscan::heap::{Dominators, Heap, Reach};
 use dumpscan::hprof::Dump;
 
 fn check(name: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.hprof.gz"));
+    let path = super::run::fixture_path(&format!("{name}.hprof.gz"));
     let dump = Dump::open(&path).unwrap();
     let heap = Heap::build(&dump).unwrap();
     // Paths asked before the whole heap's reachability is known come from a walk that stops

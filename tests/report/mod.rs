@@ -1,7 +1,7 @@
 //! The off-heap report on real dumps (see `fixtures/`): what it says must be what the JVM and
 //! Netty themselves reported at dump time, read from each fixture's `.expected.json`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dumpscan::offheap::native::{NativeInputs, Nmt, ProcMemory};
 use dumpscan::offheap::{
@@ -11,9 +11,7 @@ use dumpscan::offheap::{
 use dumpscan::{analyze, Options, Report};
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
-}
+use super::run::fixture_path as fixture;
 
 fn expected(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.expected.json"))).unwrap()).unwrap()
