@@ -1087,6 +1087,21 @@ fn gzip_is_inflated_quietly_and_jcmd_members_in_parallel() {
     assert_eq!(verbose.stdout, quiet.stdout);
 }
 
+/// Real applications' dumps, written by `jcmd PID GC.heap_dump -gz=1` (members of many sizes):
+/// inflated in parallel, never in turn.
+#[test]
+fn real_applications_jcmd_dumps_inflate_in_parallel() {
+    for name in
+        ["zookeeper-3.8-jdk17", "zookeeper-3.8-jdk25", "async-http-client-2.12-jdk17", "async-http-client-2.12-jdk25"]
+    {
+        let verbose = dumpscan(&["-v", "info", &fixture(&format!("{name}.hprof.gz")), "--no-threads"]);
+        let err = stderr(&verbose);
+        assert!(verbose.status.success(), "{name}: {err}");
+        assert!(err.contains(" members of up to 1024 KiB in parallel into memory"), "{name}: {err}");
+        assert!(!err.contains("in turn"), "{name}: {err}");
+    }
+}
+
 #[test]
 fn zero_padding_after_a_gzip_dump_is_accepted_and_damage_named_by_offsets() {
     let dir = tempfile::tempdir().unwrap();

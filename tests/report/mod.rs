@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use dumpscan::heap::Heap;
+use dumpscan::hprof::{Dump, Value as Field};
 use dumpscan::offheap::native::{NativeInputs, Nmt, ProcMemory};
 use dumpscan::offheap::{
     AllocationPurpose, ArenaKind, Client, ConnectionState, CounterSource, FindingKind, HolderRole, LargeBufferKind,
@@ -19,6 +21,42 @@ fn expected(name: &str) -> Value {
 
 fn report(name: &str, options: &Options) -> Report {
     analyze(fixture(&format!("{name}.hprof.gz")), options).expect("analyzes")
+}
+
+/// A Netty socket channel as the dump has it, read field by field apart from the report.
+#[derive(Debug)]
+struct SocketChannel {
+    local_port: i64,
+    remote_port: i64,
+    /// Its outbound buffer's `totalPendingSize`.
+    pending: i64,
+}
+
+/// Every open `NioSocketChannel` in a fixture (a closed one has no outbound buffer).
+fn socket_channels(name: &str) -> Vec<SocketChannel> {
+    let dump = Dump::open(fixture(&format!("{name}.hprof.gz"))).unwrap();
+    let heap = Heap::build(&dump).unwrap();
+    let long = |value: Option<Field>| match value {
+        Some(Field::Int(v)) => i64::from(v),
+        Some(Field::Long(v)) => v,
+        other => panic!("{name}: not a number: {other:?}"),
+    };
+    let port = |socket, field| {
+        let address = heap.field_object(socket, field).expect("an address");
+        long(heap.field(heap.field_object(address, "holder").unwrap(), "port"))
+    };
+    heap.instances_of("io.netty.channel.socket.nio.NioSocketChannel")
+        .into_iter()
+        .filter_map(|channel| {
+            let outbound = heap.field_object(heap.field_object(channel, "unsafe")?, "outboundBuffer")?;
+            let socket = heap.field_object(channel, "ch").expect("a JDK socket channel");
+            Some(SocketChannel {
+                local_port: port(socket, "localAddress"),
+                remote_port: port(socket, "remoteAddress"),
+                pending: long(heap.field(outbound, "totalPendingSize")),
+            })
+        })
+        .collect()
 }
 
 fn u(v: &Value) -> u64 {
@@ -994,6 +1032,25 @@ fn check_zookeeper(name: &str) {
     assert_eq!(top.owner.as_deref(), Some("org.apache.zookeeper.server.NettyServerCnxn"));
     assert_eq!(top.holder.as_ref().map(|h| h.role), Some(HolderRole::OutboundBuffer));
     assert_eq!(top.bytes, channel.direct.bytes);
+
+    // The idle sessions: every connection `mntr` counted but its own is a channel in the dump,
+    // each on the server's port, and none but the stalled client's holds a byte.
+    let sockets = socket_channels(name);
+    assert_eq!(sockets.len() as u64, u(&jvm["mntr"]["zk_num_alive_connections"]) - 1, "{sockets:?}");
+    assert_eq!(sockets.len() as u64, u(&jvm["idle_sessions"]["count"]) + 1);
+    assert!(sockets.iter().all(|s| s.local_port == jvm["server_port"].as_i64().unwrap()), "{sockets:?}");
+    let (stalled, idle): (Vec<_>, Vec<_>) =
+        sockets.iter().partition(|s| s.remote_port == client["local_port"].as_i64().unwrap());
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(stalled[0].pending as u64, channel.pending_bytes);
+    assert!(idle.iter().all(|s| s.pending == 0), "{idle:?}");
+    let owned: u64 = report
+        .retainers
+        .iter()
+        .filter(|r| r.owner.as_deref() == Some("org.apache.zookeeper.server.NettyServerCnxn"))
+        .map(|r| r.bytes)
+        .sum();
+    assert_eq!(owned, channel.direct.bytes, "ZooKeeper's connections hold the stalled client's replies only");
 }
 
 #[test]
@@ -1004,4 +1061,76 @@ fn zookeeper_3_8_jdk17() {
 #[test]
 fn zookeeper_3_8_jdk25() {
     check_zookeeper("zookeeper-3.8-jdk25");
+}
+
+/// async-http-client 2.12 from Debian's package (fixtures/apps): 8 uploads of 4 MiB to a server
+/// that stopped reading, each too small to stand out alone, and a streamed download nobody
+/// reads. The JDK's counter is what BufferPoolMXBean said by attaching; the channels are the
+/// connections AHC's ClientStats counts, named by the ports the server saw.
+fn check_async_http_client(name: &str) {
+    let jvm = expected(name);
+    let report = report(name, &Options { dominators: false, ..Options::default() });
+    assert_attribution_is_complete(&report);
+    for moment in ["before_dump", "after_dump"] {
+        let pool = &jvm[moment]["direct"];
+        let jdk = report.counters.jdk.as_ref().unwrap();
+        assert_eq!(jdk.count, pool["count"].as_i64(), "{moment}");
+        assert_eq!(jdk.total_capacity, pool["total_capacity"].as_i64(), "{moment}");
+        assert_eq!(jdk.reserved, pool["memory_used"].as_i64(), "{moment}");
+    }
+    let jdk = report.reconciliation.iter().find(|r| r.counter == CounterSource::Jdk).expect("a JDK counter");
+    assert_eq!(jdk.difference, 0, "{:?}", jdk.explanation);
+
+    // Every connection AHC counts is a channel of the dump, on the server's port.
+    let server_port = jvm["server_port"].as_i64().unwrap();
+    let sockets = socket_channels(name);
+    assert_eq!(sockets.len() as u64, u(&jvm["client_stats"]["total"]), "{sockets:?}");
+    assert_eq!(jvm["client_stats"]["active"], jvm["client_stats"]["total"]);
+    assert!(sockets.iter().all(|s| s.remote_port == server_port), "{sockets:?}");
+
+    // Each upload's channel holds its body, copied to one direct ByteBuf to be written; the
+    // request's head went out first.
+    let uploads = &jvm["uploads"];
+    let body = u(&uploads["body_bytes"]);
+    let mut ports: Vec<String> =
+        uploads["connections"].as_array().unwrap().iter().map(|c| format!("127.0.0.1:{}", c["local_port"])).collect();
+    assert_eq!(ports.len() as u64, u(&uploads["count"]));
+    ports.sort();
+    let mut locals: Vec<String> = report.channels.iter().map(|c| c.local.clone().unwrap()).collect();
+    locals.sort();
+    assert_eq!(locals, ports, "the uploads' channels, and no other");
+    for c in &report.channels {
+        assert_eq!(c.remote.as_deref(), Some(format!("127.0.0.1:{server_port}").as_str()));
+        assert_eq!((c.pending_messages, c.direct.count), (1, 1), "{c:?}");
+        assert!(c.pending_bytes >= body && c.direct.bytes >= body, "{c:?}");
+        assert!(!c.writable);
+    }
+    // The download's channel holds nothing: with no demand, auto-read is off and the response
+    // waits in the server, which wrote little of it.
+    let download = jvm["download"]["local_port"].as_i64().unwrap();
+    let socket = sockets.iter().find(|s| s.local_port == download).expect("the download's channel");
+    assert_eq!(socket.pending, 0);
+    assert!(u(&jvm["download"]["bytes_written"]) < u(&jvm["download"]["content_length"]) / 16);
+
+    // None is a pile-up alone; together they are the first finding, with the largest named.
+    let pending: u64 = report.channels.iter().map(|c| c.pending_bytes).sum();
+    assert!(report.findings.iter().all(|f| f.kind != FindingKind::WritePileup), "{:#?}", report.findings);
+    let first = &report.findings[0];
+    assert_eq!(first.kind, FindingKind::SpreadWritePileup);
+    assert_eq!(first.bytes, pending);
+    assert!(first.title.starts_with(&format!("Writes piling up across {} channels", ports.len())), "{}", first.title);
+    for c in &report.channels[..3] {
+        assert!(first.detail.contains(c.local.as_deref().unwrap()), "{}", first.detail);
+        assert!(first.commands.iter().any(|command| command.ends_with(&c.outbound_buffer)));
+    }
+}
+
+#[test]
+fn async_http_client_2_12_jdk17() {
+    check_async_http_client("async-http-client-2.12-jdk17");
+}
+
+#[test]
+fn async_http_client_2_12_jdk25() {
+    check_async_http_client("async-http-client-2.12-jdk25");
 }

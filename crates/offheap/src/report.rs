@@ -890,6 +890,8 @@ pub enum FindingKind {
     AllocationInProgress,
     /// Writes pile up in a channel.
     WritePileup,
+    /// Writes pile up across many channels, none large alone.
+    SpreadWritePileup,
     /// Writes held back before the channel (TLS handshake, a handler's queue).
     PendingWrites,
     /// Bytes read and not yet decoded.

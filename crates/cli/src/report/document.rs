@@ -402,10 +402,9 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
                         o.session_id.as_ref().map_or_else(|| simple.to_string(), |s| format!("{simple} session {s}"))
                     },
                 )),
-                text(c.local.clone().unwrap_or_else(|| "-".into())),
-                text(c.remote.clone().unwrap_or_else(|| "-".into())),
-                text(exact_bytes(c.pending_bytes)),
-                text(thousands(c.pending_messages)),
+                // One column for both ends, each kept whole: the connection as `ss` prints it.
+                text(format!("{} -> {}", c.local.as_deref().unwrap_or("-"), c.remote.as_deref().unwrap_or("-"))),
+                text(format!("{} in {}", human_bytes(c.pending_bytes), thousands(c.pending_messages))),
                 text(if c.writable { "yes" } else { "no" }),
                 text(format!("{} in {}", human_bytes(c.direct.bytes), thousands(c.direct.count))),
             ]
@@ -414,8 +413,9 @@ fn channels(doc: &mut Vec<Block>, report: &Report, top: usize) {
     push_table(
         doc,
         Table {
-            header: vec!["channel", "owner", "local", "remote", "pending", "messages", "writable", "direct held"],
-            numeric: vec![4, 5, 7],
+            // Sizes with their counts wrap in narrow columns: left-aligned, they read as text.
+            header: vec!["channel", "owner", "local -> remote", "pending", "writable", "direct held"],
+            numeric: Vec::new(),
             rows,
         },
         report.channels.len(),

@@ -126,17 +126,17 @@ fn grid(table: &Table, layout: &Layout) -> Grid {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    // No header word is broken, and columns of short single words (ids, addresses) are kept
-    // whole where the width allows: broken, they cannot be read or pasted. Narrowest first.
+    // No header word is broken, and the short words of cells (ids, addresses, session ids) are
+    // kept whole where the width allows: broken, they cannot be read or pasted. Narrowest
+    // column first.
     if let Some(width) = layout.width.filter(|_| !layout.wide) {
         let word = |text: &str| text.split(' ').map(|w| w.chars().count()).max().unwrap_or(0);
         let mut bounds: Vec<usize> = table.header.iter().map(|h| word(h)).collect();
         let mut room = width.saturating_sub(bounds.iter().map(|b| b + 3).sum::<usize>() + 1);
         let mut whole: Vec<(usize, usize)> = (0..table.header.len())
             .filter_map(|i| {
-                let widths: Option<Vec<usize>> =
-                    rows.iter().map(|row| row.get(i).filter(|c| !c.contains(' ')).map(|c| c.chars().count())).collect();
-                widths.and_then(|w| w.into_iter().max()).filter(|&w| w <= 40).map(|w| (w, i))
+                let longest = rows.iter().map(|row| row.get(i).map_or(0, |c| word(c))).max()?;
+                (longest <= 40).then_some((longest, i))
             })
             .collect();
         whole.sort_unstable();

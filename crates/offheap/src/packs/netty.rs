@@ -7,7 +7,8 @@ use super::{extends, ClassRole, Pack};
 use crate::fields::{int, is_a, object};
 use crate::findings::{finding, Context, Rule, MIB};
 use crate::report::{
-    ArenaKind, ChannelOwner, Client, Finding, FindingKind, HolderRole, OwnerLink, ReadBuffer, RetainerKind, Role,
+    ArenaKind, Channel, ChannelOwner, Client, Finding, FindingKind, HolderRole, OwnerLink, ReadBuffer, RetainerKind,
+    Role,
 };
 use crate::units::{count, human_bytes as size, percent};
 
@@ -102,22 +103,52 @@ impl Pack for Netty {
     }
 
     fn rules(&self) -> &'static [Rule] {
-        &[write_pileups, pending_writes, leaks, dead_thread_caches, mostly_free_chunks, use_after_release]
+        &[
+            write_pileups,
+            spread_write_pileups,
+            pending_writes,
+            leaks,
+            dead_thread_caches,
+            mostly_free_chunks,
+            use_after_release,
+        ]
     }
 }
 
-fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
-    // A client library's pack names the connection of its channels.
+/// At most this many channels get a write pile-up finding of their own.
+const PILEUPS_TOLD_ALONE: usize = 5;
+
+/// The channels with writes that no client pack claims (a client library's pack names the
+/// connection of its channels), split into those large enough for a finding of their own (the
+/// largest few) and the rest, both most pending first.
+fn unclaimed_pileups<'r>(cx: &Context<'r>) -> (Vec<&'r Channel>, Vec<&'r Channel>) {
     let claimed: Vec<&str> = cx.report.clients.iter().flat_map(Client::channels).collect();
-    cx.report
-        .channels
-        .iter()
-        .filter(|c| !claimed.contains(&c.id.as_str()))
-        .filter(|c| {
-            let bytes = c.pending_bytes.max(c.direct.bytes);
-            bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
-        })
-        .take(5)
+    let alone = |c: &Channel| {
+        let bytes = c.pending_bytes.max(c.direct.bytes);
+        bytes >= MIB && (bytes.saturating_mul(10) >= cx.native() || c.pending_bytes >= 16 * MIB)
+    };
+    let (mut told, mut rest): (Vec<&Channel>, Vec<&Channel>) =
+        cx.report.channels.iter().filter(|c| !claimed.contains(&c.id.as_str())).partition(|c| alone(c));
+    if told.len() > PILEUPS_TOLD_ALONE {
+        rest.extend(told.split_off(PILEUPS_TOLD_ALONE));
+        rest.sort_by_key(|c| std::cmp::Reverse(c.pending_bytes.max(c.direct.bytes)));
+    }
+    (told, rest)
+}
+
+/// ` from 127.0.0.1:36552 to 127.0.0.1:37277`, where the dump has the addresses.
+fn addresses(c: &Channel) -> String {
+    format!(
+        "{}{}",
+        c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
+        c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default()
+    )
+}
+
+fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
+    unclaimed_pileups(cx)
+        .0
+        .into_iter()
         .map(|c| {
             let bytes = c.pending_bytes.max(c.direct.bytes);
             let simple = c.class.rsplit('.').next().unwrap_or(&c.class);
@@ -126,12 +157,11 @@ fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
                 Role::Cause,
                 format!("Writes piling up in {simple}'s outbound buffer: {}", size(bytes)),
                 format!(
-                    "{}@{}{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
+                    "{}@{}{}{} has {} written but not yet sent ({} pending, {} of direct memory in {}). The peer is not reading fast enough and the application keeps writing{}: check \
                      Channel.isWritable() or a write-buffer water mark before writing, and a timeout for slow peers.",
                     c.class,
                     c.id,
-                    c.local.as_deref().map(|l| format!(" from {l}")).unwrap_or_default(),
-                    c.remote.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
+                    addresses(c),
                     c.owner.as_ref().map(|o| format!(", owned by {}{},", o.label(), link(o))).unwrap_or_default(),
                     count(c.pending_messages, "message"),
                     size(c.pending_bytes),
@@ -146,6 +176,61 @@ fn write_pileups(cx: &Context<'_>) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// Many channels each holding writes too small for a finding of their own, which together hold
+/// a significant share: the same slow peers (or one slow service behind many connections),
+/// spread out.
+fn spread_write_pileups(cx: &Context<'_>) -> Vec<Finding> {
+    /// The largest channels named in the finding.
+    const NAMED: usize = 3;
+    let rest = unclaimed_pileups(cx).1;
+    let pending = rest.iter().map(|c| c.pending_bytes).fold(0u64, u64::saturating_add);
+    let direct = rest.iter().map(|c| c.direct.bytes).fold(0u64, u64::saturating_add);
+    let buffers = rest.iter().map(|c| c.direct.count).fold(0u64, u64::saturating_add);
+    let bytes = pending.max(direct);
+    if rest.len() < 2 || !cx.significant(bytes) {
+        return Vec::new();
+    }
+    let unwritable = match rest.iter().filter(|c| !c.writable).count() {
+        0 => "none of them reports itself unwritable".to_string(),
+        n if n == rest.len() => "all of them report themselves unwritable".into(),
+        n => format!("{n} of them report themselves unwritable"),
+    };
+    let named: Vec<String> = rest
+        .iter()
+        .take(NAMED)
+        .map(|c| {
+            let simple = c.class.rsplit('.').next().unwrap_or(&c.class);
+            let owner = c.owner.as_ref().map(|o| format!(", owned by {}{}", o.label(), link(o))).unwrap_or_default();
+            format!("{simple}@{}{}{owner}: {}", c.id, addresses(c), size(c.pending_bytes.max(c.direct.bytes)))
+        })
+        .collect();
+    let mut f = finding(
+        FindingKind::SpreadWritePileup,
+        Role::Cause,
+        format!("Writes piling up across {}: {} in all", count(rest.len() as u64, "channel"), size(bytes)),
+        format!(
+            "{} hold writes not yet sent, none large alone: {} pending and {} of direct memory in {} together ({} of \
+             the direct memory found); {}. The largest: {}. Their peers are not \
+             reading fast enough (a slow service behind many connections, or one slow network path) and the \
+             application keeps writing: check Channel.isWritable() or a write-buffer water mark before writing, bound \
+             the requests in flight per peer, and set a timeout for slow peers.",
+            count(rest.len() as u64, "channel"),
+            size(pending),
+            size(direct),
+            count(buffers, "ByteBuf"),
+            percent(bytes, cx.native()),
+            unwritable,
+            named.join("; "),
+        ),
+        bytes,
+    );
+    for c in rest.iter().take(NAMED) {
+        f.evidence.push(format!("ChannelOutboundBuffer {}: totalPendingSize = {}", c.outbound_buffer, c.pending_bytes));
+        f.commands.push(cx.paths_command(&c.outbound_buffer));
+    }
+    vec![f]
 }
 
 /// How a channel holds its owner: ` (channel attribute NettyServerCnxn)`, ` (a pipeline handler)`.
@@ -297,4 +382,100 @@ fn pending_writes(cx: &Context<'_>) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{DumpInfo, Report, Schema, Tally};
+
+    fn report(native_bytes: u64, channels: Vec<Channel>) -> Report {
+        Report {
+            schema: Schema,
+            dump: DumpInfo {
+                path: "heap.hprof".into(),
+                format: "JAVA PROFILE 1.0.2".into(),
+                id_size: 8,
+                bytes: 0,
+                truncated: false,
+                objects: 0,
+                created: None,
+                jvm: Default::default(),
+            },
+            counters: Default::default(),
+            reconciliation: Vec::new(),
+            error: None,
+            native: None,
+            direct_buffers: Default::default(),
+            native_bytes,
+            allocations_in_progress: Vec::new(),
+            netty: Vec::new(),
+            channels,
+            clients: Vec::new(),
+            retainers: Vec::new(),
+            dominators: Vec::new(),
+            largest: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn channel(n: u64, pending: u64) -> Channel {
+        Channel {
+            id: format!("0x{n:x}0"),
+            class: "io.netty.channel.socket.nio.NioSocketChannel".into(),
+            outbound_buffer: format!("0x{n:x}8"),
+            local: Some(format!("127.0.0.1:{}", 40000 + n)),
+            remote: Some("127.0.0.1:8080".into()),
+            pending_bytes: pending,
+            pending_messages: 1,
+            writable: n % 2 == 0,
+            direct: Tally { count: 1, bytes: pending },
+            owner: None,
+        }
+    }
+
+    fn kinds(report: &Report) -> Vec<FindingKind> {
+        let cx = Context { report };
+        [write_pileups, spread_write_pileups].iter().flat_map(|rule| rule(&cx)).map(|f| f.kind).collect()
+    }
+
+    /// Eight channels of 4 MiB in 64 MiB of direct memory: none is a tenth of it, together
+    /// they are half; one large channel beside them is told alone and left out of the sum.
+    #[test]
+    fn channels_too_small_alone_are_summed() {
+        let mut channels: Vec<Channel> = (1..=8).map(|n| channel(n, 4 * MIB - n)).collect();
+        let spread = report(64 * MIB, channels.clone());
+        assert_eq!(kinds(&spread), [FindingKind::SpreadWritePileup]);
+        let f = spread_write_pileups(&Context { report: &spread }).remove(0);
+        assert_eq!(f.title, "Writes piling up across 8 channels: 32.0 MiB in all");
+        assert_eq!(f.bytes, (1..=8).map(|n| 4 * MIB - n).sum::<u64>());
+        assert!(f.detail.starts_with("8 channels hold writes not yet sent, none large alone"), "{}", f.detail);
+        assert!(
+            f.detail.contains("in 8 ByteBufs together (50.0% of the direct memory found); 4 of them"),
+            "{}",
+            f.detail
+        );
+        assert!(f
+            .detail
+            .contains("The largest: NioSocketChannel@0x10 from 127.0.0.1:40001 to 127.0.0.1:8080: 4.0 MiB;"));
+        assert_eq!(
+            f.commands,
+            [
+                "dumpscan paths heap.hprof --id 0x18",
+                "dumpscan paths heap.hprof --id 0x28",
+                "dumpscan paths heap.hprof --id 0x38"
+            ]
+        );
+        assert_eq!(f.evidence.len(), 3);
+
+        channels.insert(0, channel(9, 40 * MIB));
+        let both = report(104 * MIB, channels);
+        assert_eq!(kinds(&both), [FindingKind::WritePileup, FindingKind::SpreadWritePileup]);
+        let f = spread_write_pileups(&Context { report: &both }).remove(0);
+        assert!(f.title.starts_with("Writes piling up across 8 channels"), "{}", f.title);
+
+        // A small share, or a single channel, is no finding.
+        assert_eq!(kinds(&report(400 * MIB, (1..=8).map(|n| channel(n, 4 * MIB)).collect())), []);
+        assert_eq!(kinds(&report(64 * MIB, vec![channel(1, 4 * MIB), channel(2, 0)])), []);
+    }
 }
