@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a dumpscan command inside a memory control group capped at a share of the dump's size,
-# as a container with a memory limit would, and says whether it finished, in how long, and
-# whether its output equals the uncapped run's. Creates and removes the group (root needed):
+# as a container with a memory limit would, and says whether it finished, in how long against
+# the same command without the cap, and whether its output equals the uncapped run's. Creates and removes the group (root needed):
 # cgroup v1's memory controller where it is mounted, else v2.
 #
 #   bench/capped.sh DUMP [PERCENT] [-- COMMAND ARGS...]   # default 25%, the full report as JSON
@@ -23,13 +23,17 @@ else
 fi
 out="$(mktemp -d)"
 trap 'rmdir "$dir" 2>/dev/null || true; rm -rf "$out"' EXIT
+cat "$dump" > /dev/null
+start=$(date +%s.%N)
 "$dumpscan" "${args[0]}" "$dump" "${args[@]:1}" > "$out/uncapped" 2>/dev/null
+uncapped=$(echo "$(date +%s.%N) - $start" | bc)
+cat "$dump" > /dev/null
 start=$(date +%s.%N)
 status=0
 sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$dir" "$dumpscan" "${args[0]}" "$dump" "${args[@]:1}" -v \
     > "$out/capped" 2> "$out/stderr" || status=$?
 seconds=$(echo "$(date +%s.%N) - $start" | bc)
 same=$(cmp -s "$out/uncapped" "$out/capped" && echo yes || echo no)
-printf '{"dump": "%s", "cap_bytes": %d, "cap_percent": %d, "seconds": %.2f, "exit": %d, "oom_kills": %s, "same_output": "%s"}\n' \
-    "$dump" "$limit" "$share" "$seconds" "$status" "$(killed)" "$same"
+printf '{"dump": "%s", "command": "%s", "cap_bytes": %d, "cap_percent": %d, "seconds": %.2f, "uncapped_seconds": %.2f, "exit": %d, "oom_kills": %s, "same_output": "%s"}\n' \
+    "$dump" "${args[*]}" "$limit" "$share" "$seconds" "$uncapped" "$status" "$(killed)" "$same"
 grep -E "memory budget|in files at the most" "$out/stderr" >&2 || true

@@ -8,7 +8,8 @@
 #   BENCH_RUNS=3 bench/run.sh       # fewer timed runs
 # Times `dumpscan histogram` (issue 2), `dumpscan dominators` (the whole heap model, issue 3)
 # and the full off-heap report `dumpscan DUMP` (issue 4) against hprof-slurp, and the report of
-# the same heap dumped by `jcmd GC.heap_dump -gz=1` (inflate and report, issue 17).
+# the same heap dumped by `jcmd GC.heap_dump -gz=1` (inflate and report, issue 17); then runs
+# the heavy commands under a memory cap of a quarter of the dump (issue 15, bench/capped.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -27,21 +28,23 @@ for peer in hprof-slurp hprof-analyzer; do
 done
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 
-# 2. The dump, generated once.
-if [ ! -f "$dump" ]; then
+# 2. The dumps, each generated once: generate HEAP_BYTES FILE [gz] (gz: dumped by jcmd in
+# its gzip members).
+generate() {
+    [ -f "$2" ] && return
+    local classes
     classes="$(mktemp -d)"
     javac -d "$classes" "$here/GenerateHeap.java"
-    java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$heap_bytes" "$dump"
+    java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$@"
     rm -rf "$classes"
-fi
-# The same heap (the same seed) in another JVM, dumped by jcmd in its gzip members.
+}
+generate "$heap_bytes" "$dump"
+# The same heap (the same seed) in another JVM, compressed by jcmd.
 gz_dump="$work/bench-$heap_bytes.hprof.gz"
-if [ ! -f "$gz_dump" ]; then
-    classes="$(mktemp -d)"
-    javac -d "$classes" "$here/GenerateHeap.java"
-    java -Xmx12g -XX:+UseParallelGC -cp "$classes" GenerateHeap "$heap_bytes" "$gz_dump" gz
-    rm -rf "$classes"
-fi
+generate "$heap_bytes" "$gz_dump" gz
+# A smaller one for the capped runs.
+small_dump="$work/bench-1000000000.hprof"
+generate 1000000000 "$small_dump"
 dump_bytes=$(stat -c %s "$dump")
 
 # 3. dumpscan itself.
@@ -77,7 +80,19 @@ for label_command in \
     python3 "$here/measure.py" "$label" ${label_command#*|} >>"$work/memory.jsonl"
 done
 
-# 6. The same instance counts as hprof-slurp.
+# 6. Under a memory cap of a quarter of the dump, as in a container: each heavy command on
+# both plain dumps, against the same command without the cap, with the
+# output compared (bench/capped.sh creates and removes the control group; root needed).
+: >"$work/capped.jsonl"
+for capped_dump in "$dump" "$small_dump"; do
+    for command in "report --format json" "dominators --top 20" "paths --class java.nio.DirectByteBuffer" \
+        "histogram --retained --top 20"; do
+        # shellcheck disable=SC2086
+        DUMPSCAN="$dumpscan" "$here/capped.sh" "$capped_dump" 25 -- $command >>"$work/capped.jsonl" 2>/dev/null
+    done
+done
+
+# 7. The same instance counts as hprof-slurp.
 "$dumpscan" histogram "$dump" --format json --top 0 >"$work/dumpscan-histogram.json"
 (cd "$work" && "$slurp" "$dump" --top 1000 --json -o "$work/slurp.json" >/dev/null)
 
@@ -110,6 +125,19 @@ for name, m in memory.items():
         f"| {anon / 2**20:,.0f} MiB | {100 * anon / dump_bytes:.1f}% | {m.get('peak_rss_bytes', 0) / 2**20:,.0f} MiB |"
     )
 lines += ["", f"instance counts compared with hprof-slurp for {len(theirs)} classes: {len(mismatches)} differ {mismatches or ''}"]
+lines += [
+    "",
+    "capped at 25% of the dump (a memory control group):",
+    "",
+    "| dump | command | cap | uncapped s | capped s | ratio | exit | same output |",
+    "|---|---|---|---|---|---|---|---|",
+]
+for c in map(json.loads, open(f"{work}/capped.jsonl")):
+    ratio = c["seconds"] / c["uncapped_seconds"] if c["uncapped_seconds"] else 0
+    lines.append(
+        f"| {c['dump'].rsplit('/', 1)[-1]} | `{c['command']}` | {c['cap_bytes'] / 2**20:,.0f} MiB | {c['uncapped_seconds']:.1f} "
+        f"| {c['seconds']:.1f} | {ratio:.1f}x | {c['exit']} | {c['same_output']} |"
+    )
 open(f"{work}/results.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
