@@ -253,7 +253,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
     // Written during the pass, each object by the one unit holding it, in a byte (larger
     // counts apart); the CSR's starts are made from them.
-    let degrees: Vec<AtomicU8> = (0..types.len()).map(|_| AtomicU8::new(0)).collect();
+    let degrees: Vec<AtomicU8> = (0..Csr::degree_slots(types.len())).map(|_| AtomicU8::new(0)).collect();
     let (edges, _) = plan.map_units_then(
         id_size,
         SecondPass::default,
@@ -305,16 +305,13 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     )?;
 
     let large: FxHashMap<u32, u32> = edges.iter().flat_map(|u| u.large_degrees.iter().copied()).collect();
-    let degree = |i: usize| match degrees[i].load(Ordering::Relaxed) {
-        DEGREE_ESCAPE => large.get(&(i as u32)).copied().unwrap_or(0),
-        small => small as u32,
-    };
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
     // Each unit's targets go to their sources' places, unit by unit, each freed once copied:
     // the final array's pages are touched only as they are written.
     let mut referents = Vec::new();
-    let mut graph = Csr::with_degrees(degrees.len(), degree, total);
-    pages::release(degrees);
+    let degrees: Vec<u8> = degrees.into_iter().map(AtomicU8::into_inner).collect();
+    let large = |i: usize| large.get(&(i as u32)).copied().unwrap_or(0);
+    let mut graph = Csr::with_degrees(degrees, types.len(), large, total);
     for mut unit in edges {
         let mut pos = 0;
         for &(first, count) in &unit.runs {

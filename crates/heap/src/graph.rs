@@ -33,11 +33,20 @@ struct Starts {
 }
 
 impl Starts {
-    /// Turns the degrees of nodes `0..n` into starts (the padding nodes count none).
-    fn of_degrees(n: usize, degree: impl Fn(usize) -> u32 + Sync) -> Starts {
-        let degree = |i: usize| if i < n { degree(i) as u64 } else { 0 };
-        let mut blocks: Vec<u64> =
-            (0..n.div_ceil(BLOCK)).into_par_iter().map(|b| (b * BLOCK..(b + 1) * BLOCK).map(degree).sum()).collect();
+    /// Turns the degrees of nodes `0..nodes` into starts, each node's distance written over
+    /// its degree in `near`: a byte a node (the padding nodes count none), [`u8::MAX`] for a
+    /// degree that `large` tells. No second array a node while the starts are made.
+    fn of_degrees(mut near: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync) -> Starts {
+        near.resize(nodes.next_multiple_of(BLOCK), 0);
+        let degree = |block: &[u8], b: usize, k: usize| match block[k] {
+            u8::MAX => large(b * BLOCK + k) as u64,
+            small => small as u64,
+        };
+        let mut blocks: Vec<u64> = near
+            .par_chunks(BLOCK)
+            .enumerate()
+            .map(|(b, block)| (0..BLOCK).map(|k| degree(block, b, k)).sum())
+            .collect();
         let mut total = 0;
         for block in &mut blocks {
             let next = total + *block;
@@ -47,31 +56,33 @@ impl Starts {
         blocks.push(total);
         // The blocks where a distance does not fit in a byte are kept in full (a block's last
         // node needs no distance to end: the next block's start is its end).
-        let mut near = vec![0u8; n.next_multiple_of(BLOCK)];
         let wide_blocks: Vec<usize> = near
-            .par_chunks_mut(BLOCK)
+            .par_chunks(BLOCK)
             .enumerate()
-            .filter_map(|(b, near)| {
-                let mut distance = 0u64;
-                for (k, slot) in near.iter_mut().enumerate() {
-                    *slot = distance.min(u8::MAX as u64) as u8;
-                    distance += degree(b * BLOCK + k);
-                }
-                let last = degree(b * BLOCK + BLOCK - 1);
-                (distance - last > u8::MAX as u64).then_some(b)
-            })
+            .filter(|(b, block)| (0..BLOCK - 1).map(|k| degree(block, *b, k)).sum::<u64>() > u8::MAX as u64)
+            .map(|(b, _)| b)
             .collect();
         let mut wide = Vec::with_capacity(wide_blocks.len() * BLOCK);
-        for (at, &b) in wide_blocks.iter().enumerate() {
+        for &b in &wide_blocks {
             let mut start = blocks[b];
             for k in 0..BLOCK {
                 wide.push(start);
-                start += degree(b * BLOCK + k);
+                start += degree(&near[b * BLOCK..], b, k);
             }
+        }
+        near.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
+            let mut distance = 0u64;
+            for k in 0..BLOCK {
+                let d = degree(block, b, k);
+                block[k] = distance.min(u8::MAX as u64) as u8;
+                distance += d;
+            }
+        });
+        for (at, &b) in wide_blocks.iter().enumerate() {
             near[b * BLOCK] = WIDE;
             near[b * BLOCK + 1..b * BLOCK + 5].copy_from_slice(&(at as u32).to_le_bytes());
         }
-        Starts { nodes: n, blocks, near, wide }
+        Starts { nodes, blocks, near, wide }
     }
 
     /// Where node `i`'s targets start and end; `None` past the last node. Every walk over the
@@ -107,15 +118,22 @@ impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
     /// The degrees are handed back to the kernel once turned into starts.
     pub fn from_degrees(degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
-        let starts = Starts::of_degrees(degrees.len(), |i| degrees[i]);
+        let small = degrees.iter().map(|&d| u8::try_from(d).unwrap_or(u8::MAX)).collect();
+        let starts = Starts::of_degrees(small, degrees.len(), |i| degrees[i]);
         crate::pages::release(degrees);
         Csr { starts, targets }
     }
 
-    /// Builds from the degree of each of nodes `0..nodes`, with room for `edges` targets
-    /// to be written run by run ([`Csr::run_mut`]).
-    pub(crate) fn with_degrees(nodes: usize, degree: impl Fn(usize) -> u32 + Sync, edges: usize) -> Csr {
-        Csr { starts: Starts::of_degrees(nodes, degree), targets: vec![0u32; edges] }
+    /// Builds from the degrees of nodes `0..nodes`, a byte each in `small` ([`u8::MAX`] for
+    /// one that `large` tells; room for [`Csr::degree_slots`] of them saves a copy), with room
+    /// for `edges` targets to be written run by run ([`Csr::run_mut`]).
+    pub(crate) fn with_degrees(small: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync, edges: usize) -> Csr {
+        Csr { starts: Starts::of_degrees(small, nodes, large), targets: vec![0u32; edges] }
+    }
+
+    /// How many degree bytes [`Csr::with_degrees`] works in for `nodes` nodes.
+    pub(crate) fn degree_slots(nodes: usize) -> usize {
+        nodes.next_multiple_of(BLOCK)
     }
 
     /// Builds from adjacency lists (tests, small graphs).
