@@ -288,10 +288,7 @@ fn report_fits_the_width_and_its_commands_can_be_pasted() {
         ["outbound-pileup-jdk17.hprof.gz", "allocation-in-progress-jdk25.hprof.gz", "netty-pooled-jdk17.hprof.gz"]
     {
         for columns in ["120", "80"] {
-            let out = run::command(&[&fixture(name), "--top", "0"])
-                .env("COLUMNS", columns)
-                .output()
-                .unwrap();
+            let out = run::command(&[&fixture(name), "--top", "0"]).env("COLUMNS", columns).output().unwrap();
             let text = String::from_utf8(out.stdout).unwrap();
             let width: usize = columns.parse().unwrap();
             let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > width).collect();
@@ -406,9 +403,7 @@ fn a_mistyped_command_gets_clap_suggestion_but_a_dump_is_still_a_report() {
     let dir = tempfile::tempdir().unwrap();
     small_dump(dir.path());
     std::fs::rename(dir.path().join("small.hprof"), dir.path().join("reprot")).unwrap();
-    let run_in = |args: &[&str]| {
-        run::command(args).current_dir(dir.path()).output().unwrap()
-    };
+    let run_in = |args: &[&str]| run::command(args).current_dir(dir.path()).output().unwrap();
     for args in [&["reprot"][..], &["./reprot"], &["--format", "json", "reprot"], &["--top", "3", "./reprot"]] {
         let out = run_in(args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -482,10 +477,7 @@ fn the_output_file_is_checked_first_and_failed_writes_are_status_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let out = run::command(&["paths", &dump, "--class", "java.nio.DirectByteBuffer"])
-        .stdout(full)
-        .output()
-        .unwrap();
+    let out = run::command(&["paths", &dump, "--class", "java.nio.DirectByteBuffer"]).stdout(full).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write the output"), "{}", stderr(&out));
 }
@@ -868,10 +860,7 @@ fn diff_fits_the_width_and_its_markdown_has_its_tables() {
     use pulldown_cmark::{Event, Options as Md, Parser, Tag};
     let (old, new) = (fixture("outbound-pileup-jdk17.hprof.gz"), fixture("allocation-in-progress-jdk17.hprof.gz"));
     for columns in ["80", "120"] {
-        let out = run::command(&["diff", &old, &new, "--top", "0"])
-            .env("COLUMNS", columns)
-            .output()
-            .unwrap();
+        let out = run::command(&["diff", &old, &new, "--top", "0"]).env("COLUMNS", columns).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         let text = String::from_utf8(out.stdout).unwrap();
         let width: usize = columns.parse().unwrap();

@@ -14,8 +14,7 @@ fn measured(args: &[&str], dir: &Path) -> (u64, usize, u64) {
     let out_path = dir.join("out.txt");
     let file = std::fs::File::create(&out_path).unwrap();
     #[allow(clippy::zombie_processes)] // reaped by the wait4 below, which also gives its rusage
-    let child =
-        run::command(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
+    let child = run::command(args).stdout(file).stderr(Stdio::null()).spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

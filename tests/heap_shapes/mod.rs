@@ -1,7 +1,6 @@
 //! The heap model on real dumps whose shapes the generating program knows
 //! (`fixtures/DirectBuffers.java`): who holds what, how strongly, and what it retains.
 
-
 use dumpscan::heap::{Dominators, Heap, Reach};
 use dumpscan::hprof::Dump;
 

@@ -85,7 +85,8 @@ pub fn render(
             }
             Streamed::write_all(out, &["dump", ""], &[], &about)?;
             let mut counts_table = |title: &str, rows: &[(&str, u64)]| {
-                let rows: Vec<Vec<String>> = rows.iter().map(|&(name, n)| vec![name.to_string(), thousands(n)]).collect();
+                let rows: Vec<Vec<String>> =
+                    rows.iter().map(|&(name, n)| vec![name.to_string(), thousands(n)]).collect();
                 writeln!(out)?;
                 Streamed::write_all(out, &[title, "count"], &[1], &rows)
             };

@@ -60,7 +60,11 @@ pub struct HeapPlan<'a> {
 impl<'a> HeapPlan<'a> {
     /// Plans the heap-dump records among `records`. `class_ids` (from LOAD CLASS records),
     /// when known, make boundary guesses in long bodies far more reliable.
-    pub(crate) fn new(records: impl IntoIterator<Item = Record<'a>>, id_size: IdSize, class_ids: &FxHashSet<u64>) -> Self {
+    pub(crate) fn new(
+        records: impl IntoIterator<Item = Record<'a>>,
+        id_size: IdSize,
+        class_ids: &FxHashSet<u64>,
+    ) -> Self {
         let mut units = Vec::new();
         for r in records {
             if r.tag != record::tag::HEAP_DUMP && r.tag != record::tag::HEAP_DUMP_SEGMENT {

@@ -630,42 +630,60 @@ fn retainers(old: &[Retainer], new: &[Retainer]) -> Vec<RetainerChange> {
 
 fn clients(old: &[Client], new: &[Client]) -> Vec<ClientChange> {
     let mut out = Vec::new();
-    let lettuce = client_changes(old, new, lettuce_of, |c| c.remote.as_deref(), |o, n| {
-        let of = |field: fn(&LettuceConnection) -> u64| change(o, n, field);
-        LettuceConnectionChange {
-            remote: n.or(o).and_then(|c| c.remote.clone()),
-            old_state: o.map(|c| c.state),
-            new_state: n.map(|c| c.state),
-            in_flight: of(|c| c.in_flight.count),
-            queued: of(|c| c.queued.count),
-            read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
-            read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
-            pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
-            direct_bytes: of(|c| c.direct_bytes),
-        }
-    });
+    let lettuce = client_changes(
+        old,
+        new,
+        lettuce_of,
+        |c| c.remote.as_deref(),
+        |o, n| {
+            let of = |field: fn(&LettuceConnection) -> u64| change(o, n, field);
+            LettuceConnectionChange {
+                remote: n.or(o).and_then(|c| c.remote.clone()),
+                old_state: o.map(|c| c.state),
+                new_state: n.map(|c| c.state),
+                in_flight: of(|c| c.in_flight.count),
+                queued: of(|c| c.queued.count),
+                read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
+                read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
+                pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
+                direct_bytes: of(|c| c.direct_bytes),
+            }
+        },
+    );
     if !lettuce.is_empty() {
         out.push(ClientChange::Lettuce { connections: lettuce });
     }
-    let redisson = client_changes(old, new, redisson_of, |c| c.remote.as_deref(), |o, n| {
-        let of = |field: fn(&RedissonConnection) -> u64| change(o, n, field);
-        RedissonConnectionChange {
-            remote: n.or(o).and_then(|c| c.remote.clone()),
-            in_flight: of(|c| c.in_flight.count),
-            read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
-            read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
-            pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
-            direct_bytes: of(|c| c.direct_bytes),
-        }
-    });
+    let redisson = client_changes(
+        old,
+        new,
+        redisson_of,
+        |c| c.remote.as_deref(),
+        |o, n| {
+            let of = |field: fn(&RedissonConnection) -> u64| change(o, n, field);
+            RedissonConnectionChange {
+                remote: n.or(o).and_then(|c| c.remote.clone()),
+                in_flight: of(|c| c.in_flight.count),
+                read_buffer_capacity: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.capacity)),
+                read_buffer_readable: of(|c| c.read_buffer.as_ref().map_or(0, |b| b.readable)),
+                pending_write_bytes: of(|c| c.pending_write_bytes.unwrap_or(0)),
+                direct_bytes: of(|c| c.direct_bytes),
+            }
+        },
+    );
     if !redisson.is_empty() {
         out.push(ClientChange::Redisson { connections: redisson });
     }
-    let reactor = client_changes(old, new, reactor_of, |r| r.remote.as_deref(), |o, n| ReactorReceiverChange {
-        remote: n.or(o).and_then(|r| r.remote.clone()),
-        queued: change(o, n, |r| r.queued),
-        queued_bytes: change(o, n, |r| r.queued_bytes),
-    });
+    let reactor = client_changes(
+        old,
+        new,
+        reactor_of,
+        |r| r.remote.as_deref(),
+        |o, n| ReactorReceiverChange {
+            remote: n.or(o).and_then(|r| r.remote.clone()),
+            queued: change(o, n, |r| r.queued),
+            queued_bytes: change(o, n, |r| r.queued_bytes),
+        },
+    );
     if !reactor.is_empty() {
         out.push(ClientChange::Reactor { receivers: reactor });
     }

@@ -165,10 +165,10 @@ pub fn absurd_netty_pool() -> Vec<u8> {
         values.extend([V::Int(i32::MAX), V::Int(-1), V::Long(capacity), V::Long(capacity)]);
         b.instance(direct, &values)
     };
-    let long_fields = |names: &[&'static str]| -> Vec<(&'static str, T)> { names.iter().map(|&n| (n, T::Long)).collect() };
-    let object_fields = |names: &[&'static str]| -> Vec<(&'static str, T)> {
-        names.iter().map(|&n| (n, T::Object)).collect()
-    };
+    let long_fields =
+        |names: &[&'static str]| -> Vec<(&'static str, T)> { names.iter().map(|&n| (n, T::Long)).collect() };
+    let object_fields =
+        |names: &[&'static str]| -> Vec<(&'static str, T)> { names.iter().map(|&n| (n, T::Object)).collect() };
     let mut arena_fields = object_fields(&["qInit", "q000", "q025", "q050", "q075", "q100"]);
     arena_fields.extend(long_fields(&[
         "numThreadCaches",
@@ -252,7 +252,12 @@ pub fn absurd_netty_pool() -> Vec<u8> {
     }
     let huge = chunks[3];
     let lists: Vec<u64> = (0..6)
-        .map(|i| b.instance(list_class, &[V::Object(if i == 2 { chunks[2] } else { 0 }), V::Long(i64::MIN), V::Long(i64::MAX)]))
+        .map(|i| {
+            b.instance(
+                list_class,
+                &[V::Object(if i == 2 { chunks[2] } else { 0 }), V::Long(i64::MIN), V::Long(i64::MAX)],
+            )
+        })
         .collect();
     let mut values: Vec<V> = lists.iter().map(|&l| V::Object(l)).collect();
     values.extend([i64::MAX, i64::MAX, i64::MIN, i64::MAX, i64::MAX, i64::MAX, i64::MAX, i64::MAX].map(V::Long));
