@@ -970,3 +970,37 @@ pub struct Finding {
     /// Commands that show more, ready to paste (the dump's path shell-quoted).
     pub commands: Vec<String>,
 }
+
+#[cfg(test)]
+impl Report {
+    /// The report of an empty dump, for the rules' tests to fill in.
+    pub(crate) fn empty() -> Report {
+        Report {
+            schema: Schema,
+            dump: DumpInfo {
+                path: "heap.hprof".into(),
+                format: "JAVA PROFILE 1.0.2".into(),
+                id_size: 8,
+                bytes: 0,
+                truncated: false,
+                objects: 0,
+                created: None,
+                jvm: Default::default(),
+            },
+            counters: Default::default(),
+            reconciliation: Vec::new(),
+            error: None,
+            native: None,
+            direct_buffers: Default::default(),
+            native_bytes: 0,
+            allocations_in_progress: Vec::new(),
+            netty: Vec::new(),
+            channels: Vec::new(),
+            clients: Vec::new(),
+            retainers: Vec::new(),
+            dominators: Vec::new(),
+            largest: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+}

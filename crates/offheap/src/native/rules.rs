@@ -71,7 +71,7 @@ pub(crate) fn heap_oversized(cx: &Context<'_>) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::native::{section, DumpFigures, NativeInputs, Nmt, ProcMemory};
-    use crate::report::{DumpInfo, Report, Schema};
+    use crate::report::Report;
 
     const MIB: u64 = 1 << 20;
 
@@ -80,33 +80,7 @@ mod tests {
             nmt: Some(Nmt::parse(nmt).unwrap()),
             proc: vec![ProcMemory { rss: Some(rss), ..ProcMemory::default() }],
         };
-        let report = Report {
-            schema: Schema,
-            dump: DumpInfo {
-                path: "heap.hprof".into(),
-                format: "JAVA PROFILE 1.0.2".into(),
-                id_size: 8,
-                bytes: 0,
-                truncated: false,
-                objects: 0,
-                created: None,
-                jvm: Default::default(),
-            },
-            counters: Default::default(),
-            reconciliation: Vec::new(),
-            error: None,
-            native: Some(section(&inputs, Some(&dump))),
-            direct_buffers: Default::default(),
-            native_bytes: 0,
-            allocations_in_progress: Vec::new(),
-            netty: Vec::new(),
-            channels: Vec::new(),
-            clients: Vec::new(),
-            retainers: Vec::new(),
-            dominators: Vec::new(),
-            largest: Vec::new(),
-            findings: Vec::new(),
-        };
+        let report = Report { native: Some(section(&inputs, Some(&dump))), ..Report::empty() };
         let cx = Context { report: &report };
         [other_uncounted, not_tracked_by_nmt, heap_oversized].iter().flat_map(|rule| rule(&cx)).collect()
     }

@@ -387,36 +387,10 @@ fn pending_writes(cx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{DumpInfo, Report, Schema, Tally};
+    use crate::report::{Report, Tally};
 
     fn report(native_bytes: u64, channels: Vec<Channel>) -> Report {
-        Report {
-            schema: Schema,
-            dump: DumpInfo {
-                path: "heap.hprof".into(),
-                format: "JAVA PROFILE 1.0.2".into(),
-                id_size: 8,
-                bytes: 0,
-                truncated: false,
-                objects: 0,
-                created: None,
-                jvm: Default::default(),
-            },
-            counters: Default::default(),
-            reconciliation: Vec::new(),
-            error: None,
-            native: None,
-            direct_buffers: Default::default(),
-            native_bytes,
-            allocations_in_progress: Vec::new(),
-            netty: Vec::new(),
-            channels,
-            clients: Vec::new(),
-            retainers: Vec::new(),
-            dominators: Vec::new(),
-            largest: Vec::new(),
-            findings: Vec::new(),
-        }
+        Report { native_bytes, channels, ..Report::empty() }
     }
 
     fn channel(n: u64, pending: u64) -> Channel {
