@@ -80,15 +80,7 @@ pub fn absurd_counters() -> Vec<u8> {
     let counter = |b: &mut HeapBuilder, value: i64| b.instance(atomic, &[V::Long(value)]);
     let (reserved, total, count, used) =
         (counter(&mut b, i64::MAX), counter(&mut b, i64::MIN), counter(&mut b, -3), counter(&mut b, i64::MAX));
-    let buffer = b.define_class(
-        "java.nio.Buffer",
-        Some(object),
-        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Long), ("address", T::Long)],
-    );
-    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
-    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
-    let direct =
-        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let direct = direct_byte_buffer(&mut b, object);
     let reference = b.define_class("java.lang.ref.Reference", Some(object), &[("referent", T::Object)]);
     let phantom = b.define_class("java.lang.ref.PhantomReference", Some(reference), &[]);
     let cleaner = b.define_class("jdk.internal.ref.Cleaner", Some(phantom), &[("thunk", T::Object)]);
@@ -150,15 +142,7 @@ pub fn absurd_counters() -> Vec<u8> {
 pub fn absurd_netty_pool() -> Vec<u8> {
     let mut b = HeapBuilder::new();
     let object = b.define_class("java.lang.Object", None, &[]);
-    let buffer = b.define_class(
-        "java.nio.Buffer",
-        Some(object),
-        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Long), ("address", T::Long)],
-    );
-    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
-    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
-    let direct =
-        b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)]);
+    let direct = direct_byte_buffer(&mut b, object);
     let memory = |b: &mut HeapBuilder, capacity: i64| {
         let fields = [V::Object(0), V::Object(0), V::Object(0), V::Object(0), V::Int(0), V::Int(0)];
         let mut values = fields.to_vec();
@@ -351,4 +335,16 @@ pub fn absurd_netty_pool() -> Vec<u8> {
         b.body().root_simple(0x05, class.id);
     }
     b.finish_segments(1 << 16)
+}
+
+/// `java.nio.DirectByteBuffer` and its super classes, as the samples above lay them out.
+fn direct_byte_buffer(b: &mut HeapBuilder, object: ClassRef) -> ClassRef {
+    let buffer = b.define_class(
+        "java.nio.Buffer",
+        Some(object),
+        &[("mark", T::Int), ("position", T::Int), ("limit", T::Int), ("capacity", T::Long), ("address", T::Long)],
+    );
+    let byte_buffer = b.define_class("java.nio.ByteBuffer", Some(buffer), &[("hb", T::Object), ("offset", T::Int)]);
+    let mapped = b.define_class("java.nio.MappedByteBuffer", Some(byte_buffer), &[("fd", T::Object)]);
+    b.define_class("java.nio.DirectByteBuffer", Some(mapped), &[("cleaner", T::Object), ("att", T::Object)])
 }
