@@ -1,16 +1,18 @@
 //! Building the model: one parallel pass numbers the objects and collects classes and roots,
 //! a second resolves every reference to an object index.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use dumpscan_hprof::{ClassInfo, ClassTable, Dump, GcRoot, Metadata, Result, SubRecord, Summary};
+use rayon::iter::Either;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::graph::Csr;
 use crate::index::{IdColumn, IdIndex};
 use crate::layout::Layout;
-use crate::offsets::{Blocks, Offsets};
+use crate::offsets::Offsets;
 use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
@@ -140,6 +142,14 @@ impl UnitIds {
         }
     }
 
+    /// The ids of objects `range`.
+    fn iter(&self, range: Range<usize>) -> impl Iterator<Item = u64> + '_ {
+        match self {
+            UnitIds::Near { first, steps } => Either::Left(steps[range].iter().map(|&step| Self::at(*first, step))),
+            UnitIds::Far(ids) => Either::Right(ids[range].iter().copied()),
+        }
+    }
+
     /// Frees the ids, handing their pages straight back (see [`pages::release`]).
     fn release(&mut self) {
         match std::mem::take(self) {
@@ -161,7 +171,12 @@ impl UnitIds {
 const DEGREE_ESCAPE: u8 = u8::MAX;
 
 #[derive(Default)]
-struct SecondPass {
+struct SecondPass<'p> {
+    /// Where this unit's objects are in the dump's order, as `(start, end, position)`: its
+    /// objects `start..end` are objects `position..` (see [`Columns::places`]).
+    places: &'p [(usize, usize, u32)],
+    /// How many of the unit's objects were met.
+    met: usize,
     /// The objects read, in record order, as runs of consecutive indices `(first, count)`:
     /// a HotSpot segment lists objects in address order, so a unit is a few runs and not a
     /// word an object. Their reference counts go straight into the shared degree array.
@@ -173,7 +188,20 @@ struct SecondPass {
     referents: Vec<(u32, u32, Reach)>,
 }
 
-impl SecondPass {
+impl SecondPass<'_> {
+    /// The index of the unit's next object, from its place.
+    fn next_object(&mut self) -> Option<u32> {
+        let i = self.met;
+        self.met += 1;
+        while let Some(&(start, end, position)) = self.places.first() {
+            if i < end {
+                return (i >= start).then(|| position + (i - start) as u32);
+            }
+            self.places = &self.places[1..];
+        }
+        None
+    }
+
     fn read(&mut self, source: u32) {
         match self.runs.last_mut() {
             Some((first, count)) if *first + *count == source => *count += 1,
@@ -209,7 +237,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
     let (mut units, truncation) = plan.map_units_then(
         id_size,
-        FirstPass::default,
+        |_| FirstPass::default(),
         |u, offset, sub| match sub {
             SubRecord::Instance(i) => u.push(i.id, offset, i.class_id, 0),
             SubRecord::ObjectArray(a) => u.push(a.id, offset, a.class_id, 0),
@@ -241,7 +269,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
             u.local_classes.iter().map(|c| class_index.get(c).copied().unwrap_or(TYPE_UNKNOWN)).collect();
         u.local_index = FxHashMap::default();
     });
-    let Columns { ids, offsets, types } = Columns::gather(units, class_ids.len());
+    let Columns { ids, offsets, types, places } = Columns::gather(units, class_ids.len());
     log(&format!("indexed {} objects of {} classes", ids.len(), class_ids.len()));
 
     let layouts: Vec<Layout> = class_ids.par_iter().map(|&id| Layout::of(&classes, id, id_size)).collect();
@@ -256,13 +284,14 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let degrees: Vec<AtomicU8> = (0..Csr::degree_slots(types.len())).map(|_| AtomicU8::new(0)).collect();
     let (edges, _) = plan.map_units_then(
         id_size,
-        SecondPass::default,
+        |unit| SecondPass { places: places.as_ref().map_or(&[][..], |p| &p[unit]), ..Default::default() },
         |p, offset, sub| {
             let Some(id) = sub.object_id() else { return };
-            let Some(source) = ids.index_of(id, id_at) else { return };
-            if offsets.get(source) != offset {
-                return; // a duplicate the first pass dropped
-            }
+            let source = match places {
+                Some(_) => p.next_object(),
+                None => ids.index_of(id, id_at).filter(|&s| offsets.get(s) == offset), // else a duplicate dropped
+            };
+            let Some(source) = source else { return };
             p.read(source);
             let before = p.targets.len();
             match sub {
@@ -375,6 +404,11 @@ struct Columns {
     ids: IdIndex,
     offsets: Offsets,
     types: TypeColumn,
+    /// Each unit's objects' places in the order of the columns, as `(start, end, position)`
+    /// by unit: its objects `start..end` are objects `position..`, so that a second pass over
+    /// the units numbers its objects without looking their ids up. `None` when the columns
+    /// were sorted by id (some objects may then have been dropped as duplicates).
+    places: Option<Vec<Vec<(usize, usize, u32)>>>,
 }
 
 impl Columns {
@@ -384,16 +418,21 @@ impl Columns {
     /// other runs are sorted and merged into it. Only a dump with no such order is fully sorted.
     fn gather(units: Vec<FirstPass>, classes: usize) -> Columns {
         // (unit, start, end) of each ascending run.
-        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-        for (u, unit) in units.iter().enumerate() {
-            let mut start = 0;
-            for i in 1..=unit.ids.len() {
-                if i == unit.ids.len() || unit.ids.get(i) <= unit.ids.get(i - 1) {
-                    runs.push((u, start, i));
-                    start = i;
+        let mut runs: Vec<(usize, usize, usize)> = units
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(u, unit)| {
+                let mut runs = Vec::new();
+                let mut start = 0;
+                for i in 1..=unit.ids.len() {
+                    if i == unit.ids.len() || unit.ids.get(i) <= unit.ids.get(i - 1) {
+                        runs.push((u, start, i));
+                        start = i;
+                    }
                 }
-            }
-        }
+                runs
+            })
+            .collect();
         runs.retain(|&(_, start, end)| end > start);
         // Longest runs claim their address range first.
         runs.sort_by_key(|&(_, start, end)| std::cmp::Reverse(end - start));
@@ -447,6 +486,7 @@ impl Columns {
         // Column by column, each written in its final compact form, and the units' copies of
         // it freed before the next: the units and the final columns are never whole together.
         let mut units = units;
+        let units_count = units.len();
         let ids = gather_ids(&units, &segments);
         if let Gathered::Column(column) = &ids {
             if !column.is_strictly_ascending() {
@@ -458,26 +498,31 @@ impl Columns {
         let offsets = gather_offsets(&units, &segments);
         units.iter_mut().for_each(|u| pages::release(std::mem::take(&mut u.offsets)));
         let types = if TypeColumn::fits_narrow(classes) {
-            TypeColumn::Narrow(fill(&units, &segments, |u, i, _| TypeColumn::narrow(u.type_code(i))))
+            TypeColumn::Narrow(fill_each(&units, &segments, |u, i| TypeColumn::narrow(u.type_code(i))))
         } else {
-            TypeColumn::Wide(fill(&units, &segments, |u, i, _| u.type_code(i)))
+            TypeColumn::Wide(fill_each(&units, &segments, |u, i| u.type_code(i)))
         };
         drop(units);
         let ids = match ids {
             Gathered::Index(index) => index,
             Gathered::Column(column) => IdIndex::from_column(column),
         };
-        Columns { ids, offsets, types }
+        let mut places = vec![Vec::new(); units_count];
+        for (&(u, start, end), position) in segments.iter().zip(first_positions(&segments)) {
+            places[u].push((start, end, position as u32));
+        }
+        places.iter_mut().for_each(|p| p.sort_unstable());
+        Columns { ids, offsets, types, places: Some(places) }
     }
 
     /// Every object sorted by id, the first of any id dumped twice standing.
     fn sorted(units: Vec<FirstPass>, segments: &[(usize, usize, usize)], classes: usize) -> Columns {
         let ids = match gather_column(&units, segments) {
             Some(column) => column,
-            None => IdColumn::Wide(fill(&units, segments, |u, i, _| u.ids.get(i))),
+            None => IdColumn::Wide(fill_each(&units, segments, |u, i| u.ids.get(i))),
         };
-        let offsets: Vec<u64> = fill(&units, segments, |u, i, _| u.base + u.offsets[i] as u64);
-        let types = TypeColumn::Wide(fill(&units, segments, |u, i, _| u.type_code(i)));
+        let offsets: Vec<u64> = fill_each(&units, segments, |u, i| u.base + u.offsets[i] as u64);
+        let types = TypeColumn::Wide(fill_each(&units, segments, |u, i| u.type_code(i)));
         drop(units);
         let mut order: Vec<u32> = (0..ids.len() as u32).collect();
         order.par_sort_by_key(|&i| (ids.get(i as usize), i));
@@ -489,7 +534,7 @@ impl Columns {
             }
             types => types,
         };
-        Columns { ids: IdIndex::from_column(ids.permute(&order)), offsets: Offsets::new(&offsets), types }
+        Columns { ids: IdIndex::from_column(ids.permute(&order)), offsets: Offsets::new(&offsets), types, places: None }
     }
 }
 
@@ -503,27 +548,34 @@ enum Gathered {
 /// are ascending and allow it (HotSpot's do), else in a column: 4-byte slots above the
 /// smallest id when they fit, 8 bytes otherwise.
 fn gather_ids(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Gathered {
-    let (base, top, aligned) = id_bounds(units);
     let n = segments.iter().map(|&(_, start, end)| end - start).sum();
-    let ascending = aligned
-        && segments.par_iter().enumerate().all(|(k, &(u, start, end))| {
-            let ids = &units[u].ids;
-            let after_previous = k == 0 || {
-                let (pu, _, pend) = segments[k - 1];
-                units[pu].ids.get(pend - 1) < ids.get(start)
-            };
-            after_previous && (start + 1..end).all(|i| ids.get(i - 1) < ids.get(i))
-        });
-    if ascending {
-        let in_order = segments.iter().flat_map(|&(u, start, end)| (start..end).map(move |i| units[u].ids.get(i)));
-        let index =
-            IdIndex::in_regions(base, top, n, in_order, |slot| fill(units, segments, |u, i, _| slot(u.ids.get(i))));
-        if let Some(index) = index {
+    let id_at = |&(u, start, _): &(usize, usize, usize)| units[u].ids.get(start);
+    let last_id_at = |&(u, _, end): &(usize, usize, usize)| units[u].ids.get(end - 1);
+    // Ascending strictly through the segments, each id 8-aligned above the first.
+    let residue = segments.first().map_or(0, |s| id_at(s) & 7);
+    let ascending = segments.par_iter().enumerate().all(|(k, &(u, start, end))| {
+        let mut previous = k.checked_sub(1).map(|p| last_id_at(&segments[p]));
+        units[u].ids.iter(start..end).all(|id| {
+            let in_order = id & 7 == residue && previous.is_none_or(|p| p < id);
+            previous = Some(id);
+            in_order
+        })
+    });
+    if let (true, Some(first), Some(last)) = (ascending, segments.first(), segments.last()) {
+        let placed = Placed::new(units, segments);
+        let ids_in = |range| placed.pieces(range).flat_map(|(u, range)| u.ids.iter(range));
+        let slots = |slot: &(dyn Fn(u64) -> u8 + Sync)| {
+            fill(units, segments, |u, range, column| {
+                column.iter_mut().zip(u.ids.iter(range)).for_each(|(s, id)| *s = slot(id))
+            })
+        };
+        if let Some(index) = IdIndex::in_regions(id_at(first), last_id_at(last), n, &ids_in, slots) {
             return Gathered::Index(index);
         }
     }
     Gathered::Column(
-        gather_column(units, segments).unwrap_or_else(|| IdColumn::Wide(fill(units, segments, |u, i, _| u.ids.get(i)))),
+        gather_column(units, segments)
+            .unwrap_or_else(|| IdColumn::Wide(fill_each(units, segments, |u, i| u.ids.get(i)))),
     )
 }
 
@@ -543,45 +595,85 @@ fn gather_column(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Opt
     let (base, top, aligned) = id_bounds(units);
     IdColumn::fits_compact(base, top, aligned).then(|| IdColumn::Compact {
         base,
-        slots: fill(units, segments, |u, i, _| ((u.ids.get(i) - base) >> 3) as u32),
+        slots: fill(units, segments, |u, range, column| {
+            column.iter_mut().zip(u.ids.iter(range)).for_each(|(s, id)| *s = ((id - base) >> 3) as u32)
+        }),
     })
 }
 
 /// File offsets in gathered order, straight into blocks (see [`Offsets`]).
 fn gather_offsets(units: &[FirstPass], segments: &[(usize, usize, usize)]) -> Offsets {
-    let offset = |u: &FirstPass, i: usize| u.base + u.offsets[i] as u64;
-    let mut blocks = Blocks::default();
-    for &(u, start, end) in segments {
-        (start..end).for_each(|i| blocks.push(offset(&units[u], i)));
+    let placed = Placed::new(units, segments);
+    Offsets::build(placed.len(), &|range| {
+        placed.pieces(range).flat_map(|(u, range)| u.offsets[range].iter().map(|&offset| u.base + offset as u64))
+    })
+}
+
+/// Each segment's first position in gathered order.
+fn first_positions(segments: &[(usize, usize, usize)]) -> impl Iterator<Item = usize> + '_ {
+    segments.iter().scan(0, |at, &(_, start, end)| {
+        let first = *at;
+        *at += end - start;
+        Some(first)
+    })
+}
+
+/// The units' objects placed in gathered order, segment by segment: the objects at any range
+/// of positions, for the columns built a chunk of positions at a time.
+struct Placed<'u> {
+    units: &'u [FirstPass],
+    segments: &'u [(usize, usize, usize)],
+    /// Each segment's first position.
+    starts: Vec<usize>,
+}
+
+impl<'u> Placed<'u> {
+    fn new(units: &'u [FirstPass], segments: &'u [(usize, usize, usize)]) -> Placed<'u> {
+        Placed { units, segments, starts: first_positions(segments).collect() }
     }
-    let blocks = blocks.finish();
-    let near = fill(units, segments, |u, i, at| blocks.distance(at, offset(u, i)));
-    blocks.with_distances(near)
+
+    fn len(&self) -> usize {
+        self.segments.last().zip(self.starts.last()).map_or(0, |(&(_, start, end), &at)| at + end - start)
+    }
+
+    /// The objects at `positions`, in order, as ranges of their units' objects.
+    fn pieces(&self, positions: Range<usize>) -> impl Iterator<Item = (&'u FirstPass, Range<usize>)> + '_ {
+        let first = self.starts.partition_point(|&at| at <= positions.start).saturating_sub(1);
+        self.segments[first..].iter().zip(&self.starts[first..]).take_while(move |&(_, &at)| at < positions.end).map(
+            move |(&(u, start, end), &at)| {
+                let from = start + positions.start.saturating_sub(at);
+                let to = start + (positions.end - at).min(end - start);
+                (&self.units[u], from..to)
+            },
+        )
+    }
 }
 
 /// One column of the objects, gathered from the units segment by segment in parallel;
-/// `value(unit, i, position)` reads object `i` of a unit, bound for `position` in the column.
+/// `write(unit, range, column)` writes the unit's objects `range` into their place in the column.
 fn fill<T: Copy + Default + Send + Sync>(
     units: &[FirstPass],
     segments: &[(usize, usize, usize)],
-    value: impl Fn(&FirstPass, usize, usize) -> T + Sync,
+    write: impl Fn(&FirstPass, Range<usize>, &mut [T]) + Sync,
 ) -> Vec<T> {
     let n = segments.iter().map(|&(_, start, end)| end - start).sum();
     let mut out = vec![T::default(); n];
     let mut pieces = Vec::with_capacity(segments.len());
     let mut rest = &mut out[..];
-    let mut position = 0;
     for &segment in segments {
         let (head, tail) = rest.split_at_mut(segment.2 - segment.1);
-        pieces.push((head, segment, position));
-        position += segment.2 - segment.1;
+        pieces.push((head, segment));
         rest = tail;
     }
-    pieces.into_par_iter().for_each(|(dst, (u, start, _), at)| {
-        let unit = &units[u];
-        for (k, slot) in dst.iter_mut().enumerate() {
-            *slot = value(unit, start + k, at + k);
-        }
-    });
+    pieces.into_par_iter().for_each(|(column, (u, start, end))| write(&units[u], start..end, column));
     out
+}
+
+/// [`fill`] an object at a time: `value(unit, i)` reads object `i` of a unit.
+fn fill_each<T: Copy + Default + Send + Sync>(
+    units: &[FirstPass],
+    segments: &[(usize, usize, usize)],
+    value: impl Fn(&FirstPass, usize) -> T + Sync,
+) -> Vec<T> {
+    fill(units, segments, |u, range, column| column.iter_mut().zip(range).for_each(|(slot, i)| *slot = value(u, i)))
 }

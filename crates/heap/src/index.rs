@@ -3,7 +3,13 @@
 //! references are resolved, the ids themselves need not stay in memory: each object's record
 //! in the dump starts with it.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
+
+/// Positions a task takes when a column of all the objects is built in parallel (a multiple
+/// of the offsets' block); tests take small chunks, so that their few objects span several.
+pub(crate) const CHUNK: usize = if cfg!(test) { 1 << 6 } else { 1 << 16 };
 
 /// Object ids in ascending order, stored compactly when they allow it.
 #[derive(Debug)]
@@ -100,20 +106,21 @@ impl IdIndex {
         let n = ids.len();
         let (base, top) = if n == 0 { (0, 0) } else { (ids.get(0), ids.get(n - 1)) };
         let region_shift = Self::region_shift(base, top, n);
-        let regions = Self::regions(base, top, region_shift, n, (0..n).map(|i| ids.get(i)))
+        let regions = Self::regions(base, top, region_shift, n, &|range: Range<usize>| range.map(|i| ids.get(i)))
             .expect("a column is sorted ascending");
         IdIndex { ids: Some(Kept::Column(ids)), len: n, regions, region_shift, base }
     }
 
     /// Builds the index over `n` ids, strictly ascending and 8-aligned above `base`, up to
-    /// `top`, keeping each in a byte: `ids` gives them in order for the region table, and
-    /// `slots` writes the column, each id through the function it is given. `None` when a
-    /// byte cannot hold them without a region table larger than the ids.
-    pub(crate) fn in_regions(
+    /// `top`, keeping each in a byte: `ids_in(range)` gives the ids at positions `range` in
+    /// order, for the region table, and `slots` writes the column, each id through the
+    /// function it is given. `None` when a byte cannot hold them without a region table
+    /// larger than the ids.
+    pub(crate) fn in_regions<I: Iterator<Item = u64>>(
         base: u64,
         top: u64,
         n: usize,
-        ids: impl Iterator<Item = u64>,
+        ids_in: &(impl Fn(Range<usize>) -> I + Sync),
         slots: impl FnOnce(&(dyn Fn(u64) -> u8 + Sync)) -> Vec<u8>,
     ) -> Option<IdIndex> {
         let region_shift = Self::region_shift(base, top, n).clamp(3, IN_REGION_SHIFT);
@@ -121,7 +128,7 @@ impl IdIndex {
         if (top - base) >> region_shift > (n as u64 / 4) * 3 {
             return None;
         }
-        let regions = Self::regions(base, top, region_shift, n, ids)?;
+        let regions = Self::regions(base, top, region_shift, n, ids_in)?;
         let within = (1u64 << region_shift) - 1;
         let slots = slots(&|id| (((id - base) & within) >> 3) as u8);
         Some(IdIndex { ids: Some(Kept::InRegion(slots)), len: n, regions, region_shift, base })
@@ -133,21 +140,49 @@ impl IdIndex {
         (64 - per_region.leading_zeros()).min(40)
     }
 
-    /// The index of each region's first object, from the ids in ascending order.
-    fn regions(base: u64, top: u64, shift: u32, n: usize, ids: impl Iterator<Item = u64>) -> Option<Vec<u32>> {
+    /// The index of each region's first object, from the ids in ascending order, which
+    /// `ids_in(range)` gives for any range of positions. Built in parallel, chunk by chunk
+    /// of positions: each chunk writes the regions after its predecessor's last object's
+    /// region, up to its own last object's. `None` when the ids are not ascending above `base`.
+    fn regions<I: Iterator<Item = u64>>(
+        base: u64,
+        top: u64,
+        shift: u32,
+        n: usize,
+        ids_in: &(impl Fn(Range<usize>) -> I + Sync),
+    ) -> Option<Vec<u32>> {
         let region_count = ((top - base) >> shift) as usize + 2;
+        let region = |id: u64| id.checked_sub(base).map(|d| (d >> shift) as usize);
+        let chunks = n.div_ceil(CHUNK);
+        let chunk = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
+        let last_regions: Vec<usize> = (0..chunks)
+            .into_par_iter()
+            .map(|c| region(ids_in(chunk(c).end - 1..chunk(c).end).next()?))
+            .collect::<Option<_>>()?;
         let mut regions = vec![0u32; region_count];
-        let mut next = 0usize;
-        for (i, id) in ids.enumerate() {
-            let r = (id.checked_sub(base)? >> shift) as usize;
-            while next <= r {
-                *regions.get_mut(next)? = i as u32;
-                next += 1;
+        let mut pieces = Vec::with_capacity(chunks);
+        let mut rest = &mut regions[..];
+        let mut from = 0;
+        for (c, &last) in last_regions.iter().enumerate() {
+            // The last region always stays past every object, for the search's upper bound.
+            let to = last.checked_add(1).filter(|&to| to >= from && to < region_count)?;
+            let (piece, tail) = rest.split_at_mut(to - from);
+            pieces.push((chunk(c), piece, from));
+            rest = tail;
+            from = to;
+        }
+        rest.fill(n as u32);
+        pieces.into_par_iter().try_for_each(|(positions, piece, first)| {
+            let mut next = first;
+            for (at, id) in positions.clone().zip(ids_in(positions)) {
+                let r = region(id)?;
+                while next <= r {
+                    *piece.get_mut(next - first)? = at as u32;
+                    next += 1;
+                }
             }
-        }
-        for slot in &mut regions[next..] {
-            *slot = n as u32;
-        }
+            Some(())
+        })?;
         Some(regions)
     }
 
@@ -226,9 +261,13 @@ mod tests {
         let dense: Vec<u64> = (0..5000u64).map(|i| 0x7_0000_0000 + i * 32 + (i % 3) * 8).collect();
         let in_region = |ids: &Vec<u64>| {
             let (base, top) = (ids[0], *ids.last().unwrap());
-            IdIndex::in_regions(base, top, ids.len(), ids.iter().copied(), |slot| {
-                ids.iter().map(|&id| slot(id)).collect()
-            })
+            IdIndex::in_regions(
+                base,
+                top,
+                ids.len(),
+                &|range: std::ops::Range<usize>| ids[range].iter().copied(),
+                |slot| ids.iter().map(|&id| slot(id)).collect(),
+            )
         };
         assert!(in_region(&dense).is_some_and(|i| matches!(i.ids, Some(super::Kept::InRegion(_)))));
         assert!(in_region(&vec![0x1000, 0x10_0000_0000]).is_none(), "a region table larger than the ids");

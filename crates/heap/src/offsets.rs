@@ -1,9 +1,14 @@
 //! Each object's file offset in about two and a half bytes.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
+
+use crate::index::CHUNK;
 
 /// Objects per block.
 const BLOCK: usize = 16;
+const _: () = assert!(CHUNK % BLOCK == 0, "a chunk of positions holds whole blocks");
 /// Marks, in `Offsets::bases`, a block kept in full; the rest of the word says where in
 /// `Offsets::wide`.
 const WIDE: u64 = 1 << 63;
@@ -23,11 +28,50 @@ pub(crate) struct Offsets {
 impl Offsets {
     /// From every object's offset, in order.
     pub(crate) fn new(offsets: &[u64]) -> Offsets {
-        let mut blocks = Blocks::default();
-        offsets.iter().for_each(|&offset| blocks.push(offset));
-        let blocks = blocks.finish();
-        let near = offsets.par_iter().enumerate().map(|(at, &offset)| blocks.distance(at, offset)).collect();
-        blocks.with_distances(near)
+        Offsets::build(offsets.len(), &|range: Range<usize>| offsets[range].iter().copied())
+    }
+
+    /// From the offsets of `n` objects, which `offsets_in(range)` gives in order for any range
+    /// of positions: built in parallel, a chunk of blocks at a time.
+    pub(crate) fn build<I: Iterator<Item = u64>>(
+        n: usize,
+        offsets_in: &(impl Fn(Range<usize>) -> I + Sync),
+    ) -> Offsets {
+        let mut near = vec![0u16; n];
+        let chunks: Vec<(Vec<u64>, Vec<u64>)> = near
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(c, near)| {
+                let mut offsets = offsets_in(c * CHUNK..c * CHUNK + near.len());
+                let mut bases = Vec::with_capacity(near.len().div_ceil(BLOCK));
+                let mut wide = Vec::new();
+                let mut block = [0u64; BLOCK];
+                for near in near.chunks_mut(BLOCK) {
+                    let block = &mut block[..near.len()];
+                    block.iter_mut().for_each(|slot| *slot = offsets.next().unwrap_or(0));
+                    let lo = block.iter().copied().min().unwrap_or(0);
+                    let hi = block.iter().copied().max().unwrap_or(0);
+                    if hi - lo <= u16::MAX as u64 {
+                        bases.push(lo);
+                        near.iter_mut().zip(&*block).for_each(|(distance, &offset)| *distance = (offset - lo) as u16);
+                    } else {
+                        bases.push(WIDE | (wide.len() / BLOCK) as u64);
+                        wide.extend_from_slice(block);
+                        wide.resize(wide.len().next_multiple_of(BLOCK), 0);
+                    }
+                }
+                (bases, wide)
+            })
+            .collect();
+        let mut bases = Vec::with_capacity(n.div_ceil(BLOCK));
+        let mut wide = Vec::new();
+        for (chunk_bases, chunk_wide) in chunks {
+            // A chunk numbers its wide blocks from its own first.
+            let before = (wide.len() / BLOCK) as u64;
+            bases.extend(chunk_bases.into_iter().map(|base| if base & WIDE == 0 { base } else { base + before }));
+            wide.extend(chunk_wide);
+        }
+        Offsets { bases, near, wide }
     }
 
     #[inline]
@@ -39,58 +83,6 @@ impl Offsets {
         } else {
             self.wide.get((base & !WIDE) as usize * BLOCK + i % BLOCK).copied().unwrap_or(0)
         }
-    }
-}
-
-/// The blocks' bases and the wide blocks' offsets, taken from the objects' offsets in
-/// order, before their distances are written (in parallel, by [`Blocks::distance`]).
-#[derive(Debug, Default)]
-pub(crate) struct Blocks {
-    bases: Vec<u64>,
-    wide: Vec<u64>,
-    /// The offsets of the block being taken.
-    block: Vec<u64>,
-}
-
-impl Blocks {
-    pub(crate) fn push(&mut self, offset: u64) {
-        self.block.push(offset);
-        if self.block.len() == BLOCK {
-            self.close();
-        }
-    }
-
-    fn close(&mut self) {
-        let lo = self.block.iter().copied().min().unwrap_or(0);
-        let hi = self.block.iter().copied().max().unwrap_or(0);
-        if hi - lo <= u16::MAX as u64 {
-            self.bases.push(lo);
-        } else {
-            self.bases.push(WIDE | (self.wide.len() / BLOCK) as u64);
-            self.wide.extend(&self.block);
-            self.wide.resize(self.wide.len().next_multiple_of(BLOCK), 0);
-        }
-        self.block.clear();
-    }
-
-    pub(crate) fn finish(mut self) -> Blocks {
-        if !self.block.is_empty() {
-            self.close();
-        }
-        self
-    }
-
-    /// What the object at position `at` keeps of its offset.
-    #[inline]
-    pub(crate) fn distance(&self, at: usize, offset: u64) -> u16 {
-        match self.bases.get(at / BLOCK) {
-            Some(&base) if base & WIDE == 0 => offset.saturating_sub(base) as u16,
-            _ => 0,
-        }
-    }
-
-    pub(crate) fn with_distances(self, near: Vec<u16>) -> Offsets {
-        Offsets { bases: self.bases, near, wide: self.wide }
     }
 }
 

@@ -6,7 +6,12 @@ use dumpscan_hprof::Dump;
 use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
 fn check(id_size: u32, ids: &[u64]) {
-    let mut b = HeapBuilder::with_format("1.0.1", id_size);
+    check_written(HeapBuilder::with_format("1.0.1", id_size), ids, HeapBuilder::finish_single);
+}
+
+/// Writes a chain of objects with `ids` in that order with `b`, then the dump with `finish`,
+/// and checks their numbering and references.
+fn check_written(mut b: HeapBuilder, ids: &[u64], finish: impl FnOnce(HeapBuilder) -> Vec<u8>) {
     let object = b.define_class("java.lang.Object", None, &[]);
     let node = b.define_class("com.example.Node", Some(object), &[("next", T::Object)]);
     // A chain in the order given: each object points at the one written before it.
@@ -16,7 +21,7 @@ fn check(id_size: u32, ids: &[u64]) {
         previous = id;
     }
     b.body().root_simple(0xFF, previous);
-    let dump = Dump::from_vec(b.finish_single()).expect("a dump");
+    let dump = Dump::from_vec(finish(b)).expect("a dump");
     let heap = Heap::build(&dump).expect("a heap");
 
     let mut sorted = ids.to_vec();
@@ -44,6 +49,21 @@ fn unaligned_four_byte_ids() {
 #[test]
 fn ids_spanning_more_than_32_gib() {
     check(8, &[0x10_0000_0000, 0x1000, 0x20_0000_0008, 0x2000]);
+}
+
+/// Many segments, each holding parts of ascending runs that interleave with the others' (as
+/// heap spaces dumped one after another, with objects out of place between them): the runs
+/// are placed in address order and each segment's objects found again by their place.
+#[test]
+fn interleaved_runs_across_many_segments() {
+    let mut ids: Vec<u64> = (0..300).map(|k| 0x7_0000_0000 + 16 * k).collect();
+    ids.extend((0..120).map(|k| 0x7_0000_0008 + 32 * k));
+    ids.extend((0..200).map(|k| 0x7_0100_0000 + 24 * k));
+    ids.extend([0x7_0200_0000, 0x7_0000_0c18, 0x7_0000_1308, 0x6_ffff_fff8, 0x7_0100_0008]);
+    ids.extend((0..50).map(|k| 0x7_0000_2000 + 8 * k));
+    let written: std::collections::HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(written.len(), ids.len(), "distinct ids");
+    check_written(HeapBuilder::new(), &ids, |b| b.finish_segments(400));
 }
 
 /// The model keeps no array lengths: an array's size comes from its record's header.

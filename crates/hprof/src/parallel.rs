@@ -110,11 +110,13 @@ impl<'a> HeapPlan<'a> {
         I: Fn() -> A + Sync,
         F: Fn(&mut A, u64, SubRecord<'a>) + Sync,
     {
-        self.map_units_then(id_size, init, visit, |_| {})
+        self.map_units_then(id_size, |_| init(), visit, |_| {})
     }
 
     /// Like [`HeapPlan::map_units`], calling `finish` on each unit's result as soon as the unit
     /// is parsed: a place to trim what the unit collected while other units are still running.
+    /// `init` is told the unit's number: a second pass over the same plan meets the same units,
+    /// with the same sub-records, in the same order.
     pub fn map_units_then<A, I, F, G>(
         &self,
         id_size: IdSize,
@@ -124,12 +126,13 @@ impl<'a> HeapPlan<'a> {
     ) -> Result<(Vec<A>, Option<Truncation>)>
     where
         A: Send,
-        I: Fn() -> A + Sync,
+        I: Fn(usize) -> A + Sync,
         F: Fn(&mut A, u64, SubRecord<'a>) + Sync,
         G: Fn(&mut A) + Sync,
     {
-        let run = |unit: &HeapUnit<'a>, start: usize| -> UnitRun<A> {
-            let mut acc = init();
+        let run = |number: usize, start: usize| -> UnitRun<A> {
+            let unit = &self.units[number];
+            let mut acc = init(number);
             let base = unit.record_body_offset;
             let mut subs = SubRecords::new(&unit.record_body[start..], base + start as u64, id_size);
             let end = base + unit.end as u64;
@@ -147,7 +150,7 @@ impl<'a> HeapPlan<'a> {
             finish(&mut acc);
             UnitRun { acc, stopped_at: subs.offset(), error }
         };
-        let mut runs: Vec<UnitRun<A>> = self.units.par_iter().map(|u| run(u, u.start)).collect();
+        let mut runs: Vec<UnitRun<A>> = self.units.par_iter().enumerate().map(|(i, u)| run(i, u.start)).collect();
 
         let mut truncation = None;
         for i in 0..self.units.len() {
@@ -159,10 +162,10 @@ impl<'a> HeapPlan<'a> {
                 if previous_stop != base + unit.start as u64 || runs[i - 1].error.is_some() {
                     if runs[i - 1].error.is_some() || previous_stop >= base + unit.end as u64 {
                         // The previous unit failed or ran through this one: nothing left here.
-                        runs[i] = UnitRun { acc: init(), stopped_at: previous_stop, error: runs[i - 1].error.take() };
+                        runs[i] = UnitRun { acc: init(i), stopped_at: previous_stop, error: runs[i - 1].error.take() };
                         continue;
                     }
-                    runs[i] = run(unit, (previous_stop - base) as usize);
+                    runs[i] = run(i, (previous_stop - base) as usize);
                 }
             }
             let last_of_record = self.units.get(i + 1).is_none_or(|next| !next.guessed);
