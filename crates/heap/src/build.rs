@@ -395,6 +395,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         truncation,
         reach: Default::default(),
         all_parents: Default::default(),
+        toward: Default::default(),
     };
     Ok(heap)
 }

@@ -114,6 +114,9 @@ pub struct Heap<'a> {
     /// Every object's parent, when `reach` keeps only some ([`Heap::reach_toward`]) and a
     /// path to another object is asked for.
     all_parents: std::sync::OnceLock<Reachability>,
+    /// The objects held at all that reach one of the targets of [`Heap::reach_toward`],
+    /// ascending: a later [`Heap::reaching`] of targets among them looks no further.
+    toward: std::sync::OnceLock<Vec<ObjectIndex>>,
 }
 
 impl<'a> Heap<'a> {
@@ -143,7 +146,10 @@ impl<'a> Heap<'a> {
         self.reach.get_or_init(|| {
             let levels = reach::levels(&self.graph, &self.roots, &self.referents);
             match self.reaching_by(targets, Reach::Phantom, &|v| levels.level(v)) {
-                Some(members) => levels.with_parents_within(&self.graph, &self.roots, &self.referents, &members),
+                Some(members) => {
+                    let _ = self.toward.set(graph::Subset::new(&members).members().collect());
+                    levels.with_parents_within(&self.graph, &self.roots, &self.referents, &members)
+                }
                 None => reach::compute(&self.graph, &self.roots, &self.referents),
             }
         })

@@ -11,6 +11,11 @@ use crate::{Heap, ObjectIndex, Reach};
 /// larger blocks, so that the blocks' map of which refers to which stays small.
 const MIN_BLOCK_WORDS: usize = 1 << 10;
 const MAX_BLOCKS: usize = 4096;
+/// [`Heap::reaching`] walks back within the objects known to reach earlier targets when they
+/// are at most this fraction of the heap: their references are then few to gather.
+const FEW_KNOWN: usize = 64;
+/// ... or at most this many, whatever the heap's size.
+const FEW_KNOWN_AT_LEAST: usize = 1 << 12;
 /// Block scans, in multiples of the number of blocks, before giving up (a layout where
 /// marks cross block boundaries one at a time).
 const MAX_SCANS_PER_BLOCK: usize = 24;
@@ -26,8 +31,51 @@ impl Heap<'_> {
     /// a few others); one pass notes which blocks each block refers to, then only the blocks
     /// that refer to a block whose marks changed are scanned again, in parallel, each until
     /// its own marks settle. Most of the heap is read once.
+    ///
+    /// After [`Heap::reach_toward`], targets among the objects that reach its targets are
+    /// marked by a walk back over the references among those objects alone.
     pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<Vec<u64>> {
+        if let Some(known) = self.toward.get() {
+            let few = known.len() <= (self.len() / FEW_KNOWN).max(FEW_KNOWN_AT_LEAST);
+            if few && weakest <= Reach::Phantom && targets.iter().all(|t| known.binary_search(t).is_ok()) {
+                return Some(self.reaching_among(known, targets, weakest));
+            }
+        }
         self.reaching_by(targets, weakest, &|v| self.reach().level(v))
+    }
+
+    /// [`Heap::reaching`] within `known`, which holds the targets and every object held at
+    /// all that reaches one of them: every object that [`Heap::reaching`] would mark is among
+    /// them, and so is every object on its way to a target. A walk back from the targets over
+    /// the references among `known`.
+    fn reaching_among(&self, known: &[ObjectIndex], targets: &[ObjectIndex], weakest: Reach) -> Vec<u64> {
+        let rank = |v: ObjectIndex| known.binary_search(&v).ok();
+        // (the referred object's rank, the referrer), for the referrers of each known object.
+        let mut back: Vec<(usize, ObjectIndex)> =
+            known.iter().flat_map(|&v| self.references(v).iter().filter_map(move |&w| Some((rank(w)?, v)))).collect();
+        if weakest > Reach::Strong {
+            let held_references = self.referents.iter().filter(|&&(reference, _, _)| rank(reference).is_some());
+            back.extend(held_references.filter_map(|&(reference, referent, _)| Some((rank(referent)?, reference))));
+        }
+        back.sort_unstable();
+        let mut marked = vec![0u64; self.len().div_ceil(64)];
+        let mut mark = |v: ObjectIndex| {
+            let (word, bit) = (v as usize / 64, 1u64 << (v % 64));
+            let fresh = marked[word] & bit == 0;
+            marked[word] |= bit;
+            fresh
+        };
+        let mut pending: Vec<ObjectIndex> = targets.iter().copied().filter(|&t| mark(t)).collect();
+        while let Some(w) = pending.pop() {
+            let Some(r) = rank(w) else { continue };
+            let from = back.partition_point(|&(x, _)| x < r);
+            for &(_, v) in back[from..].iter().take_while(|&&(x, _)| x == r) {
+                if self.reach().level(v) <= weakest && mark(v) {
+                    pending.push(v);
+                }
+            }
+        }
+        marked
     }
 
     /// [`Heap::reaching`] with the objects' levels told by `level`.

@@ -218,7 +218,9 @@ proptest! {
 
     /// Keeping the parents of only the objects that reach a few targets gives those objects
     /// the same paths as the walk that keeps every parent, weak references included; a path
-    /// asked of any other object is the same too.
+    /// asked of any other object is the same too. Marking what reaches some of the targets
+    /// afterwards, within the objects known to reach them, marks what the whole heap's
+    /// marking does.
     #[test]
     fn paths_toward_targets_match_the_whole_walk(
         (lists, roots) in graphs(),
@@ -241,6 +243,10 @@ proptest! {
         }
         for &o in &nodes {
             prop_assert_eq!(toward.path(o), whole.path(o), "object {}", o);
+        }
+        let some: Vec<u32> = targets.iter().copied().filter(|&t| weak_bits & (1 << ((t + 7) % 64)) != 0).collect();
+        for weakest in [Reach::Strong, Reach::Soft, Reach::Weak, Reach::Phantom] {
+            prop_assert_eq!(toward.reaching(&some, weakest), whole.reaching(&some, weakest), "{:?}", weakest);
         }
     }
 }
