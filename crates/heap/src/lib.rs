@@ -41,6 +41,7 @@ use dumpscan_hprof::{
     BasicType, ClassInfo, ClassTable, Dump, InstanceDump, Metadata, Result, SizeModel, SubRecord, Truncation, Value,
 };
 use index::IdIndex;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// The id the object record at `offset` starts with, after its tag.
@@ -81,6 +82,9 @@ struct ClassFacts {
 }
 
 /// Per-object type codes: a class index, or one of these markers.
+/// The group of a class in no group, for [`Heap::objects_by_group`].
+pub const NO_GROUP: u8 = u8::MAX;
+
 const TYPE_CLASS_OBJECT: u32 = u32::MAX;
 const TYPE_UNKNOWN: u32 = u32::MAX - 1;
 const TYPE_PRIMITIVE_BASE: u32 = u32::MAX - 32;
@@ -284,16 +288,35 @@ impl<'a> Heap<'a> {
 
     /// Objects whose class is exactly `name`.
     pub fn instances_of(&self, name: &str) -> Vec<ObjectIndex> {
-        let wanted: Vec<u32> =
-            (0..self.class_ids.len() as u32).filter(|&c| self.class_info(c).is_some_and(|i| i.name == name)).collect();
-        self.objects_of_classes(&wanted)
+        let group_of_class: Vec<u8> = (0..self.class_ids.len() as u32)
+            .map(|c| if self.class_info(c).is_some_and(|i| i.name == name) { 0 } else { NO_GROUP })
+            .collect();
+        match group_of_class.contains(&0) {
+            true => self.objects_by_group(&group_of_class, 1).swap_remove(0),
+            false => Vec::new(),
+        }
     }
 
-    fn objects_of_classes(&self, classes: &[u32]) -> Vec<ObjectIndex> {
-        if classes.is_empty() {
-            return Vec::new();
-        }
-        (0..self.types.len() as u32).filter(|&o| classes.contains(&self.types.get(o as usize))).collect()
+    /// The objects of each group of classes, each ascending: `group_of_class[c]` is the
+    /// group of class index `c`, [`NO_GROUP`] for none (class objects and primitive arrays
+    /// are in none). One parallel pass over every object's type.
+    pub fn objects_by_group(&self, group_of_class: &[u8], groups: usize) -> Vec<Vec<ObjectIndex>> {
+        let n = self.types.len();
+        let chunks: Vec<Vec<Vec<ObjectIndex>>> = (0..n.div_ceil(index::CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut found = vec![Vec::new(); groups];
+                let positions = c * index::CHUNK..((c + 1) * index::CHUNK).min(n);
+                self.types.for_each(positions, |o, code| {
+                    let group = group_of_class.get(code as usize).and_then(|&g| found.get_mut(g as usize));
+                    if let Some(objects) = group {
+                        objects.push(o as ObjectIndex);
+                    }
+                });
+                found
+            })
+            .collect();
+        (0..groups).map(|g| chunks.iter().flat_map(|found| found[g].iter().copied()).collect()).collect()
     }
 
     /// Shallow size of an object, estimated as the histogram does.

@@ -20,6 +20,17 @@ impl Default for TypeColumn {
     }
 }
 
+/// The type code a 2-byte form stands for.
+#[inline]
+fn widen(code: u16) -> u32 {
+    let code = code as u32;
+    if code >= TYPE_PRIMITIVE_BASE - NARROW_SHIFT {
+        code + NARROW_SHIFT
+    } else {
+        code
+    }
+}
+
 impl TypeColumn {
     /// Whether every class index of a dump with `classes` classes stays below the markers.
     pub(crate) fn fits_narrow(classes: usize) -> bool {
@@ -46,19 +57,24 @@ impl TypeColumn {
     #[inline]
     pub(crate) fn get(&self, i: usize) -> u32 {
         match self {
-            TypeColumn::Narrow(codes) => {
-                let code = codes[i] as u32;
-                if code >= TYPE_PRIMITIVE_BASE - NARROW_SHIFT {
-                    code + NARROW_SHIFT
-                } else {
-                    code
-                }
-            }
+            TypeColumn::Narrow(codes) => widen(codes[i]),
             TypeColumn::Wide(codes) => codes[i],
         }
     }
 
     /// Appends a code, widening the column when a class index outgrows the 2-byte form.
+    /// Calls `f(i, code)` for each object `i` of `positions`, in order.
+    #[inline]
+    pub(crate) fn for_each(&self, positions: std::ops::Range<usize>, mut f: impl FnMut(usize, u32)) {
+        let start = positions.start;
+        match self {
+            TypeColumn::Narrow(codes) => {
+                codes[positions].iter().enumerate().for_each(|(k, &code)| f(start + k, widen(code)))
+            }
+            TypeColumn::Wide(codes) => codes[positions].iter().enumerate().for_each(|(k, &code)| f(start + k, code)),
+        }
+    }
+
     pub(crate) fn push(&mut self, code: u32) {
         match self {
             TypeColumn::Narrow(codes) if (TYPE_PRIMITIVE_BASE - NARROW_SHIFT..TYPE_PRIMITIVE_BASE).contains(&code) => {

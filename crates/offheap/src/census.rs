@@ -1,7 +1,7 @@
 //! One pass over all objects that sorts out the instances every rule looks at, and one pass
 //! over all references that finds who points at a chosen few.
 
-use dumpscan_heap::{Heap, ObjectIndex, Reach};
+use dumpscan_heap::{Heap, ObjectIndex, Reach, NO_GROUP};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -16,44 +16,14 @@ pub(crate) struct Census {
 impl Census {
     pub(crate) fn take(heap: &Heap<'_>) -> Census {
         let classes: Vec<&'static str> = PACKS.iter().flat_map(|pack| pack.classes()).copied().collect();
-        let mut bucket_of_class = vec![u8::MAX; heap.class_count()];
-        for (class, bucket) in bucket_of_class.iter_mut().enumerate() {
+        let mut group_of_class = vec![NO_GROUP; heap.class_count()];
+        for (class, group) in group_of_class.iter_mut().enumerate() {
             let Some(info) = heap.class_info(class as u32) else { continue };
             if let Some(i) = classes.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
-                *bucket = i as u8;
+                *group = i as u8;
             }
         }
-        let buckets = (0..heap.len() as u32)
-            .into_par_iter()
-            .fold(
-                || vec![Vec::new(); classes.len()],
-                |mut buckets: Vec<Vec<ObjectIndex>>, o| {
-                    if let dumpscan_heap::ObjectKind::Instance { class } = heap.kind(o) {
-                        if let Some(&b) = bucket_of_class.get(class as usize) {
-                            if b != u8::MAX {
-                                buckets[b as usize].push(o);
-                            }
-                        }
-                    }
-                    buckets
-                },
-            )
-            .reduce(
-                || vec![Vec::new(); classes.len()],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        x.extend(y);
-                    }
-                    a
-                },
-            );
-        let instances = buckets
-            .into_iter()
-            .map(|mut b| {
-                b.sort_unstable();
-                b
-            })
-            .collect();
+        let instances = heap.objects_by_group(&group_of_class, classes.len());
         Census { classes, instances }
     }
 
