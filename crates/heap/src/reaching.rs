@@ -141,25 +141,33 @@ fn reaching_in_blocks(
     // Only objects held strongly enough with references of their own can be marked by a
     // scan: found once, with each block's referred blocks (a bitset over the blocks), so that
     // a scan passes the others (a third of a heap's objects are leaves) a word at a time.
-    // Each block is settled as soon as its candidates are known.
+    // That first reading marks what it can too; a block where it marked nothing is settled
+    // (most blocks: the objects that reach a few targets are few), the others are settled
+    // at once.
     let first: Vec<(Vec<u64>, Vec<u64>, bool)> = (0..blocks)
         .into_par_iter()
         .map(|b| {
             let mut refers = vec![0u64; row_words];
             let objects = (b * block_words * 64).min(n)..((b + 1) * block_words * 64).min(n);
             let mut words = vec![0u64; objects.len().div_ceil(64)];
+            let mut gained = false;
             for v in objects.clone().map(|v| v as ObjectIndex) {
                 let references = heap.references(v);
                 if references.is_empty() || !held(v) {
                     continue;
                 }
                 words[(v as usize - objects.start) / 64] |= 1 << (v % 64);
+                let mut refers_marked = false;
                 for &w in references {
                     let (word, mask) = bit(block_of(w));
                     refers[word] |= mask;
+                    refers_marked |= is_marked(w);
                 }
+                gained |= refers_marked && mark(v);
             }
-            let gained = settle(b, &words);
+            if gained {
+                settle(b, &words);
+            }
             (words, refers, gained)
         })
         .collect();
