@@ -15,7 +15,7 @@ use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
 use crate::types::TypeColumn;
-use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
+use crate::{ClassFacts, Heap, ObjectIndex, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
 /// What the first pass learns about the objects of one unit, column by column: 10 bytes an
 /// object, since this is the peak of the build.
@@ -167,10 +167,10 @@ struct SecondPass {
     /// word an object. Their reference counts go straight into the shared degree array.
     runs: Vec<(u32, u32)>,
     /// The targets of the objects of `runs`, in that order.
-    targets: Vec<u32>,
+    targets: Vec<ObjectIndex>,
     /// Objects with [`DEGREE_ESCAPE`] references or more, and their count.
     large_degrees: Vec<(u32, u32)>,
-    referents: Vec<(u32, u32, Reach)>,
+    referents: Vec<(ObjectIndex, ObjectIndex, Reach)>,
 }
 
 impl SecondPass {
@@ -250,7 +250,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
     // The id column is kept until the references are resolved, so `id_at` is not asked.
     let id_at = |object: u32| crate::record_id(dump, offsets.get(object));
-    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
+    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at).map(ObjectIndex::new) };
     // Written during the pass, each object by the one unit holding it, in a byte (larger
     // counts apart); the CSR's starts are made from them.
     let degrees: Vec<AtomicU8> = (0..Csr::degree_slots(types.len())).map(|_| AtomicU8::new(0)).collect();
@@ -279,7 +279,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
                         let Some(target) = resolve(value) else { continue };
                         match slot {
                             Some((referent_at, strength)) if *referent_at as usize == at => {
-                                p.referents.push((source, target, *strength))
+                                p.referents.push((ObjectIndex::new(source), target, *strength))
                             }
                             _ => p.targets.push(target),
                         }

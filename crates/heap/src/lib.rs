@@ -20,6 +20,7 @@ mod build;
 mod dominators;
 mod graph;
 mod index;
+mod indices;
 mod layout;
 mod offsets;
 mod packed;
@@ -33,6 +34,7 @@ mod types;
 
 pub use dominators::{Dominators, Retained};
 pub use graph::{Csr, Subset};
+pub use indices::ObjectIndex;
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
 pub use roots::{Frame, Root};
@@ -41,6 +43,7 @@ use dumpscan_hprof::{
     BasicType, ClassInfo, ClassTable, Dump, InstanceDump, Metadata, Result, SizeModel, SubRecord, Truncation, Value,
 };
 use index::IdIndex;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// The id the object record at `offset` starts with, after its tag.
@@ -49,9 +52,6 @@ fn record_id(dump: &Dump, offset: u64) -> u64 {
     let at = usize::try_from(offset).unwrap_or(usize::MAX).saturating_add(1);
     dump.bytes().get(at..at.saturating_add(id_size.bytes())).map_or(0, |bytes| id_size.read(bytes))
 }
-
-/// Index of an object in the heap model.
-pub type ObjectIndex = u32;
 
 /// What an object is, as far as its type goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,25 +174,35 @@ impl<'a> Heap<'a> {
         self.types.len() == 0
     }
 
+    /// Every object, in index order.
+    pub fn objects(&self) -> impl DoubleEndedIterator<Item = ObjectIndex> + ExactSizeIterator {
+        (0..self.types.len() as u32).map(ObjectIndex::new)
+    }
+
+    /// [`Heap::objects`] for a parallel pass.
+    pub fn par_objects(&self) -> impl IndexedParallelIterator<Item = ObjectIndex> {
+        (0..self.types.len() as u32).into_par_iter().map(ObjectIndex::new)
+    }
+
     pub fn id(&self, object: ObjectIndex) -> u64 {
-        self.ids.id(object, |o| self.record_id(o))
+        self.ids.id(object.get(), |o| self.record_id(o))
     }
 
     pub fn index_of(&self, id: u64) -> Option<ObjectIndex> {
-        self.ids.index_of(id, |o| self.record_id(o))
+        self.ids.index_of(id, |o| self.record_id(o)).map(ObjectIndex::new)
     }
 
     /// The model keeps no ids of its own once the references are resolved.
-    fn record_id(&self, object: ObjectIndex) -> u64 {
-        record_id(self.dump(), self.offset(object))
+    fn record_id(&self, object: u32) -> u64 {
+        record_id(self.dump(), self.offsets.get(object))
     }
 
     pub fn offset(&self, object: ObjectIndex) -> u64 {
-        self.offsets.get(object)
+        self.offsets.get(object.get())
     }
 
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
-        match self.types.get(object as usize) {
+        match self.types.get(object.index()) {
             TYPE_CLASS_OBJECT => {
                 ObjectKind::Class { class: self.class_index.get(&self.id(object)).copied().unwrap_or(TYPE_UNKNOWN) }
             }
@@ -250,7 +260,7 @@ impl<'a> Heap<'a> {
     /// one per primitive array type, one for unknown classes. See [`Heap::type_group_name`].
     pub fn type_group(&self, object: ObjectIndex) -> usize {
         let classes = self.class_ids.len();
-        match self.types.get(object as usize) {
+        match self.types.get(object.index()) {
             TYPE_CLASS_OBJECT => classes,
             TYPE_UNKNOWN => classes + 1,
             t if t >= TYPE_PRIMITIVE_BASE => classes + 2 + (t - TYPE_PRIMITIVE_BASE) as usize,
@@ -287,7 +297,7 @@ impl<'a> Heap<'a> {
         if classes.is_empty() {
             return Vec::new();
         }
-        (0..self.types.len() as u32).filter(|&o| classes.contains(&self.types.get(o as usize))).collect()
+        self.objects().filter(|&o| classes.contains(&self.types.get(o.index()))).collect()
     }
 
     /// Shallow size of an object, estimated as the histogram does.

@@ -23,8 +23,8 @@ impl Census {
                 *bucket = i as u8;
             }
         }
-        let buckets = (0..heap.len() as u32)
-            .into_par_iter()
+        let buckets = heap
+            .par_objects()
             .fold(
                 || vec![Vec::new(); classes.len()],
                 |mut buckets: Vec<Vec<ObjectIndex>>, o| {
@@ -81,11 +81,11 @@ impl Referrers {
         }
         let mut wanted = vec![0u64; heap.len().div_ceil(64)];
         for &t in targets {
-            wanted[t as usize / 64] |= 1 << (t % 64);
+            wanted[t.index() / 64] |= 1 << (t.get() % 64);
         }
-        let is_wanted = |w: ObjectIndex| wanted[w as usize / 64] & (1 << (w % 64)) != 0;
-        let pairs: Vec<(ObjectIndex, ObjectIndex)> = (0..heap.len() as u32)
-            .into_par_iter()
+        let is_wanted = |w: ObjectIndex| wanted[w.index() / 64] & (1 << (w.get() % 64)) != 0;
+        let pairs: Vec<(ObjectIndex, ObjectIndex)> = heap
+            .par_objects()
             .flat_map_iter(|v| heap.references(v).iter().filter(|&&w| is_wanted(w)).map(move |&w| (w, v)))
             .collect();
         let mut map: FxHashMap<ObjectIndex, Vec<ObjectIndex>> = FxHashMap::default();
