@@ -15,7 +15,7 @@ use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
 use crate::types::TypeColumn;
-use crate::{ClassFacts, Heap, ObjectIndex, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
+use crate::{ClassFacts, ClassIndex, Heap, ObjectIndex, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
 /// What the first pass learns about the objects of one unit, column by column: 10 bytes an
 /// object, since this is the peak of the build.
@@ -233,12 +233,13 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     classes.cut_cycles();
     let mut class_ids: Vec<u64> = classes.iter().map(|c| c.id).collect();
     class_ids.sort_unstable();
-    let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+    let class_index: FxHashMap<u64, ClassIndex> =
+        class_ids.iter().enumerate().map(|(i, &id)| (id, ClassIndex::new(i as u32))).collect();
 
     // Each unit's local class indices, mapped to the dump's class indices.
     units.par_iter_mut().for_each(|u| {
         u.global_classes =
-            u.local_classes.iter().map(|c| class_index.get(c).copied().unwrap_or(TYPE_UNKNOWN)).collect();
+            u.local_classes.iter().map(|c| class_index.get(c).map_or(TYPE_UNKNOWN, |class| class.get())).collect();
         u.local_index = FxHashMap::default();
     });
     let Columns { ids, offsets, types } = Columns::gather(units, class_ids.len());

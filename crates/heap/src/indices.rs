@@ -43,3 +43,29 @@ impl From<ObjectIndex> for u32 {
         object.0
     }
 }
+
+/// A class's number in the heap model: its place in the model's class table (classes are
+/// numbered in the order of their ids), and in every per-class array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct ClassIndex(u32);
+
+impl ClassIndex {
+    /// The class numbered `index`.
+    #[inline]
+    pub const fn new(index: u32) -> ClassIndex {
+        ClassIndex(index)
+    }
+
+    /// The number itself, as the model's `u32` arrays keep it.
+    #[inline]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The number as a position in a per-class array.
+    #[inline]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}

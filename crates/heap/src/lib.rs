@@ -34,7 +34,7 @@ mod types;
 
 pub use dominators::{Dominators, Retained};
 pub use graph::{Csr, Subset};
-pub use indices::ObjectIndex;
+pub use indices::{ClassIndex, ObjectIndex};
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
 pub use roots::{Frame, Root};
@@ -57,15 +57,15 @@ fn record_id(dump: &Dump, offset: u64) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     Instance {
-        class: u32,
+        class: ClassIndex,
     },
     ObjectArray {
-        class: u32,
+        class: ClassIndex,
     },
     PrimitiveArray(BasicType),
     /// A `java.lang.Class`: the class object of class `class`.
     Class {
-        class: u32,
+        class: ClassIndex,
     },
     /// An instance whose class the dump does not describe.
     Unknown,
@@ -91,7 +91,7 @@ pub struct Heap<'a> {
     pub classes: ClassTable,
     /// Class object ids in class-index order, and the reverse map.
     class_ids: Vec<u64>,
-    class_index: FxHashMap<u64, u32>,
+    class_index: FxHashMap<u64, ClassIndex>,
     /// Reference layout of each class's instances, by class index.
     layouts: Vec<Layout>,
     /// Sizes and kind of each class, by class index.
@@ -203,37 +203,44 @@ impl<'a> Heap<'a> {
 
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
         match self.types.get(object.index()) {
-            TYPE_CLASS_OBJECT => {
-                ObjectKind::Class { class: self.class_index.get(&self.id(object)).copied().unwrap_or(TYPE_UNKNOWN) }
-            }
+            TYPE_CLASS_OBJECT => ObjectKind::Class {
+                class: self.class_index.get(&self.id(object)).copied().unwrap_or(ClassIndex::new(TYPE_UNKNOWN)),
+            },
             TYPE_UNKNOWN => ObjectKind::Unknown,
             t if t >= TYPE_PRIMITIVE_BASE => ObjectKind::PrimitiveArray(
                 BasicType::from_code((t - TYPE_PRIMITIVE_BASE) as u8).unwrap_or(BasicType::Byte),
             ),
-            class if self.facts.get(class as usize).is_some_and(|f| f.is_array) => ObjectKind::ObjectArray { class },
-            class => ObjectKind::Instance { class },
+            class if self.facts.get(class as usize).is_some_and(|f| f.is_array) => {
+                ObjectKind::ObjectArray { class: ClassIndex::new(class) }
+            }
+            class => ObjectKind::Instance { class: ClassIndex::new(class) },
         }
     }
 
     /// The class index of an instance or object array.
-    pub fn class_of(&self, object: ObjectIndex) -> Option<u32> {
+    pub fn class_of(&self, object: ObjectIndex) -> Option<ClassIndex> {
         match self.kind(object) {
             ObjectKind::Instance { class } | ObjectKind::ObjectArray { class } => Some(class),
             _ => None,
         }
     }
 
-    pub fn class_info(&self, class: u32) -> Option<&ClassInfo> {
-        self.classes.get(*self.class_ids.get(class as usize)?)
+    pub fn class_info(&self, class: ClassIndex) -> Option<&ClassInfo> {
+        self.classes.get(*self.class_ids.get(class.index())?)
     }
 
-    pub fn class_index_by_id(&self, class_id: u64) -> Option<u32> {
+    pub fn class_index_by_id(&self, class_id: u64) -> Option<ClassIndex> {
         self.class_index.get(&class_id).copied()
     }
 
     /// Number of classes.
     pub fn class_count(&self) -> usize {
         self.class_ids.len()
+    }
+
+    /// Every class, in index order.
+    pub fn class_indices(&self) -> impl DoubleEndedIterator<Item = ClassIndex> + ExactSizeIterator {
+        (0..self.class_ids.len() as u32).map(ClassIndex::new)
     }
 
     /// The Java name of an object's type: `java.lang.String`, `byte[]`, `java.lang.Class`.
@@ -277,7 +284,7 @@ impl<'a> Heap<'a> {
     pub fn type_group_name(&self, group: usize) -> String {
         let classes = self.class_ids.len();
         match group {
-            g if g < classes => self.class_info(g as u32).map(|c| c.name.clone()).unwrap_or_default(),
+            g if g < classes => self.class_info(ClassIndex::new(g as u32)).map(|c| c.name.clone()).unwrap_or_default(),
             g if g == classes => "java.lang.Class".into(),
             g if g == classes + 1 => "<unknown class>".into(),
             g => BasicType::from_code((g - classes - 2) as u8)
@@ -288,16 +295,21 @@ impl<'a> Heap<'a> {
 
     /// Objects whose class is exactly `name`.
     pub fn instances_of(&self, name: &str) -> Vec<ObjectIndex> {
-        let wanted: Vec<u32> =
-            (0..self.class_ids.len() as u32).filter(|&c| self.class_info(c).is_some_and(|i| i.name == name)).collect();
+        let wanted: Vec<ClassIndex> =
+            self.class_indices().filter(|&c| self.class_info(c).is_some_and(|i| i.name == name)).collect();
         self.objects_of_classes(&wanted)
     }
 
-    fn objects_of_classes(&self, classes: &[u32]) -> Vec<ObjectIndex> {
+    fn objects_of_classes(&self, classes: &[ClassIndex]) -> Vec<ObjectIndex> {
         if classes.is_empty() {
             return Vec::new();
         }
-        self.objects().filter(|&o| classes.contains(&self.types.get(o.index()))).collect()
+        self.objects()
+            .filter(|&o| {
+                let code = self.types.get(o.index());
+                classes.iter().any(|c| c.get() == code)
+            })
+            .collect()
     }
 
     /// Shallow size of an object, estimated as the histogram does.
@@ -306,10 +318,8 @@ impl<'a> Heap<'a> {
         // Arrays' lengths are not kept (4 bytes an object): they are read back from the record.
         let length = || self.dump().array_length_at(self.offset(object)).unwrap_or(0) as u64;
         match self.kind(object) {
-            ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
-            ObjectKind::Class { class } => {
-                self.facts.get(class as usize).map_or(model.object_header, |f| f.mirror_size)
-            }
+            ObjectKind::Instance { class } => self.facts[class.index()].instance_size,
+            ObjectKind::Class { class } => self.facts.get(class.index()).map_or(model.object_header, |f| f.mirror_size),
             ObjectKind::ObjectArray { .. } => model.array(length(), model.reference),
             ObjectKind::PrimitiveArray(t) => model.array(length(), model.value_size(t)),
             ObjectKind::Unknown => model.object_header,
@@ -359,8 +369,8 @@ impl<'a> Heap<'a> {
     }
 
     /// The reference layout of a class's instances.
-    pub fn layout(&self, class: u32) -> Option<&Layout> {
-        self.layouts.get(class as usize)
+    pub fn layout(&self, class: ClassIndex) -> Option<&Layout> {
+        self.layouts.get(class.index())
     }
 
     /// How `from` refers to `to`: `Class.field`, `Class[index]`, `static Class.FIELD`,

@@ -17,8 +17,8 @@ impl Census {
     pub(crate) fn take(heap: &Heap<'_>) -> Census {
         let classes: Vec<&'static str> = PACKS.iter().flat_map(|pack| pack.classes()).copied().collect();
         let mut bucket_of_class = vec![u8::MAX; heap.class_count()];
-        for (class, bucket) in bucket_of_class.iter_mut().enumerate() {
-            let Some(info) = heap.class_info(class as u32) else { continue };
+        for (class, bucket) in heap.class_indices().zip(&mut bucket_of_class) {
+            let Some(info) = heap.class_info(class) else { continue };
             if let Some(i) = classes.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
                 *bucket = i as u8;
             }
@@ -29,7 +29,7 @@ impl Census {
                 || vec![Vec::new(); classes.len()],
                 |mut buckets: Vec<Vec<ObjectIndex>>, o| {
                     if let dumpscan_heap::ObjectKind::Instance { class } = heap.kind(o) {
-                        if let Some(&b) = bucket_of_class.get(class as usize) {
+                        if let Some(&b) = bucket_of_class.get(class.index()) {
                             if b != u8::MAX {
                                 buckets[b as usize].push(o);
                             }
