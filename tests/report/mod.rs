@@ -378,7 +378,7 @@ fn third_party_dumps_build_a_heap_and_a_report() {
         let counted: u64 = summary.histogram().iter().map(|r| r.instances).sum();
         let heap = dumpscan::heap::Heap::build(&dump).unwrap();
         assert_eq!(heap.len() as u64, counted, "{file}");
-        for i in (0..heap.len() as u32).step_by(97) {
+        for i in heap.objects().step_by(97) {
             assert_eq!(heap.index_of(heap.id(i)), Some(i), "{file}");
         }
         let report = dumpscan::offheap::analyze_heap(&heap, file, &Options::default(), &|_| {});

@@ -31,8 +31,7 @@ pub fn targets(heap: &Heap<'_>, target: &Target) -> Result<Vec<ObjectIndex>, Str
                 let element =
                     BasicType::PRIMITIVES.into_iter().find(|t| name.strip_suffix("[]") == Some(t.java_name()));
                 if let Some(element) = element {
-                    let objects = u32::try_from(heap.len()).unwrap_or(u32::MAX);
-                    found = (0..objects).filter(|&o| heap.kind(o) == ObjectKind::PrimitiveArray(element)).collect();
+                    found = heap.objects().filter(|&o| heap.kind(o) == ObjectKind::PrimitiveArray(element)).collect();
                 }
             }
             if found.is_empty() {

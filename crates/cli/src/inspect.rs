@@ -181,9 +181,8 @@ impl Inspection {
 /// The objects that refer to `object`, in dump order (the first `cap(total)`), and how many
 /// there are: one pass over every object's references, on all cores.
 fn referrers(heap: &Heap<'_>, object: ObjectIndex, cap: impl Fn(usize) -> usize) -> (Vec<Referrer>, usize) {
-    let objects = u32::try_from(heap.len()).unwrap_or(u32::MAX);
     let mut from: Vec<(ObjectIndex, Option<&'static str>)> =
-        (0..objects).into_par_iter().filter(|&v| heap.references(v).contains(&object)).map(|v| (v, None)).collect();
+        heap.par_objects().filter(|&v| heap.references(v).contains(&object)).map(|v| (v, None)).collect();
     // `Reference.referent` is kept apart from the strong references.
     from.extend(heap.referents.iter().filter(|r| r.1 == object).map(|r| (r.0, Some(r.2.name()))));
     from.sort_unstable();

@@ -17,7 +17,7 @@ use crate::pages;
 use crate::reach::Reach;
 use crate::roots::Root;
 use crate::types::TypeColumn;
-use crate::{ClassFacts, Heap, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
+use crate::{ClassFacts, ClassIndex, Heap, ObjectIndex, TYPE_CLASS_OBJECT, TYPE_PRIMITIVE_BASE, TYPE_UNKNOWN};
 
 /// What the first pass learns about the objects of one unit, column by column: 10 bytes an
 /// object, since this is the peak of the build.
@@ -182,10 +182,10 @@ struct SecondPass<'p> {
     /// word an object. Their reference counts go straight into the shared degree array.
     runs: Vec<(u32, u32)>,
     /// The targets of the objects of `runs`, in that order.
-    targets: Vec<u32>,
+    targets: Vec<ObjectIndex>,
     /// Objects with [`DEGREE_ESCAPE`] references or more, and their count.
     large_degrees: Vec<(u32, u32)>,
-    referents: Vec<(u32, u32, Reach)>,
+    referents: Vec<(ObjectIndex, ObjectIndex, Reach)>,
 }
 
 impl SecondPass<'_> {
@@ -261,12 +261,13 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     classes.cut_cycles();
     let mut class_ids: Vec<u64> = classes.iter().map(|c| c.id).collect();
     class_ids.sort_unstable();
-    let class_index: FxHashMap<u64, u32> = class_ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+    let class_index: FxHashMap<u64, ClassIndex> =
+        class_ids.iter().enumerate().map(|(i, &id)| (id, ClassIndex::new(i as u32))).collect();
 
     // Each unit's local class indices, mapped to the dump's class indices.
     units.par_iter_mut().for_each(|u| {
         u.global_classes =
-            u.local_classes.iter().map(|c| class_index.get(c).copied().unwrap_or(TYPE_UNKNOWN)).collect();
+            u.local_classes.iter().map(|c| class_index.get(c).map_or(TYPE_UNKNOWN, |class| class.get())).collect();
         u.local_index = FxHashMap::default();
     });
     let Columns { ids, offsets, types, places } = Columns::gather(units, class_ids.len());
@@ -278,7 +279,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
     // The id column is kept until the references are resolved, so `id_at` is not asked.
     let id_at = |object: u32| crate::record_id(dump, offsets.get(object));
-    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at) };
+    let resolve = |id: u64| if id == 0 { None } else { ids.index_of(id, id_at).map(ObjectIndex::new) };
     // Written during the pass, each object by the one unit holding it, in a byte (larger
     // counts apart); the CSR's starts are made from them.
     let degrees: Vec<AtomicU8> = (0..Csr::degree_slots(types.len())).map(|_| AtomicU8::new(0)).collect();
@@ -308,7 +309,7 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
                         let Some(target) = resolve(value) else { continue };
                         match slot {
                             Some((referent_at, strength)) if *referent_at as usize == at => {
-                                p.referents.push((source, target, *strength))
+                                p.referents.push((ObjectIndex::new(source), target, *strength))
                             }
                             _ => p.targets.push(target),
                         }

@@ -51,11 +51,11 @@ impl Dominators {
         // front, so the search tells them apart with the one lookup it needs.
         let mut number: Vec<u32> = (0..n as u32)
             .into_par_iter()
-            .map(|w| if skip_leaves && graph.successors(w).is_empty() { UNSEEN_LEAF } else { 0 })
+            .map(|w| if skip_leaves && graph.successors(ObjectIndex::new(w)).is_empty() { UNSEEN_LEAF } else { 0 })
             .collect();
         for &root in roots {
             // The search starts at every GC root, leaf or not.
-            if let Some(slot) = number.get_mut(root as usize) {
+            if let Some(slot) = number.get_mut(root.index()) {
                 *slot = 0;
             }
         }
@@ -131,7 +131,7 @@ impl Dominators {
             // come in, a leaf's slot only moves up the tree, to the same place in the end.
             vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
                 for &w in graph.successors(v) {
-                    let slot = &number[w as usize];
+                    let slot = &number[w.index()];
                     let mut seen = slot.load(Ordering::Relaxed);
                     loop {
                         let merged = match seen {
@@ -162,7 +162,7 @@ impl Dominators {
     /// The immediate dominator of `object`; `None` for objects dominated only by the virtual
     /// root (held by GC roots directly or by several roots) or not strongly reachable.
     pub fn idom(&self, object: ObjectIndex) -> Option<ObjectIndex> {
-        let num = *self.number.get(object as usize)?;
+        let num = *self.number.get(object.index())?;
         if num < 2 {
             return None;
         }
@@ -171,7 +171,7 @@ impl Dominators {
     }
 
     pub fn is_reachable(&self, object: ObjectIndex) -> bool {
-        self.number.get(object as usize).is_some_and(|&n| n >= 2)
+        self.number.get(object.index()).is_some_and(|&n| n >= 2)
     }
 
     /// Sums `quantity` over each object's dominator subtree: retained heap when `quantity` is
@@ -183,7 +183,7 @@ impl Dominators {
         let amounts = self.sums(|own| {
             self.number.par_iter().enumerate().for_each(|(object, &num)| {
                 if num >= 2 {
-                    own(num, quantity(object as ObjectIndex));
+                    own(num, quantity(ObjectIndex::new(object as u32)));
                 }
             })
         });
@@ -345,7 +345,7 @@ impl Drop for Retained<'_> {
 impl Retained<'_> {
     /// What `object` retains; 0 when it is not strongly reachable.
     pub fn get(&self, object: ObjectIndex) -> u64 {
-        match self.tree.number.get(object as usize) {
+        match self.tree.number.get(object.index()) {
             Some(&num) if num >= 2 => self.amounts.get(num),
             _ => 0,
         }
@@ -403,11 +403,12 @@ struct Search {
 impl Search {
     /// Room for `searchable` objects in the search arrays.
     fn new(number: Vec<u32>, searchable: usize) -> Search {
-        let with = |capacity: usize| {
+        /// Room for `capacity` values, those of numbers 0 and 1 filled in.
+        fn with<T: From<u32>>(capacity: usize) -> Vec<T> {
             let mut v = Vec::with_capacity(capacity);
-            v.extend([0, 0]);
+            v.extend([T::from(0), T::from(0)]);
             v
-        };
+        }
         Search {
             number,
             vertex: with(searchable + 2),
@@ -422,7 +423,7 @@ impl Search {
         let targets = graph.targets();
         let mut stack: Vec<Open> = Vec::new();
         for &root in roots {
-            let seen = self.number[root as usize];
+            let seen = self.number[root.index()];
             if seen != 0 {
                 // Reached from another root first: the virtual root is one more predecessor.
                 self.pred_end[seen as usize] += 1;
@@ -437,7 +438,7 @@ impl Search {
                 let (w, num) = (targets[top.next], top.num);
                 top.next += 1;
                 top.left -= 1;
-                match self.number[w as usize] {
+                match self.number[w.index()] {
                     0 => {
                         let open = self.visit(graph, w, num);
                         if open.num % 4096 == 0 {
@@ -473,7 +474,7 @@ impl Search {
         let mut preds = vec![0u32; total as usize];
         let dfs_parent = &self.dfs_parent;
         for &root in roots {
-            let r = number[root as usize] as usize;
+            let r = number[root.index()] as usize;
             if dfs_parent[r] != VIRTUAL_ROOT {
                 pred_end[r] -= 1;
                 preds[pred_end[r] as usize] = VIRTUAL_ROOT;
@@ -483,7 +484,7 @@ impl Search {
         let slots: Vec<AtomicU32> = preds.into_iter().map(AtomicU32::new).collect();
         self.vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| {
             for &w in graph.successors(v) {
-                let target = number[w as usize];
+                let target = number[w.index()];
                 if target & LEAF == 0 && dfs_parent[target as usize] != num as u32 {
                     let at = ends[target as usize].fetch_sub(1, Ordering::Relaxed) - 1;
                     slots[at as usize].store(num as u32, Ordering::Relaxed);
@@ -497,7 +498,7 @@ impl Search {
     /// Numbers `v`, reached from `parent` (its first predecessor); its entry on the stack.
     fn visit(&mut self, graph: &Csr, v: ObjectIndex, parent: u32) -> Open {
         let num = self.vertex.len() as u32;
-        self.number[v as usize] = num;
+        self.number[v.index()] = num;
         self.vertex.push(v);
         self.dfs_parent.push(parent);
         self.pred_end.push(0);
@@ -514,7 +515,7 @@ fn number_leaves(number: &mut [u32], vertex: &mut Vec<ObjectIndex>, idom: &mut V
         number.par_chunks(PART).map(|part| part.iter().filter(|&&slot| slot & LEAF != 0).count()).collect();
     let leaves: usize = counts.iter().sum();
     let first = vertex.len();
-    vertex.par_extend((0..leaves).into_par_iter().map(|_| 0));
+    vertex.par_extend((0..leaves).into_par_iter().map(|_| ObjectIndex::new(0)));
     idom.par_extend((0..leaves).into_par_iter().map(|_| 0));
     // Each part's leaves: where their numbers start, and their places in `vertex` and `idom`.
     let mut places = Vec::with_capacity(counts.len());
@@ -533,7 +534,7 @@ fn number_leaves(number: &mut [u32], vertex: &mut Vec<ObjectIndex>, idom: &mut V
         for (i, slot) in slots.iter_mut().enumerate() {
             if *slot & LEAF != 0 {
                 dominators[at] = *slot & !LEAF;
-                vertices[at] = (k * PART + i) as ObjectIndex;
+                vertices[at] = ObjectIndex::new((k * PART + i) as u32);
                 *slot = next;
                 next += 1;
                 at += 1;
@@ -552,7 +553,7 @@ struct Open {
 /// Each object's preorder number (0 for none) from the objects by number.
 fn numbers_of(vertex: &[ObjectIndex], n: usize) -> Vec<AtomicU32> {
     let number: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
-    vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| number[v as usize].store(num as u32, Ordering::Relaxed));
+    vertex.par_iter().enumerate().skip(2).for_each(|(num, &v)| number[v.index()].store(num as u32, Ordering::Relaxed));
     number
 }
 

@@ -3,11 +3,13 @@
 
 use rayon::prelude::*;
 
+use crate::ObjectIndex;
+
 /// A directed graph over object indices in compressed sparse row form.
 #[derive(Debug, Default)]
 pub struct Csr {
     starts: Starts,
-    targets: Vec<u32>,
+    targets: Vec<ObjectIndex>,
 }
 
 /// Nodes per block of [`Starts`].
@@ -117,7 +119,7 @@ impl Starts {
 impl Csr {
     /// Builds from per-source degrees (in index order) and the targets laid out in that order.
     /// The degrees are handed back to the kernel once turned into starts.
-    pub fn from_degrees(degrees: Vec<u32>, targets: Vec<u32>) -> Csr {
+    pub fn from_degrees(degrees: Vec<u32>, targets: Vec<ObjectIndex>) -> Csr {
         let small = degrees.iter().map(|&d| u8::try_from(d).unwrap_or(u8::MAX)).collect();
         let starts = Starts::of_degrees(small, degrees.len(), |i| degrees[i]);
         crate::pages::release(degrees);
@@ -128,7 +130,11 @@ impl Csr {
     /// one that `large` tells; room for [`Csr::degree_slots`] of them saves a copy), with room
     /// for `edges` targets to be written run by run ([`Csr::run_mut`]).
     pub(crate) fn with_degrees(small: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync, edges: usize) -> Csr {
-        Csr { starts: Starts::of_degrees(small, nodes, large), targets: vec![0u32; edges] }
+        // Zeroed memory fresh from the kernel, its pages backed only as the runs are written;
+        // `vec![ObjectIndex::new(0); edges]` would write them all up front. The conversion
+        // compiles to nothing in an optimized build: the same allocation, the same bits.
+        let targets = vec![0u32; edges].into_iter().map(ObjectIndex::new).collect();
+        Csr { starts: Starts::of_degrees(small, nodes, large), targets }
     }
 
     /// How many degree bytes [`Csr::with_degrees`] works in for `nodes` nodes.
@@ -137,7 +143,7 @@ impl Csr {
     }
 
     /// Builds from adjacency lists (tests, small graphs).
-    pub fn from_lists(lists: &[Vec<u32>]) -> Csr {
+    pub fn from_lists(lists: &[Vec<ObjectIndex>]) -> Csr {
         let degrees: Vec<u32> = lists.iter().map(|l| l.len() as u32).collect();
         Csr::from_degrees(degrees, lists.concat())
     }
@@ -151,25 +157,25 @@ impl Csr {
     }
 
     #[inline(always)]
-    pub fn successors(&self, node: u32) -> &[u32] {
+    pub fn successors(&self, node: ObjectIndex) -> &[ObjectIndex] {
         &self.targets[self.span(node)]
     }
 
     /// Where `node`'s targets lie in [`Csr::targets`]: a walk that keeps its place by position
     /// works out each node's bounds once, not once an edge.
     #[inline(always)]
-    pub(crate) fn span(&self, node: u32) -> std::ops::Range<usize> {
-        self.starts.bounds(node as usize).map_or(0..0, |(start, end)| start..end)
+    pub(crate) fn span(&self, node: ObjectIndex) -> std::ops::Range<usize> {
+        self.starts.bounds(node.index()).map_or(0..0, |(start, end)| start..end)
     }
 
     /// Every target, node after node.
-    pub(crate) fn targets(&self) -> &[u32] {
+    pub(crate) fn targets(&self) -> &[ObjectIndex] {
         &self.targets
     }
 
     /// The targets of nodes `first..first + count`, one run, to be written (a graph built with
     /// its degrees known first).
-    pub(crate) fn run_mut(&mut self, first: u32, count: u32) -> &mut [u32] {
+    pub(crate) fn run_mut(&mut self, first: u32, count: u32) -> &mut [ObjectIndex] {
         let last = (first as usize + count as usize).checked_sub(1);
         match (self.starts.bounds(first as usize), last.and_then(|last| self.starts.bounds(last))) {
             (Some((start, _)), Some((_, end))) if count > 0 => &mut self.targets[start..end],
@@ -230,26 +236,27 @@ impl<'a> Subset<'a> {
     }
 
     #[inline]
-    pub fn contains(&self, v: u32) -> bool {
-        self.bits.get(v as usize / 64).is_some_and(|w| w & (1 << (v % 64)) != 0)
+    pub fn contains(&self, v: ObjectIndex) -> bool {
+        self.bits.get(v.index() / 64).is_some_and(|w| w & (1 << (v.get() % 64)) != 0)
     }
 
-    /// The number of members below `v`: `v`'s number in the subset when it is a member.
+    /// The number of members below `v`: `v`'s number in the subset when it is a member, and
+    /// so its index in the graph [`Csr::induced`] by the subset.
     #[inline]
-    pub fn rank(&self, v: u32) -> u32 {
-        let word = v as usize / 64;
-        self.before[word] + (self.bits[word] & ((1u64 << (v % 64)) - 1)).count_ones()
+    pub fn rank(&self, v: ObjectIndex) -> ObjectIndex {
+        let word = v.index() / 64;
+        ObjectIndex::new(self.before[word] + (self.bits[word] & ((1u64 << (v.get() % 64)) - 1)).count_ones())
     }
 
     /// The members, ascending.
-    pub fn members(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn members(&self) -> impl Iterator<Item = ObjectIndex> + '_ {
         self.bits.iter().enumerate().flat_map(|(k, &word)| {
             let mut word = word;
             std::iter::from_fn(move || {
                 (word != 0).then(|| {
                     let bit = word.trailing_zeros();
                     word &= word - 1;
-                    (k * 64) as u32 + bit
+                    ObjectIndex::new((k * 64) as u32 + bit)
                 })
             })
         })
@@ -270,16 +277,16 @@ mod tests {
             _ => i % 3,
         };
         for nodes in [0, 1, 15, 16, 17, 31, 32, 33, 1000, 1003] {
-            let lists: Vec<Vec<u32>> =
-                (0..nodes).map(|i| (0..degree(i) as u32).map(|k| k + i as u32).collect()).collect();
+            let lists: Vec<Vec<ObjectIndex>> =
+                (0..nodes).map(|i| (0..degree(i) as u32).map(|k| ObjectIndex::new(k + i as u32)).collect()).collect();
             let mut graph = Csr::from_lists(&lists);
             assert_eq!(graph.node_count(), nodes);
             assert_eq!(graph.edge_count(), lists.iter().map(Vec::len).sum::<usize>());
             for (i, list) in lists.iter().enumerate() {
-                assert_eq!(graph.successors(i as u32), &list[..], "node {i} of {nodes}");
+                assert_eq!(graph.successors(ObjectIndex::new(i as u32)), &list[..], "node {i} of {nodes}");
             }
-            assert!(graph.successors(nodes as u32).is_empty());
-            assert!(graph.successors(u32::MAX).is_empty());
+            assert!(graph.successors(ObjectIndex::new(nodes as u32)).is_empty());
+            assert!(graph.successors(ObjectIndex::new(u32::MAX)).is_empty());
             if nodes >= 20 {
                 let run = graph.run_mut(3, 17).to_vec();
                 assert_eq!(run, lists[3..20].concat());

@@ -20,6 +20,7 @@ mod build;
 mod dominators;
 mod graph;
 mod index;
+mod indices;
 mod layout;
 mod offsets;
 mod packed;
@@ -33,6 +34,7 @@ mod types;
 
 pub use dominators::{Dominators, Retained};
 pub use graph::{Csr, Subset};
+pub use indices::{ClassIndex, ObjectIndex};
 pub use layout::{Layout, RefField};
 pub use reach::{compute as compute_reachability, Reach, Reachability};
 pub use roots::{Frame, Root};
@@ -51,22 +53,19 @@ fn record_id(dump: &Dump, offset: u64) -> u64 {
     dump.bytes().get(at..at.saturating_add(id_size.bytes())).map_or(0, |bytes| id_size.read(bytes))
 }
 
-/// Index of an object in the heap model.
-pub type ObjectIndex = u32;
-
 /// What an object is, as far as its type goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     Instance {
-        class: u32,
+        class: ClassIndex,
     },
     ObjectArray {
-        class: u32,
+        class: ClassIndex,
     },
     PrimitiveArray(BasicType),
     /// A `java.lang.Class`: the class object of class `class`.
     Class {
-        class: u32,
+        class: ClassIndex,
     },
     /// An instance whose class the dump does not describe.
     Unknown,
@@ -95,7 +94,7 @@ pub struct Heap<'a> {
     pub classes: ClassTable,
     /// Class object ids in class-index order, and the reverse map.
     class_ids: Vec<u64>,
-    class_index: FxHashMap<u64, u32>,
+    class_index: FxHashMap<u64, ClassIndex>,
     /// Reference layout of each class's instances, by class index.
     layouts: Vec<Layout>,
     /// Sizes and kind of each class, by class index.
@@ -184,56 +183,73 @@ impl<'a> Heap<'a> {
         self.types.len() == 0
     }
 
+    /// Every object, in index order.
+    pub fn objects(&self) -> impl DoubleEndedIterator<Item = ObjectIndex> + ExactSizeIterator {
+        (0..self.types.len() as u32).map(ObjectIndex::new)
+    }
+
+    /// [`Heap::objects`] for a parallel pass.
+    pub fn par_objects(&self) -> impl IndexedParallelIterator<Item = ObjectIndex> {
+        (0..self.types.len() as u32).into_par_iter().map(ObjectIndex::new)
+    }
+
     pub fn id(&self, object: ObjectIndex) -> u64 {
-        self.ids.id(object, |o| self.record_id(o))
+        self.ids.id(object.get(), |o| self.record_id(o))
     }
 
     pub fn index_of(&self, id: u64) -> Option<ObjectIndex> {
-        self.ids.index_of(id, |o| self.record_id(o))
+        self.ids.index_of(id, |o| self.record_id(o)).map(ObjectIndex::new)
     }
 
     /// The model keeps no ids of its own once the references are resolved.
-    fn record_id(&self, object: ObjectIndex) -> u64 {
-        record_id(self.dump(), self.offset(object))
+    fn record_id(&self, object: u32) -> u64 {
+        record_id(self.dump(), self.offsets.get(object))
     }
 
     pub fn offset(&self, object: ObjectIndex) -> u64 {
-        self.offsets.get(object)
+        self.offsets.get(object.get())
     }
 
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
-        match self.types.get(object as usize) {
-            TYPE_CLASS_OBJECT => {
-                ObjectKind::Class { class: self.class_index.get(&self.id(object)).copied().unwrap_or(TYPE_UNKNOWN) }
-            }
+        match self.types.get(object.index()) {
+            TYPE_CLASS_OBJECT => ObjectKind::Class {
+                class: self.class_index.get(&self.id(object)).copied().unwrap_or(ClassIndex::new(TYPE_UNKNOWN)),
+            },
             TYPE_UNKNOWN => ObjectKind::Unknown,
             t if t >= TYPE_PRIMITIVE_BASE => ObjectKind::PrimitiveArray(
                 BasicType::from_code((t - TYPE_PRIMITIVE_BASE) as u8).unwrap_or(BasicType::Byte),
             ),
-            class if self.facts.get(class as usize).is_some_and(|f| f.is_array) => ObjectKind::ObjectArray { class },
-            class => ObjectKind::Instance { class },
+            class if self.facts.get(class as usize).is_some_and(|f| f.is_array) => {
+                ObjectKind::ObjectArray { class: ClassIndex::new(class) }
+            }
+            class => ObjectKind::Instance { class: ClassIndex::new(class) },
         }
     }
 
     /// The class index of an instance or object array.
-    pub fn class_of(&self, object: ObjectIndex) -> Option<u32> {
+    pub fn class_of(&self, object: ObjectIndex) -> Option<ClassIndex> {
         match self.kind(object) {
             ObjectKind::Instance { class } | ObjectKind::ObjectArray { class } => Some(class),
             _ => None,
         }
     }
 
-    pub fn class_info(&self, class: u32) -> Option<&ClassInfo> {
-        self.classes.get(*self.class_ids.get(class as usize)?)
+    pub fn class_info(&self, class: ClassIndex) -> Option<&ClassInfo> {
+        self.classes.get(*self.class_ids.get(class.index())?)
     }
 
-    pub fn class_index_by_id(&self, class_id: u64) -> Option<u32> {
+    pub fn class_index_by_id(&self, class_id: u64) -> Option<ClassIndex> {
         self.class_index.get(&class_id).copied()
     }
 
     /// Number of classes.
     pub fn class_count(&self) -> usize {
         self.class_ids.len()
+    }
+
+    /// Every class, in index order.
+    pub fn class_indices(&self) -> impl DoubleEndedIterator<Item = ClassIndex> + ExactSizeIterator {
+        (0..self.class_ids.len() as u32).map(ClassIndex::new)
     }
 
     /// The Java name of an object's type: `java.lang.String`, `byte[]`, `java.lang.Class`.
@@ -260,7 +276,7 @@ impl<'a> Heap<'a> {
     /// one per primitive array type, one for unknown classes. See [`Heap::type_group_name`].
     pub fn type_group(&self, object: ObjectIndex) -> usize {
         let classes = self.class_ids.len();
-        match self.types.get(object as usize) {
+        match self.types.get(object.index()) {
             TYPE_CLASS_OBJECT => classes,
             TYPE_UNKNOWN => classes + 1,
             t if t >= TYPE_PRIMITIVE_BASE => classes + 2 + (t - TYPE_PRIMITIVE_BASE) as usize,
@@ -277,7 +293,7 @@ impl<'a> Heap<'a> {
     pub fn type_group_name(&self, group: usize) -> String {
         let classes = self.class_ids.len();
         match group {
-            g if g < classes => self.class_info(g as u32).map(|c| c.name.clone()).unwrap_or_default(),
+            g if g < classes => self.class_info(ClassIndex::new(g as u32)).map(|c| c.name.clone()).unwrap_or_default(),
             g if g == classes => "java.lang.Class".into(),
             g if g == classes + 1 => "<unknown class>".into(),
             g => BasicType::from_code((g - classes - 2) as u8)
@@ -288,7 +304,8 @@ impl<'a> Heap<'a> {
 
     /// Objects whose class is exactly `name`.
     pub fn instances_of(&self, name: &str) -> Vec<ObjectIndex> {
-        let group_of_class: Vec<u8> = (0..self.class_ids.len() as u32)
+        let group_of_class: Vec<u8> = self
+            .class_indices()
             .map(|c| if self.class_info(c).is_some_and(|i| i.name == name) { 0 } else { NO_GROUP })
             .collect();
         match group_of_class.contains(&0) {
@@ -310,7 +327,7 @@ impl<'a> Heap<'a> {
                 self.types.for_each(positions, |o, code| {
                     let group = group_of_class.get(code as usize).and_then(|&g| found.get_mut(g as usize));
                     if let Some(objects) = group {
-                        objects.push(o as ObjectIndex);
+                        objects.push(ObjectIndex::new(o as u32));
                     }
                 });
                 found
@@ -325,10 +342,8 @@ impl<'a> Heap<'a> {
         // Arrays' lengths are not kept (4 bytes an object): they are read back from the record.
         let length = || self.dump().array_length_at(self.offset(object)).unwrap_or(0) as u64;
         match self.kind(object) {
-            ObjectKind::Instance { class } => self.facts[class as usize].instance_size,
-            ObjectKind::Class { class } => {
-                self.facts.get(class as usize).map_or(model.object_header, |f| f.mirror_size)
-            }
+            ObjectKind::Instance { class } => self.facts[class.index()].instance_size,
+            ObjectKind::Class { class } => self.facts.get(class.index()).map_or(model.object_header, |f| f.mirror_size),
             ObjectKind::ObjectArray { .. } => model.array(length(), model.reference),
             ObjectKind::PrimitiveArray(t) => model.array(length(), model.value_size(t)),
             ObjectKind::Unknown => model.object_header,
@@ -378,8 +393,8 @@ impl<'a> Heap<'a> {
     }
 
     /// The reference layout of a class's instances.
-    pub fn layout(&self, class: u32) -> Option<&Layout> {
-        self.layouts.get(class as usize)
+    pub fn layout(&self, class: ClassIndex) -> Option<&Layout> {
+        self.layouts.get(class.index())
     }
 
     /// How `from` refers to `to`: `Class.field`, `Class[index]`, `static Class.FIELD`,

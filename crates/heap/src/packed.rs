@@ -17,7 +17,7 @@ pub(crate) enum Guess {
     Position,
 }
 
-/// A packed `[u32]`.
+/// A packed `[u32]`, or of numbers kept as `u32` (object indices).
 pub(crate) struct Packed {
     guess: Guess,
     len: usize,
@@ -25,7 +25,7 @@ pub(crate) struct Packed {
 }
 
 impl Packed {
-    pub(crate) fn new(values: &[u32], guess: Guess) -> Packed {
+    pub(crate) fn new<T: Copy + Sync + Into<u32>>(values: &[T], guess: Guess) -> Packed {
         let chunks = values
             .par_chunks(CHUNK)
             .enumerate()
@@ -34,6 +34,7 @@ impl Packed {
                 let mut guessed = Guesses::new(guess, k * CHUNK);
                 let mut varint = [0u8; 10];
                 for &value in chunk {
+                    let value: u32 = value.into();
                     let used = (value as i64 - guessed.next()).encode_var(&mut varint);
                     scratch.extend_from_slice(&varint[..used]);
                     guessed.saw(value);
@@ -46,16 +47,17 @@ impl Packed {
     }
 
     /// Appends the values to `out` (which may have room reserved for more after them).
-    pub(crate) fn unpack_into(&self, out: &mut Vec<u32>) {
+    pub(crate) fn unpack_into<T: Send + From<u32>>(&self, out: &mut Vec<T>) {
         let start = out.len();
-        out.par_extend((0..self.len).into_par_iter().map(|_| 0));
+        out.par_extend((0..self.len).into_par_iter().map(|_| T::from(0)));
         out[start..].par_chunks_mut(CHUNK).zip(&self.chunks).enumerate().for_each(|(k, (values, chunk))| {
             let mut bytes = chunk.as_slice();
             let mut guessed = Guesses::new(self.guess, k * CHUNK);
             for value in values {
                 let Some((difference, used)) = i64::decode_var(bytes) else { break };
-                *value = (guessed.next() + difference) as u32;
-                guessed.saw(*value);
+                let number = (guessed.next() + difference) as u32;
+                guessed.saw(number);
+                *value = T::from(number);
                 bytes = &bytes[used..];
             }
         });
@@ -124,8 +126,8 @@ mod tests {
         assert!(bytes(&Packed::new(&preorder, Guess::Previous)) <= about_a_byte_each(preorder.len()));
         let parents: Vec<u32> = (0..100_000u32).map(|w| w.saturating_sub(1 + w % 5)).collect();
         assert!(bytes(&Packed::new(&parents, Guess::Position)) <= about_a_byte_each(parents.len()));
-        let mut out = Vec::new();
-        Packed::new(&[], Guess::Previous).unpack_into(&mut out);
+        let mut out: Vec<u32> = Vec::new();
+        Packed::new::<u32>(&[], Guess::Previous).unpack_into(&mut out);
         assert!(out.is_empty());
     }
 }

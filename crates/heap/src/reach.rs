@@ -53,13 +53,15 @@ pub struct Reachability {
 
 impl Reachability {
     pub fn level(&self, object: ObjectIndex) -> Reach {
-        self.level.get(object as usize).copied().unwrap_or_default()
+        self.level.get(object.index()).copied().unwrap_or_default()
     }
 
     /// The object one step closer to a GC root, on a shortest path.
     pub fn parent(&self, object: ObjectIndex) -> Option<ObjectIndex> {
         match &self.parents {
-            Parents::All(parent) => parent.get(object as usize).copied().filter(|&p| p != NO_PARENT),
+            Parents::All(parent) => {
+                parent.get(object.index()).copied().filter(|&p| p != NO_PARENT).map(ObjectIndex::new)
+            }
             Parents::Of(parent) => parent.get(&object).copied(),
         }
     }
@@ -124,22 +126,22 @@ enum Claims {
 impl Claims {
     /// Whether `v` is the first to claim `w`.
     #[inline]
-    fn claim(&self, v: u32, w: u32) -> bool {
+    fn claim(&self, v: ObjectIndex, w: ObjectIndex) -> bool {
         match self {
-            Claims::Parents(parent) => parent[w as usize].fetch_min(v, Ordering::Relaxed) == NO_PARENT,
+            Claims::Parents(parent) => parent[w.index()].fetch_min(v.get(), Ordering::Relaxed) == NO_PARENT,
             Claims::Seen(bits) => {
-                let bit = 1 << (w % 64);
-                bits[w as usize / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+                let bit = 1 << (w.get() % 64);
+                bits[w.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
             }
         }
     }
 
     /// `referent` reached through `reference`.
-    fn seed(&self, reference: u32, referent: u32) {
+    fn seed(&self, reference: ObjectIndex, referent: ObjectIndex) {
         match self {
-            Claims::Parents(parent) => parent[referent as usize].store(reference, Ordering::Relaxed),
+            Claims::Parents(parent) => parent[referent.index()].store(reference.get(), Ordering::Relaxed),
             Claims::Seen(bits) => {
-                bits[referent as usize / 64].fetch_or(1 << (referent % 64), Ordering::Relaxed);
+                bits[referent.index() / 64].fetch_or(1 << (referent.get() % 64), Ordering::Relaxed);
             }
         }
     }
@@ -177,9 +179,9 @@ fn walk(
         loop {
             let mut seeds = Vec::new();
             for &(reference, referent, edge) in referents {
-                let held = level[reference as usize];
-                if edge <= strength && held <= strength && level[referent as usize] == Reach::Unreachable {
-                    level[referent as usize] = strength;
+                let held = level[reference.index()];
+                if edge <= strength && held <= strength && level[referent.index()] == Reach::Unreachable {
+                    level[referent.index()] = strength;
                     claims.seed(reference, referent);
                     seeds.push(referent);
                 }
@@ -218,8 +220,10 @@ impl Reachability {
             .map(|&(r, w, strength)| (subset.rank(r), subset.rank(w), strength))
             .collect();
         let within = compute(&graph.induced(&subset), &roots, &referents);
-        let found =
-            (0..nodes.len() as u32).filter_map(|k| Some((nodes[k as usize], nodes[within.parent(k)? as usize])));
+        // Object `k` of the induced graph is `nodes[k]`.
+        let found = (0..nodes.len() as u32)
+            .map(ObjectIndex::new)
+            .filter_map(|k| Some((nodes[k.index()], nodes[within.parent(k)?.index()])));
         match &mut self.parents {
             Parents::Of(parent) => parent.extend(found),
             Parents::All(_) => {}
@@ -237,7 +241,7 @@ pub(crate) fn toward(graph: &Csr, roots: &[Root], targets: &[ObjectIndex]) -> Op
     let mut pending = targets.to_vec();
     let mut all_met = |level: &[Reach]| {
         while let Some(&t) = pending.last() {
-            if level.get(t as usize) != Some(&Reach::Strong) {
+            if level.get(t.index()) != Some(&Reach::Strong) {
                 return false;
             }
             pending.pop();
@@ -253,7 +257,7 @@ struct Walk {
     level: Vec<Reach>,
     claims: Claims,
     root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
-    seeds: Vec<u32>,
+    seeds: Vec<ObjectIndex>,
 }
 
 impl Walk {
@@ -267,7 +271,7 @@ impl Walk {
             Walk { level: vec![Reach::Unreachable; n], claims, root_of: Default::default(), seeds: Vec::new() };
         for (i, root) in roots.iter().enumerate() {
             if walk.root_of.insert(root.object, i).is_none() {
-                walk.level[root.object as usize] = Reach::Strong;
+                walk.level[root.object.index()] = Reach::Strong;
                 walk.seeds.push(root.object);
             }
         }
@@ -279,16 +283,16 @@ impl Walk {
 /// objects once a list could outgrow one, so no level costs more than an eighth of a byte
 /// an object.
 enum Frontier {
-    List(Vec<u32>),
+    List(Vec<ObjectIndex>),
     Bits(Vec<AtomicU64>),
 }
 
 impl Frontier {
-    fn objects(&self) -> impl ParallelIterator<Item = u32> + '_ {
+    fn objects(&self) -> impl ParallelIterator<Item = ObjectIndex> + '_ {
         match self {
             Frontier::List(list) => Either::Left(list.par_iter().copied()),
             Frontier::Bits(words) => Either::Right(words.par_iter().enumerate().flat_map_iter(|(k, word)| {
-                set_bits(word.load(Ordering::Relaxed)).map(move |bit| (k * 64 + bit) as u32)
+                set_bits(word.load(Ordering::Relaxed)).map(move |bit| ObjectIndex::new((k * 64 + bit) as u32))
             })),
         }
     }
@@ -313,7 +317,7 @@ fn spread(
     graph: &Csr,
     level: &mut [Reach],
     claims: &Claims,
-    seeds: Vec<u32>,
+    seeds: Vec<ObjectIndex>,
     strength: Reach,
     done: &mut dyn FnMut(&[Reach]) -> bool,
 ) {
@@ -330,7 +334,7 @@ fn spread(
         // Levels are written only between expansions, so reading them here is safe; the
         // first referrer to claim an object adds it to the next level.
         let seen: &[Reach] = level;
-        let claims = |v: u32, w: u32| seen[w as usize] == Reach::Unreachable && claims.claim(v, w);
+        let claims = |v: ObjectIndex, w: ObjectIndex| seen[w.index()] == Reach::Unreachable && claims.claim(v, w);
         let next = if out_degree < SMALL_LEVEL {
             // Deep chains (linked lists) make many tiny levels: no threads for them.
             let list = match frontier {
@@ -352,14 +356,14 @@ fn spread(
             frontier.objects().for_each(|v| {
                 for &w in graph.successors(v) {
                     if claims(v, w) {
-                        words[w as usize / 64].fetch_or(1 << (w % 64), Ordering::Relaxed);
+                        words[w.index() / 64].fetch_or(1 << (w.get() % 64), Ordering::Relaxed);
                     }
                 }
             });
             Frontier::Bits(words)
         };
         match &next {
-            Frontier::List(list) => list.iter().for_each(|&w| level[w as usize] = strength),
+            Frontier::List(list) => list.iter().for_each(|&w| level[w.index()] = strength),
             Frontier::Bits(words) => level
                 .par_chunks_mut(64)
                 .zip(words.par_iter())

@@ -60,7 +60,7 @@ impl Heap<'_> {
         back.sort_unstable();
         let mut marked = vec![0u64; self.len().div_ceil(64)];
         let mut mark = |v: ObjectIndex| {
-            let (word, bit) = (v as usize / 64, 1u64 << (v % 64));
+            let (word, bit) = (v.index() / 64, 1u64 << (v.index() % 64));
             let fresh = marked[word] & bit == 0;
             marked[word] |= bit;
             fresh
@@ -101,11 +101,12 @@ fn reaching_in_blocks(
     let n = heap.len();
     let words = n.div_ceil(64);
     let blocks = words.div_ceil(block_words).max(1);
-    let block_of = |v: ObjectIndex| v as usize / 64 / block_words;
+    let block_of = |v: ObjectIndex| v.index() / 64 / block_words;
     let marked: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-    let is_marked = |v: u32| marked[v as usize / 64].load(Ordering::Relaxed) & (1 << (v % 64)) != 0;
-    let mark = |v: u32| marked[v as usize / 64].fetch_or(1 << (v % 64), Ordering::Relaxed) & (1 << (v % 64)) == 0;
-    let held = |v: u32| level(v) <= weakest;
+    let bit_of = |v: ObjectIndex| 1u64 << (v.get() % 64);
+    let is_marked = |v: ObjectIndex| marked[v.index() / 64].load(Ordering::Relaxed) & bit_of(v) != 0;
+    let mark = |v: ObjectIndex| marked[v.index() / 64].fetch_or(bit_of(v), Ordering::Relaxed) & bit_of(v) == 0;
+    let held = |v: ObjectIndex| level(v) <= weakest;
     for &t in targets {
         mark(t);
     }
@@ -122,7 +123,7 @@ fn reaching_in_blocks(
                 let k = if backwards { candidates.len() - 1 - i } else { i };
                 let at = first_word + k;
                 for bit in set_bits(candidates[k] & !marked[at].load(Ordering::Relaxed), backwards) {
-                    let v = (at * 64) as u32 + bit;
+                    let v = ObjectIndex::new((at * 64) as u32 + bit);
                     if heap.references(v).iter().any(|&w| is_marked(w)) {
                         marked[at].fetch_or(1 << bit, Ordering::Relaxed);
                         again = true;
@@ -151,12 +152,12 @@ fn reaching_in_blocks(
             let objects = (b * block_words * 64).min(n)..((b + 1) * block_words * 64).min(n);
             let mut words = vec![0u64; objects.len().div_ceil(64)];
             let mut gained = false;
-            for v in objects.clone().map(|v| v as ObjectIndex) {
+            for v in objects.clone().map(|v| ObjectIndex::new(v as u32)) {
                 let references = heap.references(v);
                 if references.is_empty() || !held(v) {
                     continue;
                 }
-                words[(v as usize - objects.start) / 64] |= 1 << (v % 64);
+                words[(v.index() - objects.start) / 64] |= bit_of(v);
                 let mut refers_marked = false;
                 for &w in references {
                     let (word, mask) = bit(block_of(w));
@@ -269,27 +270,26 @@ mod tests {
         let heap = Heap::build(&dump).unwrap();
         let targets: Vec<ObjectIndex> = targets.iter().map(|&id| heap.index_of(id).unwrap()).collect();
         let mut expected = vec![false; heap.len()];
-        targets.iter().for_each(|&t| expected[t as usize] = true);
+        targets.iter().for_each(|&t| expected[t.index()] = true);
         loop {
             let before = expected.clone();
-            for v in 0..heap.len() as u32 {
-                if heap.reach().level(v) == Reach::Strong && heap.references(v).iter().any(|&w| before[w as usize]) {
-                    expected[v as usize] = true;
+            for v in heap.objects() {
+                if heap.reach().level(v) == Reach::Strong && heap.references(v).iter().any(|&w| before[w.index()]) {
+                    expected[v.index()] = true;
                 }
             }
             if expected == before {
                 break;
             }
         }
-        assert!(!expected[heap.index_of(garbage).unwrap() as usize]);
-        assert!(!expected[heap.index_of(idle).unwrap() as usize]);
-        assert!(expected[heap.index_of(first).unwrap() as usize]);
+        assert!(!expected[heap.index_of(garbage).unwrap().index()]);
+        assert!(!expected[heap.index_of(idle).unwrap().index()]);
+        assert!(expected[heap.index_of(first).unwrap().index()]);
         assert_eq!(expected.iter().filter(|&&m| m).count(), 2 + 300 + 300 + 3);
         for block_words in [1, 2, 1024] {
             let level = |v| heap.reach().level(v);
             let marked = reaching_in_blocks(&heap, &targets, Reach::Strong, &level, block_words).expect("settles");
-            let got: Vec<bool> =
-                (0..heap.len() as u32).map(|v| marked[v as usize / 64] & (1 << (v % 64)) != 0).collect();
+            let got: Vec<bool> = heap.objects().map(|v| marked[v.index() / 64] & (1 << (v.get() % 64)) != 0).collect();
             assert_eq!(got, expected, "blocks of {block_words} words");
         }
     }
@@ -313,7 +313,7 @@ mod tests {
         let at = |id: u64| heap.index_of(id).unwrap();
         let marked = |weakest| {
             let bits = heap.reaching(&[at(target)], weakest).unwrap();
-            [target, cleaner, top].map(|id| bits[at(id) as usize / 64] & (1 << (at(id) % 64)) != 0)
+            [target, cleaner, top].map(|id| bits[at(id).index() / 64] & (1 << (at(id).get() % 64)) != 0)
         };
         assert_eq!(marked(Reach::Strong), [true, false, false]);
         assert_eq!(marked(Reach::Phantom), [true, true, true]);

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use dumpscan_heap::{compute_reachability, Csr, Dominators, Reach, Root};
+use dumpscan_heap::{compute_reachability, Csr, Dominators, ObjectIndex, Reach, Root};
 use dumpscan_hprof::RootKind;
 use proptest::prelude::*;
 
@@ -13,6 +13,17 @@ fn graphs() -> impl Strategy<Value = (Vec<Vec<u32>>, Vec<u32>)> {
         let roots = prop::collection::vec(0..n as u32, 1..4);
         (lists, roots)
     })
+}
+
+/// The graph of `lists`, each node an object index.
+fn csr(lists: &[Vec<u32>]) -> Csr {
+    let lists: Vec<Vec<ObjectIndex>> = lists.iter().map(|list| objects(list)).collect();
+    Csr::from_lists(&lists)
+}
+
+/// The objects numbered `nodes`.
+fn objects(nodes: &[u32]) -> Vec<ObjectIndex> {
+    nodes.iter().copied().map(ObjectIndex::new).collect()
 }
 
 /// Nodes reachable from `roots`, skipping `removed`.
@@ -53,29 +64,31 @@ proptest! {
 
     #[test]
     fn idom_matches_the_definition((lists, roots) in graphs()) {
-        let graph = Csr::from_lists(&lists);
-        let tree = Dominators::of_graph(&graph, &roots);
+        let graph = csr(&lists);
+        let tree = Dominators::of_graph(&graph, &objects(&roots));
         let dominates = dominators_by_definition(&lists, &roots);
         let all = reachable(&lists, &roots, None);
         for v in 0..lists.len() as u32 {
-            prop_assert_eq!(tree.is_reachable(v), all[v as usize]);
+            prop_assert_eq!(tree.is_reachable(ObjectIndex::new(v)), all[v as usize]);
             if !all[v as usize] {
                 continue;
             }
             // The immediate dominator is the dominator that every other dominator dominates.
             let doms: Vec<u32> = (0..lists.len() as u32).filter(|&d| dominates[d as usize][v as usize]).collect();
             let expected = doms.iter().copied().find(|&d| doms.iter().all(|&e| e == d || dominates[e as usize][d as usize]));
-            prop_assert_eq!(tree.idom(v), expected, "node {}", v);
+            prop_assert_eq!(tree.idom(ObjectIndex::new(v)), expected.map(ObjectIndex::new), "node {}", v);
         }
     }
 
     #[test]
     fn retained_sum_is_the_sum_over_dominated_nodes((lists, roots) in graphs()) {
-        let graph = Csr::from_lists(&lists);
-        let tree = Dominators::of_graph(&graph, &roots);
+        let graph = csr(&lists);
+        let root_objects = objects(&roots);
+        let tree = Dominators::of_graph(&graph, &root_objects);
         // Every fourth node weighs 3 GiB, so that sums pass 4 GiB (kept apart from the rest).
         let weight = |v: u32| 1 + v as u64 * 3 + if v % 4 == 0 { 3 << 30 } else { 0 };
-        let retained = tree.retained(weight);
+        let object_weight = |o: ObjectIndex| weight(o.get());
+        let retained = tree.retained(object_weight);
         let dominates = dominators_by_definition(&lists, &roots);
         let all = reachable(&lists, &roots, None);
         for d in 0..lists.len() {
@@ -84,7 +97,7 @@ proptest! {
             } else {
                 0
             };
-            prop_assert_eq!(retained.get(d as u32), expected, "node {}", d);
+            prop_assert_eq!(retained.get(ObjectIndex::new(d as u32)), expected, "node {}", d);
         }
         let top = retained.top(0);
         prop_assert!(top.iter().all(|&(o, r)| retained.get(o) == r));
@@ -92,7 +105,7 @@ proptest! {
         // The spent tree's answer is the same, in full and cut short.
         let total = retained.total();
         for n in [0, 3] {
-            let (spent_top, spent_total) = Dominators::of_graph(&graph, &roots).into_top_retainers(weight, n);
+            let (spent_top, spent_total) = Dominators::of_graph(&graph, &root_objects).into_top_retainers(object_weight, n);
             prop_assert_eq!(&spent_top[..], &top[..if n == 0 { top.len() } else { n.min(top.len()) }]);
             prop_assert_eq!(spent_total, total);
         }
@@ -131,8 +144,9 @@ proptest! {
 /// Every object reached has a parent chain of real edges back to a root, exactly as long as
 /// its breadth-first distance; the others are unreachable.
 fn check_breadth_first(lists: &[Vec<u32>], roots: &[u32]) -> Result<(), TestCaseError> {
-    let graph = Csr::from_lists(lists);
-    let gc_roots: Vec<Root> = roots.iter().map(|&object| Root { object, kind: RootKind::Unknown }).collect();
+    let graph = csr(lists);
+    let gc_roots: Vec<Root> =
+        objects(roots).into_iter().map(|object| Root { object, kind: RootKind::Unknown }).collect();
     let reach = compute_reachability(&graph, &gc_roots, &[]);
     // Distances by plain breadth-first search.
     let mut distance = vec![usize::MAX; lists.len()];
@@ -153,11 +167,11 @@ fn check_breadth_first(lists: &[Vec<u32>], roots: &[u32]) -> Result<(), TestCase
     }
     for v in 0..lists.len() as u32 {
         if distance[v as usize] == usize::MAX {
-            prop_assert_eq!(reach.level(v), Reach::Unreachable);
+            prop_assert_eq!(reach.level(ObjectIndex::new(v)), Reach::Unreachable);
             continue;
         }
-        prop_assert_eq!(reach.level(v), Reach::Strong);
-        let Some(p) = reach.parent(v) else {
+        prop_assert_eq!(reach.level(ObjectIndex::new(v)), Reach::Strong);
+        let Some(p) = reach.parent(ObjectIndex::new(v)).map(ObjectIndex::get) else {
             prop_assert!(roots.contains(&v));
             continue;
         };
@@ -171,16 +185,18 @@ fn check_breadth_first(lists: &[Vec<u32>], roots: &[u32]) -> Result<(), TestCase
 fn weakly_held_objects_are_told_apart() {
     // 0 (root) -> 1; 1 -weak-> 2 -> 3; 4 unreachable; 0 -soft-> 5; 5 -weak-> 6.
     let lists = vec![vec![1], vec![], vec![3], vec![], vec![], vec![], vec![]];
-    let graph = Csr::from_lists(&lists);
-    let roots = [Root { object: 0, kind: RootKind::Unknown }];
-    let referents = [(1, 2, Reach::Weak), (0, 5, Reach::Soft), (5, 6, Reach::Weak)];
+    let graph = csr(&lists);
+    let object = ObjectIndex::new;
+    let roots = [Root { object: object(0), kind: RootKind::Unknown }];
+    let referents =
+        [(object(1), object(2), Reach::Weak), (object(0), object(5), Reach::Soft), (object(5), object(6), Reach::Weak)];
     let reach = compute_reachability(&graph, &roots, &referents);
-    let levels: Vec<Reach> = (0..7).map(|v| reach.level(v)).collect();
+    let levels: Vec<Reach> = (0..7).map(|v| reach.level(object(v))).collect();
     assert_eq!(
         levels,
         [Reach::Strong, Reach::Strong, Reach::Weak, Reach::Weak, Reach::Unreachable, Reach::Soft, Reach::Weak]
     );
-    assert_eq!(reach.parent(2), Some(1));
+    assert_eq!(reach.parent(object(2)), Some(object(1)));
 }
 
 /// A heap of `lists.len()` nodes with up to three references each; the nodes in `weak` are
@@ -231,20 +247,21 @@ proptest! {
         let dump = dumpscan_hprof::Dump::from_vec(heap_of(&lists, &roots, &weak)).unwrap();
         let whole = dumpscan_heap::Heap::build(&dump).unwrap();
         let toward = dumpscan_heap::Heap::build(&dump).unwrap();
-        let nodes: Vec<u32> = (0..whole.len() as u32).filter(|&o| whole.class_name(o) != "java.lang.Class").collect();
-        let targets: Vec<u32> = nodes.iter().copied().filter(|&o| target_bits & (1 << (o % 64)) != 0).collect();
+        let nodes: Vec<ObjectIndex> = whole.objects().filter(|&o| whole.class_name(o) != "java.lang.Class").collect();
+        let targets: Vec<ObjectIndex> =
+            nodes.iter().copied().filter(|&o| target_bits & (1 << (o.get() % 64)) != 0).collect();
         toward.reach_toward(&targets);
         for &o in &nodes {
             prop_assert_eq!(toward.reach().level(o), whole.reach().level(o));
         }
         for &t in &targets {
             prop_assert!(toward.reach().knows_path_of(t));
-            prop_assert_eq!(toward.path(t), whole.path(t), "target {}", t);
+            prop_assert_eq!(toward.path(t), whole.path(t), "target {:?}", t);
         }
         for &o in &nodes {
-            prop_assert_eq!(toward.path(o), whole.path(o), "object {}", o);
+            prop_assert_eq!(toward.path(o), whole.path(o), "object {:?}", o);
         }
-        let some: Vec<u32> = targets.iter().copied().filter(|&t| weak_bits & (1 << ((t + 7) % 64)) != 0).collect();
+        let some: Vec<ObjectIndex> = targets.iter().copied().filter(|t| weak_bits & (1 << ((t.get() + 7) % 64)) != 0).collect();
         for weakest in [Reach::Strong, Reach::Soft, Reach::Weak, Reach::Phantom] {
             prop_assert_eq!(toward.reaching(&some, weakest), whole.reaching(&some, weakest), "{:?}", weakest);
         }
@@ -259,7 +276,7 @@ fn a_path_toward_a_weakly_held_target_runs_through_its_reference() {
     let lists = vec![vec![1], vec![2], vec![3], vec![]];
     let dump = dumpscan_hprof::Dump::from_vec(heap_of(&lists, &[0], &[false, true, false, false])).unwrap();
     let heap = dumpscan_heap::Heap::build(&dump).unwrap();
-    let nodes: Vec<u32> = (0..heap.len() as u32).filter(|&o| heap.class_name(o) != "java.lang.Class").collect();
+    let nodes: Vec<ObjectIndex> = heap.objects().filter(|&o| heap.class_name(o) != "java.lang.Class").collect();
     heap.reach_toward(&[nodes[3]]);
     assert_eq!(heap.reach().level(nodes[3]), Reach::Weak);
     assert!(heap.reach().knows_path_of(nodes[3]));

@@ -1,7 +1,7 @@
 //! The object index on dumps whose ids are neither ascending nor 8-aligned (old and odd
 //! JVMs): every object is numbered in address order and found again by its id.
 
-use dumpscan_heap::Heap;
+use dumpscan_heap::{Heap, ObjectIndex};
 use dumpscan_hprof::Dump;
 use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
 
@@ -26,7 +26,7 @@ fn check_written(mut b: HeapBuilder, ids: &[u64], finish: impl FnOnce(HeapBuilde
 
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
-    let numbered: Vec<u64> = (0..heap.len() as u32).map(|i| heap.id(i)).filter(|id| ids.contains(id)).collect();
+    let numbered: Vec<u64> = heap.objects().map(|i| heap.id(i)).filter(|id| ids.contains(id)).collect();
     assert_eq!(numbered, sorted, "address order");
     for pair in ids.windows(2) {
         let (older, newer) = (heap.index_of(pair[0]).unwrap(), heap.index_of(pair[1]).unwrap());
@@ -101,7 +101,7 @@ fn arrays_of_many_references_keep_them_all() {
     let dump = Dump::from_vec(b.finish_segments(4096)).expect("a dump");
     let heap = Heap::build(&dump).expect("a heap");
     for (id, len) in arrays {
-        let expected: Vec<u32> = leaves[..len].iter().map(|&l| heap.index_of(l).unwrap()).collect();
+        let expected: Vec<ObjectIndex> = leaves[..len].iter().map(|&l| heap.index_of(l).unwrap()).collect();
         assert_eq!(heap.references(heap.index_of(id).unwrap()), &expected[..], "{len} elements");
     }
 }

@@ -17,8 +17,8 @@ impl Census {
     pub(crate) fn take(heap: &Heap<'_>) -> Census {
         let classes: Vec<&'static str> = PACKS.iter().flat_map(|pack| pack.classes()).copied().collect();
         let mut group_of_class = vec![NO_GROUP; heap.class_count()];
-        for (class, group) in group_of_class.iter_mut().enumerate() {
-            let Some(info) = heap.class_info(class as u32) else { continue };
+        for (class, group) in heap.class_indices().zip(&mut group_of_class) {
+            let Some(info) = heap.class_info(class) else { continue };
             if let Some(i) = classes.iter().position(|name| heap.classes.is_subclass_of(info.id, name)) {
                 *group = i as u8;
             }
@@ -51,11 +51,11 @@ impl Referrers {
         }
         let mut wanted = vec![0u64; heap.len().div_ceil(64)];
         for &t in targets {
-            wanted[t as usize / 64] |= 1 << (t % 64);
+            wanted[t.index() / 64] |= 1 << (t.get() % 64);
         }
-        let is_wanted = |w: ObjectIndex| wanted[w as usize / 64] & (1 << (w % 64)) != 0;
-        let pairs: Vec<(ObjectIndex, ObjectIndex)> = (0..heap.len() as u32)
-            .into_par_iter()
+        let is_wanted = |w: ObjectIndex| wanted[w.index() / 64] & (1 << (w.get() % 64)) != 0;
+        let pairs: Vec<(ObjectIndex, ObjectIndex)> = heap
+            .par_objects()
             .flat_map_iter(|v| heap.references(v).iter().filter(|&&w| is_wanted(w)).map(move |&w| (w, v)))
             .collect();
         let mut map: FxHashMap<ObjectIndex, Vec<ObjectIndex>> = FxHashMap::default();

@@ -25,14 +25,14 @@ impl NativeTree {
     }
 
     /// The object a vertex stands for.
-    pub(crate) fn object(&self, vertex: u32) -> ObjectIndex {
-        self.nodes.as_ref().map_or(vertex, |n| n[vertex as usize])
+    pub(crate) fn object(&self, vertex: ObjectIndex) -> ObjectIndex {
+        self.nodes.as_ref().map_or(vertex, |n| n[vertex.index()])
     }
 }
 
 /// The graph induced by the marked objects, renumbered densely in object order, with the GC
 /// roots among them.
-fn induced(heap: &Heap<'_>, marked: &[u64]) -> (Csr, Vec<ObjectIndex>, Vec<u32>) {
+fn induced(heap: &Heap<'_>, marked: &[u64]) -> (Csr, Vec<ObjectIndex>, Vec<ObjectIndex>) {
     let subset = Subset::new(marked);
     let roots = heap.roots.iter().filter(|r| subset.contains(r.object)).map(|r| subset.rank(r.object)).collect();
     (heap.graph.induced(&subset), subset.members().collect(), roots)

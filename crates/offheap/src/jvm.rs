@@ -197,11 +197,11 @@ mod tests {
                     let size = int(&heap, map, count).expect("a count");
                     let entries = map_entries(&heap, map);
                     let expected = size - null_valued(&heap, map, size);
-                    assert_eq!(entries.len() as i64, expected, "{name}: {class} #{map}");
+                    assert_eq!(entries.len() as i64, expected, "{name}: {class} {map:?}");
                 }
             }
             for map in heap.instances_of("java.util.ImmutableCollections$Map1") {
-                assert_eq!(map_entries(&heap, map).len(), 1, "{name}: Map1 #{map}");
+                assert_eq!(map_entries(&heap, map).len(), 1, "{name}: Map1 {map:?}");
             }
         }
     }

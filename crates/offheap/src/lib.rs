@@ -145,8 +145,7 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
 fn heap_bytes(heap: &Heap<'_>) -> (u64, u64) {
     use rayon::prelude::*;
     let reach = heap.reach();
-    (0..heap.len() as u32)
-        .into_par_iter()
+    heap.par_objects()
         .map(|object| {
             let size = heap.shallow_size(object);
             (size, if reach.level(object) == dumpscan_heap::Reach::Strong { size } else { 0 })

@@ -1,6 +1,6 @@
 //! The JDK: its collections are containers.
 
-use dumpscan_heap::Heap;
+use dumpscan_heap::{ClassIndex, Heap};
 
 use super::{ClassRole, Pack};
 use crate::findings::Rule;
@@ -18,7 +18,7 @@ impl Pack for Jdk {
         ]
     }
 
-    fn class_role(&self, _: &Heap<'_>, _: u32, name: &str) -> Option<ClassRole> {
+    fn class_role(&self, _: &Heap<'_>, _: ClassIndex, name: &str) -> Option<ClassRole> {
         let collection = (name.starts_with("java.util.") && !name.starts_with("java.util.concurrent.atomic."))
             || name.starts_with("java.lang.ThreadLocal$ThreadLocalMap");
         collection.then_some(ClassRole::Container)

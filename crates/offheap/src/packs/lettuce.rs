@@ -9,7 +9,7 @@
 //! is wrapped (`AsyncCommand`, `CommandWrapper`, ...) around a `Command` kept in `command`,
 //! whose `type` is a `CommandType` or another `ProtocolKeyword`.
 
-use dumpscan_heap::{Heap, ObjectIndex, ObjectKind};
+use dumpscan_heap::{ClassIndex, Heap, ObjectIndex, ObjectKind};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{extends, netty, ClassRole, Pack, ReadContext};
@@ -37,7 +37,7 @@ impl Pack for Lettuce {
         &[HANDLERS[0], HANDLERS[1], ENDPOINT]
     }
 
-    fn class_role(&self, heap: &Heap<'_>, class: u32, _: &str) -> Option<ClassRole> {
+    fn class_role(&self, heap: &Heap<'_>, class: ClassIndex, _: &str) -> Option<ClassRole> {
         // `buffer` up to 6.5, `readBuffer` from 6.6.
         HANDLERS
             .iter()

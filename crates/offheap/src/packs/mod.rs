@@ -10,7 +10,7 @@ mod netty;
 mod reactor;
 mod redisson;
 
-use dumpscan_heap::{Heap, ObjectIndex};
+use dumpscan_heap::{ClassIndex, Heap, ObjectIndex};
 use rustc_hash::FxHashMap;
 
 use crate::census::Census;
@@ -51,7 +51,7 @@ pub(crate) trait Pack: Sync {
     /// Classes whose instances (subclasses' too) the pack reads: gathered in one pass.
     fn classes(&self) -> &'static [&'static str];
     /// The role of class `class` (an index of the heap's classes), by its name and ancestry.
-    fn class_role(&self, heap: &Heap<'_>, class: u32, name: &str) -> Option<ClassRole>;
+    fn class_role(&self, heap: &Heap<'_>, class: ClassIndex, name: &str) -> Option<ClassRole>;
     /// Finding rules over the finished report.
     fn rules(&self) -> &'static [Rule];
     /// The pack's section of the report, for a client library that has one.
@@ -70,7 +70,7 @@ pub(crate) struct Roles(Vec<Option<ClassRole>>);
 impl Roles {
     pub(crate) fn of(heap: &Heap<'_>) -> Roles {
         Roles(
-            (0..heap.class_count() as u32)
+            heap.class_indices()
                 .map(|class| {
                     let name = heap.class_info(class).map(|c| c.name.as_str())?;
                     PACKS.iter().find_map(|pack| pack.class_role(heap, class, name))
@@ -82,7 +82,7 @@ impl Roles {
     /// An object's role: that of its class (arrays have none here).
     pub(crate) fn of_object(&self, heap: &Heap<'_>, object: ObjectIndex) -> Option<ClassRole> {
         let class = heap.class_of(object)?;
-        self.0.get(class as usize).copied().flatten()
+        self.0.get(class.index()).copied().flatten()
     }
 
     /// A container, or a list of pending writes (collapsed like one).
@@ -108,7 +108,7 @@ impl Roles {
 }
 
 /// Whether class `class` is `ancestor` or one of its subclasses.
-fn extends(heap: &Heap<'_>, class: u32, ancestor: &str) -> bool {
+fn extends(heap: &Heap<'_>, class: ClassIndex, ancestor: &str) -> bool {
     heap.class_info(class).is_some_and(|info| heap.classes.is_subclass_of(info.id, ancestor))
 }
 

@@ -1,7 +1,7 @@
 //! Netty: its wrappers, containers, decoders' and channels' buffers, and the rules about its
 //! pools and channels.
 
-use dumpscan_heap::{Heap, ObjectIndex};
+use dumpscan_heap::{ClassIndex, Heap, ObjectIndex};
 
 use super::{extends, ClassRole, Pack};
 use crate::fields::{int, is_a, object};
@@ -62,7 +62,7 @@ impl Pack for Netty {
         ]
     }
 
-    fn class_role(&self, heap: &Heap<'_>, class: u32, name: &str) -> Option<ClassRole> {
+    fn class_role(&self, heap: &Heap<'_>, class: ClassIndex, name: &str) -> Option<ClassRole> {
         if name.starts_with("io.netty.util.internal.shaded.org.jctools.")
             || name.starts_with("io.netty.util.collection.")
         {

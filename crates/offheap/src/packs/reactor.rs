@@ -7,7 +7,7 @@
 //! and `inboundDone`; `ChannelOperations.connection` is the `Connection`, whose `channel` is the
 //! Netty channel.
 
-use dumpscan_heap::{Heap, ObjectIndex};
+use dumpscan_heap::{ClassIndex, Heap, ObjectIndex};
 
 use super::{netty, ClassRole, Pack, ReadContext};
 use crate::census::is_strong;
@@ -27,7 +27,7 @@ impl Pack for Reactor {
         &[FLUX_RECEIVE]
     }
 
-    fn class_role(&self, _: &Heap<'_>, _: u32, name: &str) -> Option<ClassRole> {
+    fn class_role(&self, _: &Heap<'_>, _: ClassIndex, name: &str) -> Option<ClassRole> {
         (name == FLUX_RECEIVE).then_some(ClassRole::InboundQueue)
     }
 

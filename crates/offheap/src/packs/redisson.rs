@@ -7,7 +7,7 @@
 //! command's; its pipeline's `CommandDecoder`, a `ReplayingDecoder`, cumulates the reply
 //! being read.
 
-use dumpscan_heap::{Heap, ObjectIndex};
+use dumpscan_heap::{ClassIndex, Heap, ObjectIndex};
 
 use super::{netty, ClassRole, Pack, ReadContext};
 use crate::channels;
@@ -29,7 +29,7 @@ impl Pack for Redisson {
         &[CONTEXT]
     }
 
-    fn class_role(&self, _: &Heap<'_>, _: u32, _: &str) -> Option<ClassRole> {
+    fn class_role(&self, _: &Heap<'_>, _: ClassIndex, _: &str) -> Option<ClassRole> {
         None // the decoder is a Netty decoder: its cumulation is a read buffer already
     }
 
