@@ -130,9 +130,24 @@ impl Claims {
         match self {
             Claims::Parents(parent) => parent[w.index()].fetch_min(v.get(), Ordering::Relaxed) == NO_PARENT,
             Claims::Seen(bits) => {
-                let bit = 1 << (w.get() % 64);
-                bits[w.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+                // Most objects met are claimed already: a plain read spares them the write.
+                let (word, bit) = (&bits[w.index() / 64], 1 << (w.get() % 64));
+                word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
             }
+        }
+    }
+
+    /// Whether `w` was claimed, or is a GC root (see [`Claims::root`]), as far as the claims
+    /// tell: the bits do, the parents do not (a root and an unreached object both have none).
+    #[inline]
+    fn tells_seen(&self) -> bool {
+        matches!(self, Claims::Seen(_))
+    }
+
+    /// `root` reached as a GC root: claimed, with no parent.
+    fn root(&self, root: ObjectIndex) {
+        if let Claims::Seen(bits) = self {
+            bits[root.index() / 64].fetch_or(1 << (root.get() % 64), Ordering::Relaxed);
         }
     }
 
@@ -271,6 +286,7 @@ impl Walk {
             Walk { level: vec![Reach::Unreachable; n], claims, root_of: Default::default(), seeds: Vec::new() };
         for (i, root) in roots.iter().enumerate() {
             if walk.root_of.insert(root.object, i).is_none() {
+                walk.claims.root(root.object);
                 walk.level[root.object.index()] = Reach::Strong;
                 walk.seeds.push(root.object);
             }
@@ -334,7 +350,9 @@ fn spread(
         // Levels are written only between expansions, so reading them here is safe; the
         // first referrer to claim an object adds it to the next level.
         let seen: &[Reach] = level;
-        let claims = |v: ObjectIndex, w: ObjectIndex| seen[w.index()] == Reach::Unreachable && claims.claim(v, w);
+        let claims = |v: ObjectIndex, w: ObjectIndex| {
+            (claims.tells_seen() || seen[w.index()] == Reach::Unreachable) && claims.claim(v, w)
+        };
         let next = if out_degree < SMALL_LEVEL {
             // Deep chains (linked lists) make many tiny levels: no threads for them.
             let list = match frontier {
