@@ -395,7 +395,8 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
         size_model,
         truncation,
         reach: Default::default(),
-        all_parents: Default::default(),
+        partial: Default::default(),
+        levels: Default::default(),
         toward: Default::default(),
     };
     Ok(heap)

@@ -114,11 +114,13 @@ pub struct Heap<'a> {
     /// Reachability by reference strength, and the shortest strong path to each object:
     /// computed when first asked (the dominator tree does not need it).
     reach: std::sync::OnceLock<Reachability>,
-    /// Every object's parent, when `reach` keeps only some ([`Heap::reach_toward`]) and a
-    /// path to another object is asked for.
-    all_parents: std::sync::OnceLock<Reachability>,
-    /// The objects held at all that reach one of the targets of [`Heap::reach_toward`],
-    /// ascending: a later [`Heap::reaching`] of targets among them looks no further.
+    /// The reachability of the objects on the way to some ([`Heap::reach_toward`]).
+    partial: std::sync::OnceLock<Reachability>,
+    /// How strongly every object is held, without parents: for the level of an object the
+    /// partial reachability does not know, before the whole one is asked for.
+    levels: std::sync::OnceLock<Reachability>,
+    /// The objects that reach one of the targets of [`Heap::reach_toward`], ascending: a
+    /// later [`Heap::reaching`] of targets among them looks no further.
     toward: std::sync::OnceLock<Vec<ObjectIndex>>,
 }
 
@@ -140,34 +142,50 @@ impl<'a> Heap<'a> {
         self.reach.get_or_init(|| reach::compute(&self.graph, &self.roots, &self.referents))
     }
 
-    /// [`Heap::reach`], keeping the parents only of the objects from which one of `targets`
-    /// can be reached: the paths to the targets and to every object on them, in a byte an
-    /// object and those few parents rather than five bytes an object. A path asked later of
-    /// another object walks the whole heap again for its parents. Once reachability is
-    /// known, it is what it is.
+    /// The reachability of the objects from which one of `targets` can be reached: the paths
+    /// to the targets and to every object on them, and how strongly each of them is held,
+    /// found by a walk from the roots over those objects alone (a path from a root to a
+    /// target passes through them only), in a few bytes for each of them rather than five
+    /// bytes an object. [`Heap::level`] and the paths ([`Heap::path`]) of other objects walk
+    /// the whole heap when first asked. Once known, it is what it is.
     pub fn reach_toward(&self, targets: &[ObjectIndex]) -> &Reachability {
-        self.reach.get_or_init(|| {
-            let levels = reach::levels(&self.graph, &self.roots, &self.referents);
-            match self.reaching_by(targets, Reach::Phantom, &|v| levels.level(v)) {
+        self.partial.get_or_init(|| {
+            // Every object counts as held: the marking needs no walk from the roots first.
+            match self.reaching_by(targets, Reach::Unreachable, &|_| Reach::Unreachable) {
                 Some(members) => {
                     let _ = self.toward.set(graph::Subset::new(&members).members().collect());
-                    levels.with_parents_within(&self.graph, &self.roots, &self.referents, &members)
+                    reach::within(&self.graph, &self.roots, &self.referents, &members)
                 }
                 None => reach::compute(&self.graph, &self.roots, &self.referents),
             }
         })
     }
 
-    /// A reachability that knows the path to `object`.
-    fn reach_with_path_of(&self, object: ObjectIndex) -> &Reachability {
-        match self.reach() {
-            reach if reach.knows_path_of(object) => reach,
-            _ => self.reach_with_all_parents(),
+    /// How strongly `object` is held: from [`Heap::reach_toward`] when it knows the object,
+    /// else from a walk of the whole heap (the one of [`Heap::reach`] once made).
+    pub fn level(&self, object: ObjectIndex) -> Reach {
+        match self.partial.get() {
+            Some(partial) if partial.knows_level_of(object) => partial.level(object),
+            _ => match self.reach.get() {
+                Some(reach) => reach.level(object),
+                None => {
+                    self.levels.get_or_init(|| reach::levels(&self.graph, &self.roots, &self.referents)).level(object)
+                }
+            },
         }
     }
 
-    fn reach_with_all_parents(&self) -> &Reachability {
-        self.all_parents.get_or_init(|| reach::compute(&self.graph, &self.roots, &self.referents))
+    /// The root entry (index into [`Heap::roots`]) if `object` is a GC root.
+    pub fn root_of(&self, object: ObjectIndex) -> Option<usize> {
+        self.roots.iter().rposition(|r| r.object == object)
+    }
+
+    /// A reachability that knows the path to `object`.
+    fn reach_with_path_of(&self, object: ObjectIndex) -> &Reachability {
+        match self.partial.get() {
+            Some(partial) if partial.knows_path_of(object) => partial,
+            _ => self.reach(),
+        }
     }
 
     pub fn dump(&self) -> &'a Dump {

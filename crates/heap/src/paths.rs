@@ -16,10 +16,12 @@ impl Heap<'_> {
     /// same paths at a fraction of the cost when they lie near the roots.
     pub fn paths_to(&self, targets: &[ObjectIndex]) -> Vec<Vec<ObjectIndex>> {
         let near;
-        let reach = match self.reach.get() {
-            Some(reach) if targets.iter().all(|&t| reach.knows_path_of(t)) => reach,
-            Some(_) => self.reach_with_all_parents(),
-            None => match crate::reach::toward(&self.graph, &self.roots, targets) {
+        let partial = self.partial.get().filter(|partial| targets.iter().all(|&t| partial.knows_path_of(t)));
+        let reach = match (partial, self.reach.get()) {
+            (Some(partial), _) => partial,
+            (None, Some(reach)) => reach,
+            (None, None) if self.partial.get().is_some() => self.reach(),
+            (None, None) => match crate::reach::toward(&self.graph, &self.roots, targets) {
                 Some(found) => {
                     near = found;
                     &near

@@ -42,18 +42,47 @@ impl Reach {
 /// Parent value of roots and unreached objects.
 pub const NO_PARENT: u32 = u32::MAX;
 
-/// Reachability of every object and its breadth-first parent.
+/// Reachability of every object and its breadth-first parent, or of the objects on the way
+/// to a few ([`Heap::reach_toward`]).
 #[derive(Debug, Default)]
 pub struct Reachability {
-    level: Vec<Reach>,
+    level: Levels,
     parents: Parents,
     /// For objects that are GC roots: the index of their first root in `Heap::roots`.
     root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
 }
 
+/// How strongly the objects are held: every object, or the objects on the way to a few.
+#[derive(Debug)]
+enum Levels {
+    All(Vec<Reach>),
+    /// The objects, ascending, and the level of each.
+    Of(Vec<ObjectIndex>, Vec<Reach>),
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels::All(Vec::new())
+    }
+}
+
 impl Reachability {
+    /// How strongly `object` is held; [`Reach::Unreachable`] for an object this reachability
+    /// does not know (see [`Reachability::knows_level_of`]).
     pub fn level(&self, object: ObjectIndex) -> Reach {
-        self.level.get(object.index()).copied().unwrap_or_default()
+        match &self.level {
+            Levels::All(level) => level.get(object.index()).copied().unwrap_or_default(),
+            Levels::Of(objects, level) => objects.binary_search(&object).map_or(Reach::Unreachable, |k| level[k]),
+        }
+    }
+
+    /// Whether [`Reachability::level`] knows `object`: always, unless only the objects on the
+    /// way to some were walked ([`Heap::reach_toward`]).
+    pub fn knows_level_of(&self, object: ObjectIndex) -> bool {
+        match &self.level {
+            Levels::All(_) => true,
+            Levels::Of(objects, _) => objects.binary_search(&object).is_ok(),
+        }
     }
 
     /// The object one step closer to a GC root, on a shortest path.
@@ -74,7 +103,7 @@ impl Reachability {
             Parents::Of(parent) => {
                 parent.contains_key(&object)
                     || self.root_of(object).is_some()
-                    || self.level(object) == Reach::Unreachable
+                    || (self.knows_level_of(object) && self.level(object) == Reach::Unreachable)
             }
         }
     }
@@ -84,17 +113,12 @@ impl Reachability {
         self.root_of.get(&object).copied()
     }
 
-    /// Counts of objects at each level, in `Reach::ALL` order.
-    pub fn counts(&self) -> [u64; 6] {
-        let mut counts = [0u64; 6];
-        for &l in &self.level {
-            counts[l as usize] += 1;
-        }
-        counts
-    }
-
     pub fn heap_bytes(&self) -> usize {
-        self.level.len()
+        let levels = match &self.level {
+            Levels::All(level) => level.len(),
+            Levels::Of(objects, _) => objects.len() * 5,
+        };
+        levels
             + match &self.parents {
                 Parents::All(parent) => parent.len() * 4,
                 Parents::Of(parent) => parent.len() * 8,
@@ -207,44 +231,40 @@ fn walk(
             spread(graph, &mut level, &claims, seeds, strength, &mut |_| false);
         }
     }
-    Reachability { level, parents: claims.into_parents(), root_of }
+    Reachability { level: Levels::All(level), parents: claims.into_parents(), root_of }
 }
 
-impl Reachability {
-    /// Adds the parents of the objects in `members`: a set closed under referrers (every
-    /// object held that refers to a member is one, as [`crate::Heap::reaching`] gives), so
-    /// that a walk over the members alone meets each of them at the same level, from the same
-    /// parent, as the walk over the whole heap.
-    pub(crate) fn with_parents_within(
-        mut self,
-        graph: &Csr,
-        roots: &[Root],
-        referents: &[(ObjectIndex, ObjectIndex, Reach)],
-        members: &[u64],
-    ) -> Reachability {
-        let subset = Subset::new(members);
-        let nodes: Vec<ObjectIndex> = subset.members().collect();
-        let roots: Vec<Root> = roots
-            .iter()
-            .filter(|r| subset.contains(r.object))
-            .map(|r| Root { object: subset.rank(r.object), kind: r.kind })
-            .collect();
-        let referents: Vec<(ObjectIndex, ObjectIndex, Reach)> = referents
-            .iter()
-            .filter(|&&(r, w, _)| subset.contains(r) && subset.contains(w))
-            .map(|&(r, w, strength)| (subset.rank(r), subset.rank(w), strength))
-            .collect();
-        let within = compute(&graph.induced(&subset), &roots, &referents);
-        // Object `k` of the induced graph is `nodes[k]`.
-        let found = (0..nodes.len() as u32)
-            .map(ObjectIndex::new)
-            .filter_map(|k| Some((nodes[k.index()], nodes[within.parent(k)?.index()])));
-        match &mut self.parents {
-            Parents::Of(parent) => parent.extend(found),
-            Parents::All(_) => {}
-        }
-        self
-    }
+/// [`compute`] over the objects in `members` alone: a set closed under referrers (every
+/// object that refers to a member is one, as [`crate::Heap::reaching`] gives when every object
+/// counts as held), so that a walk over the members meets each of them at the same level,
+/// from the same parent, as the walk over the whole heap: a path from a GC root to a member
+/// passes through members only. Knows the members' levels and parents, no one else's.
+pub(crate) fn within(
+    graph: &Csr,
+    roots: &[Root],
+    referents: &[(ObjectIndex, ObjectIndex, Reach)],
+    members: &[u64],
+) -> Reachability {
+    let subset = Subset::new(members);
+    let nodes: Vec<ObjectIndex> = subset.members().collect();
+    let induced_roots: Vec<Root> = roots
+        .iter()
+        .filter(|r| subset.contains(r.object))
+        .map(|r| Root { object: subset.rank(r.object), kind: r.kind })
+        .collect();
+    let referents: Vec<(ObjectIndex, ObjectIndex, Reach)> = referents
+        .iter()
+        .filter(|&&(r, w, _)| subset.contains(r) && subset.contains(w))
+        .map(|&(r, w, strength)| (subset.rank(r), subset.rank(w), strength))
+        .collect();
+    let walk = compute(&graph.induced(&subset), &induced_roots, &referents);
+    // Object `k` of the induced graph is `nodes[k]`.
+    let members = (0..nodes.len() as u32).map(ObjectIndex::new);
+    let parents = members.clone().filter_map(|k| Some((nodes[k.index()], nodes[walk.parent(k)?.index()])));
+    let levels = members.map(|k| walk.level(k)).collect();
+    // As the walk over the whole heap numbers them.
+    let root_of = roots.iter().enumerate().map(|(i, root)| (root.object, i)).collect();
+    Reachability { parents: Parents::Of(parents.collect()), level: Levels::Of(nodes, levels), root_of }
 }
 
 /// The strong walk of [`compute`] stopped after the level where the last of `targets` is
@@ -264,7 +284,7 @@ pub(crate) fn toward(graph: &Csr, roots: &[Root], targets: &[ObjectIndex]) -> Op
         true
     };
     spread(graph, &mut level, &claims, seeds, Reach::Strong, &mut all_met);
-    all_met(&level).then_some(Reachability { level, parents: claims.into_parents(), root_of })
+    all_met(&level).then_some(Reachability { level: Levels::All(level), parents: claims.into_parents(), root_of })
 }
 
 /// A walk's state before its first step: the GC roots reached, nothing else.

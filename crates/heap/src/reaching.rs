@@ -41,7 +41,7 @@ impl Heap<'_> {
                 return Some(self.reaching_among(known, targets, weakest));
             }
         }
-        self.reaching_by(targets, weakest, &|v| self.reach().level(v))
+        self.reaching_by(targets, weakest, &|v| self.level(v))
     }
 
     /// [`Heap::reaching`] within `known`, which holds the targets and every object held at
@@ -70,7 +70,7 @@ impl Heap<'_> {
             let Some(r) = rank(w) else { continue };
             let from = back.partition_point(|&(x, _)| x < r);
             for &(_, v) in back[from..].iter().take_while(|&&(x, _)| x == r) {
-                if self.reach().level(v) <= weakest && mark(v) {
+                if self.level(v) <= weakest && mark(v) {
                     pending.push(v);
                 }
             }

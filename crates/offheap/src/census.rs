@@ -71,5 +71,5 @@ impl Referrers {
 }
 
 pub(crate) fn is_strong(heap: &Heap<'_>, object: ObjectIndex) -> bool {
-    heap.reach().level(object) == Reach::Strong
+    heap.level(object) == Reach::Strong
 }

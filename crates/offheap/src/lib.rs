@@ -144,11 +144,10 @@ pub fn analyze_heap(heap: &Heap<'_>, path: &str, options: &Options, log: &dyn Fn
 /// Shallow bytes of every object in the heap model, and of the strongly reachable ones.
 fn heap_bytes(heap: &Heap<'_>) -> (u64, u64) {
     use rayon::prelude::*;
-    let reach = heap.reach();
     heap.par_objects()
         .map(|object| {
             let size = heap.shallow_size(object);
-            (size, if reach.level(object) == dumpscan_heap::Reach::Strong { size } else { 0 })
+            (size, if heap.level(object) == dumpscan_heap::Reach::Strong { size } else { 0 })
         })
         .reduce(|| (0, 0), |a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
 }

@@ -284,7 +284,7 @@ pub(crate) fn describe(
         (0..path.len().saturating_sub(1)).rev().find(|&i| matches!(heap.kind(path[i]), ObjectKind::Class { .. }));
     let (root, root_kind, first_edge) = match start {
         Some(i) => (heap.edge_label(path[i], path[i + 1]), RootKind::StaticField, i + 1),
-        None => match heap.reach().root_of(path[0]) {
+        None => match heap.root_of(path[0]) {
             Some(r) => (heap.root_text(&heap.roots[r]), root_kind(heap.roots[r].kind), 0),
             None => ("GC root".into(), RootKind::Other, 0),
         },
