@@ -3,6 +3,8 @@
 
 use rayon::prelude::*;
 
+use crate::BitSet;
+
 /// A directed graph over object indices in compressed sparse row form.
 #[derive(Debug, Default)]
 pub struct Csr {
@@ -196,63 +198,54 @@ impl Csr {
     }
 }
 
-/// A set of nodes given as a bitset by node number, numbered densely in node order: the
-/// nodes of a graph [`Csr::induced`] by them.
+/// A set of nodes, numbered densely in node order: the nodes of a graph [`Csr::induced`] by
+/// them.
 pub struct Subset<'a> {
-    bits: &'a [u64],
-    /// Members before each word of `bits`.
+    members: &'a BitSet,
+    /// Members before each word of `members`.
     before: Vec<u32>,
 }
 
 impl<'a> Subset<'a> {
-    /// The nodes whose bit is set in `bits` (bit `v % 64` of word `v / 64`).
-    pub fn new(bits: &'a [u64]) -> Subset<'a> {
+    /// The nodes in `members`.
+    pub fn new(members: &'a BitSet) -> Subset<'a> {
         let mut count = 0u32;
-        let before = bits
-            .iter()
-            .map(|word| {
+        let before = (0..members.word_count())
+            .map(|k| {
                 let at = count;
-                count += word.count_ones();
+                count += members.word(k).count_ones();
                 at
             })
             .collect();
-        Subset { bits, before }
+        Subset { members, before }
     }
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+        self.members.count()
     }
 
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
-        self.bits.iter().all(|&w| w == 0)
+        self.members.is_empty()
     }
 
+    /// Whether `v` is a member.
     #[inline]
     pub fn contains(&self, v: u32) -> bool {
-        self.bits.get(v as usize / 64).is_some_and(|w| w & (1 << (v % 64)) != 0)
+        self.members.contains(v as usize)
     }
 
     /// The number of members below `v`: `v`'s number in the subset when it is a member.
     #[inline]
     pub fn rank(&self, v: u32) -> u32 {
         let word = v as usize / 64;
-        self.before[word] + (self.bits[word] & ((1u64 << (v % 64)) - 1)).count_ones()
+        self.before[word] + (self.members.word(word) & ((1u64 << (v % 64)) - 1)).count_ones()
     }
 
     /// The members, ascending.
     pub fn members(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bits.iter().enumerate().flat_map(|(k, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                (word != 0).then(|| {
-                    let bit = word.trailing_zeros();
-                    word &= word - 1;
-                    (k * 64) as u32 + bit
-                })
-            })
-        })
+        self.members.ones().map(|v| v as u32)
     }
 }
 

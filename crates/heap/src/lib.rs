@@ -16,6 +16,7 @@
 //! # Ok::<(), dumpscan_hprof::Error>(())
 //! ```
 
+mod bits;
 mod build;
 mod dominators;
 mod graph;
@@ -31,6 +32,7 @@ mod reaching;
 mod roots;
 mod types;
 
+pub use bits::BitSet;
 pub use dominators::{Dominators, Retained};
 pub use graph::{Csr, Subset};
 pub use layout::{Layout, RefField};

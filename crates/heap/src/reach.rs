@@ -1,13 +1,14 @@
 //! Reachability by reference strength, with a breadth-first parent for every object reached:
 //! following parents back gives a shortest path to a GC root.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::iter::Either;
 use rayon::prelude::*;
 
+use crate::bits::Ones;
 use crate::graph::Subset;
-use crate::{Csr, ObjectIndex, Root};
+use crate::{BitSet, Csr, ObjectIndex, Root};
 
 /// How strongly an object is held, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -118,7 +119,7 @@ impl Default for Parents {
 /// are kept (a bit an object rather than 4 bytes).
 enum Claims {
     Parents(Vec<AtomicU32>),
-    Seen(Vec<AtomicU64>),
+    Seen(BitSet),
 }
 
 impl Claims {
@@ -127,10 +128,7 @@ impl Claims {
     fn claim(&self, v: u32, w: u32) -> bool {
         match self {
             Claims::Parents(parent) => parent[w as usize].fetch_min(v, Ordering::Relaxed) == NO_PARENT,
-            Claims::Seen(bits) => {
-                let bit = 1 << (w % 64);
-                bits[w as usize / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
-            }
+            Claims::Seen(seen) => seen.insert_shared(w as usize),
         }
     }
 
@@ -138,8 +136,8 @@ impl Claims {
     fn seed(&self, reference: u32, referent: u32) {
         match self {
             Claims::Parents(parent) => parent[referent as usize].store(reference, Ordering::Relaxed),
-            Claims::Seen(bits) => {
-                bits[referent as usize / 64].fetch_or(1 << (referent % 64), Ordering::Relaxed);
+            Claims::Seen(seen) => {
+                seen.insert_shared(referent as usize);
             }
         }
     }
@@ -203,7 +201,7 @@ impl Reachability {
         graph: &Csr,
         roots: &[Root],
         referents: &[(ObjectIndex, ObjectIndex, Reach)],
-        members: &[u64],
+        members: &BitSet,
     ) -> Reachability {
         let subset = Subset::new(members);
         let nodes: Vec<ObjectIndex> = subset.members().collect();
@@ -261,7 +259,7 @@ impl Walk {
         let claims = if with_parents {
             Claims::Parents((0..n).map(|_| AtomicU32::new(NO_PARENT)).collect())
         } else {
-            Claims::Seen((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+            Claims::Seen(BitSet::new(n))
         };
         let mut walk =
             Walk { level: vec![Reach::Unreachable; n], claims, root_of: Default::default(), seeds: Vec::new() };
@@ -275,33 +273,21 @@ impl Walk {
     }
 }
 
-/// The objects of one breadth-first level: a list while it is short, a bitmap over all
+/// The objects of one breadth-first level: a list while it is short, a bit set over all
 /// objects once a list could outgrow one, so no level costs more than an eighth of a byte
 /// an object.
 enum Frontier {
     List(Vec<u32>),
-    Bits(Vec<AtomicU64>),
+    Bits(BitSet),
 }
 
 impl Frontier {
     fn objects(&self) -> impl ParallelIterator<Item = u32> + '_ {
         match self {
             Frontier::List(list) => Either::Left(list.par_iter().copied()),
-            Frontier::Bits(words) => Either::Right(words.par_iter().enumerate().flat_map_iter(|(k, word)| {
-                set_bits(word.load(Ordering::Relaxed)).map(move |bit| (k * 64 + bit) as u32)
-            })),
+            Frontier::Bits(bits) => Either::Right(bits.par_ones().map(|v| v as u32)),
         }
     }
-}
-
-fn set_bits(mut word: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (word != 0).then(|| {
-            let bit = word.trailing_zeros() as usize;
-            word &= word - 1;
-            bit
-        })
-    })
 }
 
 /// Levels with fewer references to follow than this are expanded on the calling thread.
@@ -348,22 +334,22 @@ fn spread(
                     .collect(),
             )
         } else {
-            let words: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+            let bits = BitSet::new(n);
             frontier.objects().for_each(|v| {
                 for &w in graph.successors(v) {
                     if claims(v, w) {
-                        words[w as usize / 64].fetch_or(1 << (w % 64), Ordering::Relaxed);
+                        bits.insert_shared(w as usize);
                     }
                 }
             });
-            Frontier::Bits(words)
+            Frontier::Bits(bits)
         };
         match &next {
             Frontier::List(list) => list.iter().for_each(|&w| level[w as usize] = strength),
-            Frontier::Bits(words) => level
+            Frontier::Bits(bits) => level
                 .par_chunks_mut(64)
-                .zip(words.par_iter())
-                .for_each(|(chunk, word)| set_bits(word.load(Ordering::Relaxed)).for_each(|bit| chunk[bit] = strength)),
+                .enumerate()
+                .for_each(|(k, chunk)| Ones(bits.word(k)).for_each(|bit| chunk[bit] = strength)),
         }
         frontier = next;
     }

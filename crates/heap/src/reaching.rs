@@ -1,11 +1,10 @@
 //! The objects from which one of a few targets can be reached: the part of the heap that
 //! holds them, which is all a tree or a path to them needs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rayon::prelude::*;
 
-use crate::{Heap, ObjectIndex, Reach};
+use crate::bits::Ones;
+use crate::{BitSet, Heap, ObjectIndex, Reach};
 
 /// Objects a block of the marking holds, in 64-bit words, at the least; a large heap gets
 /// larger blocks, so that the blocks' map of which refers to which stays small.
@@ -17,7 +16,7 @@ const MAX_SCANS_PER_BLOCK: usize = 24;
 
 impl Heap<'_> {
     /// The objects held at least as strongly as `weakest` from which one of `targets` can be
-    /// reached, as a bitset by object number, the targets included: over strong references,
+    /// reached, by object number, the targets included: over strong references,
     /// and past [`Reach::Strong`] also from a `java.lang.ref.Reference` to its referent.
     /// `None` when the marks take too long to settle (see [`MAX_SCANS_PER_BLOCK`]).
     ///
@@ -26,7 +25,7 @@ impl Heap<'_> {
     /// a few others); one pass notes which blocks each block refers to, then only the blocks
     /// that refer to a block whose marks changed are scanned again, in parallel, each until
     /// its own marks settle. Most of the heap is read once.
-    pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<Vec<u64>> {
+    pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<BitSet> {
         self.reaching_by(targets, weakest, &|v| self.reach().level(v))
     }
 
@@ -36,7 +35,7 @@ impl Heap<'_> {
         targets: &[ObjectIndex],
         weakest: Reach,
         level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
-    ) -> Option<Vec<u64>> {
+    ) -> Option<BitSet> {
         let block_words = self.len().div_ceil(64).div_ceil(MAX_BLOCKS).max(MIN_BLOCK_WORDS);
         reaching_in_blocks(self, targets, weakest, level, block_words)
     }
@@ -49,34 +48,36 @@ fn reaching_in_blocks(
     weakest: Reach,
     level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
     block_words: usize,
-) -> Option<Vec<u64>> {
+) -> Option<BitSet> {
     let n = heap.len();
     let words = n.div_ceil(64);
     let blocks = words.div_ceil(block_words).max(1);
     let block_of = |v: ObjectIndex| v as usize / 64 / block_words;
-    let marked: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-    let is_marked = |v: u32| marked[v as usize / 64].load(Ordering::Relaxed) & (1 << (v % 64)) != 0;
-    let mark = |v: u32| marked[v as usize / 64].fetch_or(1 << (v % 64), Ordering::Relaxed) & (1 << (v % 64)) == 0;
+    let marked = BitSet::new(n);
+    let is_marked = |v: u32| marked.contains(v as usize);
+    let mark = |v: u32| marked.insert_shared(v as usize);
     let held = |v: u32| level(v) <= weakest;
     for &t in targets {
         mark(t);
     }
-    // Marks the candidates of block `b` (its words of `candidates`) that refer to a marked
-    // object, alternately backwards and forwards until the block settles (marks travel along
-    // a structure laid out either way); whether any was marked.
-    let settle = |b: usize, candidates: &[u64]| -> bool {
+    // Marks the candidates of block `b` (numbered from the block's first object) that refer
+    // to a marked object, alternately backwards and forwards until the block settles (marks
+    // travel along a structure laid out either way); whether any was marked.
+    let settle = |b: usize, candidates: &BitSet| -> bool {
         let first_word = b * block_words;
+        let block_len = candidates.word_count();
         let mut gained = false;
         for pass in 0.. {
             let backwards = pass % 2 == 0;
             let mut again = false;
-            for i in 0..candidates.len() {
-                let k = if backwards { candidates.len() - 1 - i } else { i };
+            for i in 0..block_len {
+                let k = if backwards { block_len - 1 - i } else { i };
                 let at = first_word + k;
-                for bit in set_bits(candidates[k] & !marked[at].load(Ordering::Relaxed), backwards) {
-                    let v = (at * 64) as u32 + bit;
-                    if heap.references(v).iter().any(|&w| is_marked(w)) {
-                        marked[at].fetch_or(1 << bit, Ordering::Relaxed);
+                let mut bits = Ones(candidates.word(k) & !marked.word(at));
+                while let Some(bit) = if backwards { bits.next_back() } else { bits.next() } {
+                    let v = at * 64 + bit;
+                    if heap.references(v as u32).iter().any(|&w| is_marked(w)) {
+                        marked.insert_shared(v);
                         again = true;
                     }
                 }
@@ -88,42 +89,39 @@ fn reaching_in_blocks(
         }
         gained
     };
-    let row_words = blocks.div_ceil(64);
-    let bit = |b: usize| (b / 64, 1u64 << (b % 64));
     // Only objects held strongly enough with references of their own can be marked by a
-    // scan: found once, with each block's referred blocks (a bitset over the blocks), so that
-    // a scan passes the others (a third of a heap's objects are leaves) a word at a time.
-    // Each block is settled as soon as its candidates are known.
-    let first: Vec<(Vec<u64>, Vec<u64>, bool)> = (0..blocks)
+    // scan: found once, with the blocks each block refers to, so that a scan passes the
+    // others (a third of a heap's objects are leaves) a word at a time. Each block is settled
+    // as soon as its candidates are known.
+    let first: Vec<(BitSet, BitSet, bool)> = (0..blocks)
         .into_par_iter()
         .map(|b| {
-            let mut refers = vec![0u64; row_words];
+            let mut refers = BitSet::new(blocks);
             let objects = (b * block_words * 64).min(n)..((b + 1) * block_words * 64).min(n);
-            let mut words = vec![0u64; objects.len().div_ceil(64)];
+            let mut candidates = BitSet::new(objects.len());
             for v in objects.clone().map(|v| v as ObjectIndex) {
                 let references = heap.references(v);
                 if references.is_empty() || !held(v) {
                     continue;
                 }
-                words[(v as usize - objects.start) / 64] |= 1 << (v % 64);
+                candidates.insert(v as usize - objects.start);
                 for &w in references {
-                    let (word, mask) = bit(block_of(w));
-                    refers[word] |= mask;
+                    refers.insert(block_of(w));
                 }
             }
-            let gained = settle(b, &words);
-            (words, refers, gained)
+            let gained = settle(b, &candidates);
+            (candidates, refers, gained)
         })
         .collect();
     // Blocks whose marks changed since the blocks that refer to them were last scanned.
-    let mut changed = vec![0u64; row_words];
+    let mut changed = BitSet::new(blocks);
     let mut candidates = Vec::with_capacity(blocks);
     let mut refers = Vec::with_capacity(blocks);
-    for (b, (words, row, gained)) in first.into_iter().enumerate() {
+    for (b, (block, row, gained)) in first.into_iter().enumerate() {
         if gained {
-            changed[bit(b).0] |= bit(b).1;
+            changed.insert(b);
         }
-        candidates.push(words);
+        candidates.push(block);
         refers.push(row);
     }
     let mut scans = blocks;
@@ -131,36 +129,24 @@ fn reaching_in_blocks(
         if weakest > Reach::Strong {
             for &(reference, referent, _) in &heap.referents {
                 if is_marked(referent) && held(reference) && mark(reference) {
-                    changed[bit(block_of(reference)).0] |= bit(block_of(reference)).1;
+                    changed.insert(block_of(reference));
                 }
             }
         }
-        let to_scan: Vec<usize> =
-            (0..blocks).filter(|&b| refers[b].iter().zip(&changed).any(|(r, c)| r & c != 0)).collect();
+        let to_scan: Vec<usize> = (0..blocks).filter(|&b| refers[b].intersects(&changed)).collect();
         if to_scan.is_empty() {
-            return Some(marked.into_iter().map(AtomicU64::into_inner).collect());
+            return Some(marked);
         }
         scans += to_scan.len();
         if scans > MAX_SCANS_PER_BLOCK.saturating_mul(blocks) {
             return None;
         }
         let gained: Vec<usize> = to_scan.into_par_iter().filter(|&b| settle(b, &candidates[b])).collect();
-        changed.fill(0);
+        changed.clear();
         for b in gained {
-            changed[bit(b).0] |= bit(b).1;
+            changed.insert(b);
         }
     }
-}
-
-/// The set bits of `word`, lowest first or highest first.
-fn set_bits(mut word: u64, highest_first: bool) -> impl Iterator<Item = u32> {
-    std::iter::from_fn(move || {
-        (word != 0).then(|| {
-            let bit = if highest_first { 63 - word.leading_zeros() } else { word.trailing_zeros() };
-            word &= !(1 << bit);
-            bit
-        })
-    })
 }
 
 #[cfg(test)]
@@ -232,8 +218,7 @@ mod tests {
         for block_words in [1, 2, 1024] {
             let level = |v| heap.reach().level(v);
             let marked = reaching_in_blocks(&heap, &targets, Reach::Strong, &level, block_words).expect("settles");
-            let got: Vec<bool> =
-                (0..heap.len() as u32).map(|v| marked[v as usize / 64] & (1 << (v % 64)) != 0).collect();
+            let got: Vec<bool> = (0..heap.len()).map(|v| marked.contains(v)).collect();
             assert_eq!(got, expected, "blocks of {block_words} words");
         }
     }
@@ -257,7 +242,7 @@ mod tests {
         let at = |id: u64| heap.index_of(id).unwrap();
         let marked = |weakest| {
             let bits = heap.reaching(&[at(target)], weakest).unwrap();
-            [target, cleaner, top].map(|id| bits[at(id) as usize / 64] & (1 << (at(id) % 64)) != 0)
+            [target, cleaner, top].map(|id| bits.contains(at(id) as usize))
         };
         assert_eq!(marked(Reach::Strong), [true, false, false]);
         assert_eq!(marked(Reach::Phantom), [true, true, true]);

@@ -1,7 +1,7 @@
 //! One pass over all objects that sorts out the instances every rule looks at, and one pass
 //! over all references that finds who points at a chosen few.
 
-use dumpscan_heap::{Heap, ObjectIndex, Reach};
+use dumpscan_heap::{BitSet, Heap, ObjectIndex, Reach};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -79,11 +79,11 @@ impl Referrers {
         if targets.is_empty() {
             return Referrers(FxHashMap::default()); // no pass over every reference for nothing
         }
-        let mut wanted = vec![0u64; heap.len().div_ceil(64)];
+        let mut wanted = BitSet::new(heap.len());
         for &t in targets {
-            wanted[t as usize / 64] |= 1 << (t % 64);
+            wanted.insert(t as usize);
         }
-        let is_wanted = |w: ObjectIndex| wanted[w as usize / 64] & (1 << (w % 64)) != 0;
+        let is_wanted = |w: ObjectIndex| wanted.contains(w as usize);
         let pairs: Vec<(ObjectIndex, ObjectIndex)> = (0..heap.len() as u32)
             .into_par_iter()
             .flat_map_iter(|v| heap.references(v).iter().filter(|&&w| is_wanted(w)).map(move |&w| (w, v)))
