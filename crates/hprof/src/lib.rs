@@ -32,6 +32,7 @@ mod parallel;
 mod record;
 mod summary;
 mod types;
+mod units;
 
 use std::path::Path;
 
@@ -48,6 +49,7 @@ pub use parallel::{HeapPlan, Truncation};
 pub use record::{record_name, tag as record_tag, Header, Ids, Record, RecordKind, Records, StackFrame};
 pub use summary::{write_frame, ArrayTotals, Frame, HistogramRow, Summary, ThreadSummary};
 pub use types::{BasicType, IdSize, Value};
+pub use units::human_bytes;
 
 /// A heap dump, mapped (or inflated) and with its header checked.
 pub struct Dump {
