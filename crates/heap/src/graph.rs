@@ -110,10 +110,6 @@ impl Starts {
         let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { *self.blocks.get(block + 1)? };
         Some((*self.wide.get(at)? as usize, end as usize))
     }
-
-    fn heap_bytes(&self) -> usize {
-        (self.blocks.len() + self.wide.len()) * 8 + self.near.len()
-    }
 }
 
 impl Csr {
@@ -177,11 +173,6 @@ impl Csr {
             (Some((start, _)), Some((_, end))) if count > 0 => &mut self.targets[start..end],
             _ => &mut [],
         }
-    }
-
-    /// Bytes held by the graph.
-    pub fn heap_bytes(&self) -> usize {
-        self.starts.heap_bytes() + self.targets.len() * 4
     }
 
     /// The graph over the members of `subset` and the edges between them, each member

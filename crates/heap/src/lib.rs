@@ -337,14 +337,6 @@ impl<'a> Heap<'a> {
         self.classes.by_name(class_name)?.static_value(field)
     }
 
-    /// Element `i` of an object array, as an object index.
-    pub fn array_element(&self, array: ObjectIndex, i: usize) -> Option<ObjectIndex> {
-        match self.record(array)? {
-            SubRecord::ObjectArray(a) => self.index_of(a.elements.get(i)?),
-            _ => None,
-        }
-    }
-
     /// Outgoing strong references of an object.
     pub fn references(&self, object: ObjectIndex) -> &[ObjectIndex] {
         self.graph.successors(object)

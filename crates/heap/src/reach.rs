@@ -25,9 +25,7 @@ pub enum Reach {
 }
 
 impl Reach {
-    pub const ALL: [Reach; 6] =
-        [Reach::Strong, Reach::Soft, Reach::Weak, Reach::Final, Reach::Phantom, Reach::Unreachable];
-
+    /// The word the outputs use for it.
     pub fn name(self) -> &'static str {
         match self {
             Reach::Strong => "strong",
@@ -81,23 +79,6 @@ impl Reachability {
     /// The root entry (index into `Heap::roots`) if the object is a GC root.
     pub fn root_of(&self, object: ObjectIndex) -> Option<usize> {
         self.root_of.get(&object).copied()
-    }
-
-    /// Counts of objects at each level, in `Reach::ALL` order.
-    pub fn counts(&self) -> [u64; 6] {
-        let mut counts = [0u64; 6];
-        for &l in &self.level {
-            counts[l as usize] += 1;
-        }
-        counts
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.level.len()
-            + match &self.parents {
-                Parents::All(parent) => parent.len() * 4,
-                Parents::Of(parent) => parent.len() * 8,
-            }
     }
 }
 
