@@ -291,7 +291,7 @@ impl Signal {
             }
             Threshold::Direct(_) => match jvm.jcmd("VM.native_memory summary", ATTACH_TIMEOUT) {
                 Ok(text) => {
-                    let nmt = Nmt::parse(&text).map_err(|e| Failure::Capture(format!("NMT's summary: {e}")))?;
+                    let nmt = Nmt::parse(&text).map_err(Failure::NmtSummary)?;
                     Ok(Some(nmt.committed("Other").unwrap_or(0)))
                 }
                 Err(_) if !alive() => Ok(None),

@@ -36,9 +36,9 @@ pub(crate) enum DiffFormat {
 pub(crate) fn side(path: &Path, options: &Options, log: &Log, cut: &mut bool) -> Result<Report, Failure> {
     let on_side = |failure: Failure| Failure::Side { path: path.to_path_buf(), failure: Box::new(failure) };
     if is_saved_report(path) {
-        let file = std::fs::File::open(path).map_err(|e| on_side(Failure::SavedReport(e.to_string())))?;
-        let report: Report = serde_json::from_reader(io::BufReader::new(file))
-            .map_err(|e| on_side(Failure::SavedReport(format!("not a dumpscan.report.v1 report: {e}"))))?;
+        let file = std::fs::File::open(path).map_err(|e| on_side(Failure::SavedReportUnreadable(e)))?;
+        let report: Report =
+            serde_json::from_reader(io::BufReader::new(file)).map_err(|e| on_side(Failure::NotAReport(e)))?;
         log.phase("read the saved report");
         return Ok(report);
     }
@@ -81,12 +81,11 @@ fn child_analysis(path: &Path, options: &Options, log: &Log) -> Option<Result<Re
             Err(Failure::Reported(status.code().unwrap_or(crate::EXIT_IO)))
         }
         (status, report) => {
-            let why = match (status, report) {
-                (Err(e), _) => e.to_string(),
-                (Ok(status), Ok(_)) => status.to_string(),
-                (Ok(status), Err(e)) => format!("{status}: {e}"),
+            let failure = match status {
+                Err(e) => Failure::AnalysisUnwaited(e),
+                Ok(status) => Failure::Analysis { status, report: report.err() },
             };
-            Err(Failure::Side { path: path.to_path_buf(), failure: Box::new(Failure::Analysis(why)) })
+            Err(Failure::Side { path: path.to_path_buf(), failure: Box::new(failure) })
         }
     })
 }

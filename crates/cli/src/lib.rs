@@ -433,39 +433,107 @@ impl CompressedOops {
     }
 }
 
-/// Why a command failed. Each kind has its exit status and its one-line message.
+/// Why a command failed. Each kind has its exit status and its one-line message; the error
+/// it wraps, if any, is its source. What it says names no file: [`Failure::message`] puts
+/// the dump's name in front where the failure is about the dump.
+#[derive(Debug, thiserror::Error)]
 enum Failure {
     /// The dump cannot be read, or is not a well-formed dump.
-    Dump(dumpscan_hprof::Error),
+    #[error("{}", dump_error(.0))]
+    Dump(#[source] dumpscan_hprof::Error),
     /// `-` was given while standard input is a terminal: nothing is being piped in.
+    #[error("standard input is a terminal: pipe a dump into `dumpscan -` (plain or gzip)")]
     StdinIsTerminal,
     /// The object or class asked about is not in the dump.
+    #[error("{0}")]
     NotFound(String),
     /// The output cannot be created or written.
-    Output { target: OutputTarget, error: std::io::Error },
+    #[error("{target}: {error}")]
+    Output {
+        target: OutputTarget,
+        #[source]
+        error: std::io::Error,
+    },
     /// The dump is cut short and `--strict` was given (the output was still written).
+    #[error("the dump is cut short (--strict)")]
     Truncated,
+    /// A JSON file given as a side of `diff` cannot be read.
+    #[error("{0}")]
+    SavedReportUnreadable(#[source] std::io::Error),
     /// A JSON file given as a side of `diff` is not a saved report.
-    SavedReport(String),
+    #[error("not a dumpscan.report.v1 report: {0}")]
+    NotAReport(#[source] serde_json::Error),
     /// A failure about one side of `diff`, named by its path.
-    Side { path: PathBuf, failure: Box<Failure> },
+    #[error("{}: {failure}", path.display())]
+    Side {
+        path: PathBuf,
+        #[source]
+        failure: Box<Failure>,
+    },
+    /// The child analysing a side of `diff` could not be waited for.
+    #[error("the analysis ended without a report ({0})")]
+    AnalysisUnwaited(#[source] std::io::Error),
     /// The child analysing a side of `diff` ended without a report, and without saying why
     /// (killed by a signal, or its output unreadable).
-    Analysis(String),
+    #[error(
+        "the analysis ended without a report ({status}{})",
+        report.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+    )]
+    Analysis {
+        status: std::process::ExitStatus,
+        /// Why its output is no report, when it is not.
+        #[source]
+        report: Option<serde_json::Error>,
+    },
     /// A child process already said why it failed, on the shared stderr; its exit status.
+    #[error("the analysis failed (exit status {0})")]
     Reported(i32),
     /// A file given with `--nmt` or `--proc` cannot be read.
-    NativeUnreadable { path: PathBuf, error: std::io::Error },
+    #[error("{}: {error}", path.display())]
+    NativeUnreadable {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
     /// A file given with `--nmt` or `--proc` is not what it should be.
-    NativeMalformed { path: PathBuf, error: dumpscan_offheap::native::NativeError },
+    #[error("{}: {error}", path.display())]
+    NativeMalformed {
+        path: PathBuf,
+        #[source]
+        error: dumpscan_offheap::native::NativeError,
+    },
     /// A live JVM could not be asked (`capture`, `watch`).
-    Attach(dumpscan_attach::AttachError),
+    #[error("{0}")]
+    Attach(#[source] AttachError),
+    /// NMT's summary, asked of a live JVM (`watch --direct-above`), cannot be read.
+    #[error("NMT's summary: {0}")]
+    NmtSummary(#[source] dumpscan_offheap::native::NativeError),
     /// A capture's file could not be written or moved.
-    CaptureFile { path: PathBuf, error: std::io::Error },
+    #[error("{}: {error}", path.display())]
+    CaptureFile {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
     /// A capture or a watch could not go on.
+    #[error("{0}")]
     Capture(String),
     /// The folder for arrays past the memory budget cannot hold a temporary file.
-    TempDir { path: PathBuf, error: std::io::Error },
+    #[error("--temp-dir {}: cannot make a temporary file: {error}", path.display())]
+    TempDir {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// What a dump's error says: the kind alone where the offset says nothing (the file cannot
+/// be opened, or is no dump at all).
+fn dump_error(e: &dumpscan_hprof::Error) -> String {
+    match &e.kind {
+        ErrorKind::Io(_) | ErrorKind::NotHprof | ErrorKind::NotAFile(_) => e.kind.to_string(),
+        _ => e.to_string(),
+    }
 }
 
 impl Failure {
@@ -475,10 +543,21 @@ impl Failure {
 }
 
 /// Where output goes, for messages about it.
+#[derive(Debug)]
 enum OutputTarget {
     Stdout,
     Create(PathBuf),
     Write(PathBuf),
+}
+
+impl std::fmt::Display for OutputTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputTarget::Stdout => f.write_str("cannot write the output"),
+            OutputTarget::Create(path) => write!(f, "cannot create {}", path.display()),
+            OutputTarget::Write(path) => write!(f, "cannot write {}", path.display()),
+        }
+    }
 }
 
 impl Failure {
@@ -491,52 +570,48 @@ impl Failure {
             Failure::StdinIsTerminal | Failure::Output { .. } => EXIT_IO,
             Failure::NotFound(_) => EXIT_NOT_FOUND,
             Failure::Truncated => EXIT_TRUNCATED,
-            Failure::SavedReport(_) => EXIT_BAD_DUMP,
+            Failure::SavedReportUnreadable(_) | Failure::NotAReport(_) => EXIT_BAD_DUMP,
             Failure::Side { failure, .. } => failure.status(),
-            Failure::Analysis(_) => EXIT_IO,
+            Failure::AnalysisUnwaited(_) | Failure::Analysis { .. } => EXIT_IO,
             Failure::Reported(status) => *status,
             Failure::NativeUnreadable { .. } => EXIT_IO,
             Failure::NativeMalformed { .. } => EXIT_BAD_DUMP,
             Failure::Attach(AttachError::NoProcess(_) | AttachError::NotAJvm { .. }) => EXIT_NOT_FOUND,
-            Failure::Attach(_) | Failure::CaptureFile { .. } | Failure::Capture(_) | Failure::TempDir { .. } => EXIT_IO,
+            Failure::Attach(_)
+            | Failure::NmtSummary(_)
+            | Failure::CaptureFile { .. }
+            | Failure::Capture(_)
+            | Failure::TempDir { .. } => EXIT_IO,
         }
     }
 
     /// The message for stderr, about `dump` (as the user named it) where it concerns the dump.
     fn message(&self, dump: &str) -> String {
         match self {
-            Failure::Dump(e) => match &e.kind {
-                ErrorKind::NotAFile(FileKind::Fifo | FileKind::Socket | FileKind::CharDevice) => {
-                    format!("{dump}: {} (to read a stream, give - and pipe it in: dumpscan - < {dump})", e.kind)
-                }
-                ErrorKind::Io(_) | ErrorKind::NotHprof | ErrorKind::NotAFile(_) => format!("{dump}: {}", e.kind),
-                _ => format!("{dump}: {e}"),
-            },
-            Failure::StdinIsTerminal => {
-                "standard input is a terminal: pipe a dump into `dumpscan -` (plain or gzip)".to_string()
+            Failure::Dump(e)
+                if matches!(e.kind, ErrorKind::NotAFile(FileKind::Fifo | FileKind::Socket | FileKind::CharDevice)) =>
+            {
+                format!("{dump}: {} (to read a stream, give - and pipe it in: dumpscan - < {dump})", e.kind)
             }
-            Failure::NotFound(message) => format!("{dump}: {message}"),
-            Failure::Output { target: OutputTarget::Stdout, error } => format!("cannot write the output: {error}"),
-            Failure::Output { target: OutputTarget::Create(path), error } => {
-                format!("cannot create {}: {error}", path.display())
-            }
-            Failure::Output { target: OutputTarget::Write(path), error } => {
-                format!("cannot write {}: {error}", path.display())
-            }
-            Failure::Truncated => format!("{dump}: the dump is cut short (--strict)"),
-            Failure::SavedReport(message) => format!("{dump}: {message}"),
             Failure::Side { path, failure } if path == Path::new(STDIN) => failure.message("standard input"),
             Failure::Side { path, failure } => failure.message(&path.display().to_string()),
-            Failure::Analysis(why) => format!("{dump}: the analysis ended without a report ({why})"),
             Failure::Reported(_) => String::new(),
-            Failure::NativeUnreadable { path, error } => format!("{}: {error}", path.display()),
-            Failure::NativeMalformed { path, error } => format!("{}: {error}", path.display()),
-            Failure::Attach(e) => e.to_string(),
-            Failure::CaptureFile { path, error } => format!("{}: {error}", path.display()),
-            Failure::Capture(message) => message.clone(),
-            Failure::TempDir { path, error } => {
-                format!("--temp-dir {}: cannot make a temporary file: {error}", path.display())
-            }
+            Failure::Dump(_)
+            | Failure::NotFound(_)
+            | Failure::Truncated
+            | Failure::SavedReportUnreadable(_)
+            | Failure::NotAReport(_)
+            | Failure::AnalysisUnwaited(_)
+            | Failure::Analysis { .. } => format!("{dump}: {self}"),
+            Failure::StdinIsTerminal
+            | Failure::Output { .. }
+            | Failure::NativeUnreadable { .. }
+            | Failure::NativeMalformed { .. }
+            | Failure::Attach(_)
+            | Failure::NmtSummary(_)
+            | Failure::CaptureFile { .. }
+            | Failure::Capture(_)
+            | Failure::TempDir { .. } => self.to_string(),
         }
     }
 
@@ -1053,4 +1128,46 @@ pub fn render_all(dump: &Dump, error: Option<&str>, out: &mut dyn Write) -> Resu
         write(graph::render_dominators(&mut out, path, &heap, Dominators::compute(&heap), 0, format))?;
     }
     write(out.flush())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// The message names the file where the failure is about one, and the error a failure
+    /// wraps stays beneath it.
+    #[test]
+    fn failures_say_one_line_and_keep_their_source() {
+        let fifo = Failure::Dump(dumpscan_hprof::Error::new(ErrorKind::NotAFile(FileKind::Fifo), 0));
+        assert_eq!(
+            fifo.message("p"),
+            "p: is a named pipe, not a regular file (to read a stream, give - and pipe it in: dumpscan - < p)"
+        );
+        assert_eq!(fifo.status(), EXIT_IO);
+        assert!(fifo.source().is_some_and(|e| e.is::<dumpscan_hprof::Error>()));
+
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let side = Failure::Side { path: "old.json".into(), failure: Box::new(Failure::NotAReport(json)) };
+        assert_eq!(
+            side.message("ignored"),
+            "old.json: not a dumpscan.report.v1 report: EOF while parsing an object at line 1 column 1"
+        );
+        assert_eq!(side.status(), EXIT_BAD_DUMP);
+        let inner = side.source().expect("the side's failure");
+        assert!(inner.source().is_some_and(|e| e.is::<serde_json::Error>()));
+
+        let nmt = Failure::NmtSummary(dumpscan_offheap::native::Nmt::parse("Total: reserved=1QB").unwrap_err());
+        assert_eq!(nmt.message("d"), "NMT's summary: line 1: reserved=1QB: unknown unit \"QB\"");
+        assert!(nmt.source().is_some_and(|e| e.is::<dumpscan_offheap::native::NativeError>()));
+
+        let output = Failure::Output {
+            target: OutputTarget::Create("/x/out.md".into()),
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(output.message("d"), "cannot create /x/out.md: entity not found");
+        assert!(output.source().is_some_and(|e| e.is::<std::io::Error>()));
+        assert_eq!(Failure::Truncated.message("d"), "d: the dump is cut short (--strict)");
+    }
 }

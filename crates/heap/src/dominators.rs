@@ -295,10 +295,6 @@ impl Dominators {
         }
         sums
     }
-
-    pub fn heap_bytes(&self) -> usize {
-        (self.number.len() + self.vertex.len() + self.idom.len()) * 4
-    }
 }
 
 /// Retained amounts of every object, from [`Dominators::retained`].

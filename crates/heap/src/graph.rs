@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::ObjectIndex;
+use crate::{BitSet, ObjectIndex};
 
 /// A directed graph over object indices in compressed sparse row form.
 #[derive(Debug, Default)]
@@ -110,10 +110,6 @@ impl Starts {
         let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { *self.blocks.get(block + 1)? };
         Some((*self.wide.get(at)? as usize, end as usize))
     }
-
-    fn heap_bytes(&self) -> usize {
-        (self.blocks.len() + self.wide.len()) * 8 + self.near.len()
-    }
 }
 
 impl Csr {
@@ -183,11 +179,6 @@ impl Csr {
         }
     }
 
-    /// Bytes held by the graph.
-    pub fn heap_bytes(&self) -> usize {
-        self.starts.heap_bytes() + self.targets.len() * 4
-    }
-
     /// The graph over the members of `subset` and the edges between them, each member
     /// renumbered by its rank.
     pub fn induced(&self, subset: &Subset<'_>) -> Csr {
@@ -202,42 +193,42 @@ impl Csr {
     }
 }
 
-/// A set of nodes given as a bitset by node number, numbered densely in node order: the
-/// nodes of a graph [`Csr::induced`] by them.
+/// A set of nodes, numbered densely in node order: the nodes of a graph [`Csr::induced`] by
+/// them.
 pub struct Subset<'a> {
-    bits: &'a [u64],
-    /// Members before each word of `bits`.
+    members: &'a BitSet,
+    /// Members before each word of `members`.
     before: Vec<u32>,
 }
 
 impl<'a> Subset<'a> {
-    /// The nodes whose bit is set in `bits` (bit `v % 64` of word `v / 64`).
-    pub fn new(bits: &'a [u64]) -> Subset<'a> {
+    /// The nodes in `members`.
+    pub fn new(members: &'a BitSet) -> Subset<'a> {
         let mut count = 0u32;
-        let before = bits
-            .iter()
-            .map(|word| {
+        let before = (0..members.word_count())
+            .map(|k| {
                 let at = count;
-                count += word.count_ones();
+                count += members.word(k).count_ones();
                 at
             })
             .collect();
-        Subset { bits, before }
+        Subset { members, before }
     }
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+        self.members.count()
     }
 
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
-        self.bits.iter().all(|&w| w == 0)
+        self.members.is_empty()
     }
 
+    /// Whether `v` is a member.
     #[inline]
     pub fn contains(&self, v: ObjectIndex) -> bool {
-        self.bits.get(v.index() / 64).is_some_and(|w| w & (1 << (v.get() % 64)) != 0)
+        self.members.contains(v.index())
     }
 
     /// The number of members below `v`: `v`'s number in the subset when it is a member, and
@@ -245,21 +236,12 @@ impl<'a> Subset<'a> {
     #[inline]
     pub fn rank(&self, v: ObjectIndex) -> ObjectIndex {
         let word = v.index() / 64;
-        ObjectIndex::new(self.before[word] + (self.bits[word] & ((1u64 << (v.get() % 64)) - 1)).count_ones())
+        ObjectIndex::new(self.before[word] + (self.members.word(word) & ((1u64 << (v.get() % 64)) - 1)).count_ones())
     }
 
     /// The members, ascending.
     pub fn members(&self) -> impl Iterator<Item = ObjectIndex> + '_ {
-        self.bits.iter().enumerate().flat_map(|(k, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                (word != 0).then(|| {
-                    let bit = word.trailing_zeros();
-                    word &= word - 1;
-                    ObjectIndex::new((k * 64) as u32 + bit)
-                })
-            })
-        })
+        self.members.ones().map(|v| ObjectIndex::new(v as u32))
     }
 }
 

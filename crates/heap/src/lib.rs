@@ -16,6 +16,7 @@
 //! # Ok::<(), dumpscan_hprof::Error>(())
 //! ```
 
+mod bits;
 mod build;
 mod dominators;
 mod graph;
@@ -32,6 +33,7 @@ mod reaching;
 mod roots;
 mod types;
 
+pub use bits::BitSet;
 pub use dominators::{Dominators, Retained};
 pub use graph::{Csr, Subset};
 pub use indices::{ClassIndex, ObjectIndex};
@@ -395,14 +397,6 @@ impl<'a> Heap<'a> {
     /// A static field of class `class_name`.
     pub fn static_field(&self, class_name: &str, field: &str) -> Option<Value> {
         self.classes.by_name(class_name)?.static_value(field)
-    }
-
-    /// Element `i` of an object array, as an object index.
-    pub fn array_element(&self, array: ObjectIndex, i: usize) -> Option<ObjectIndex> {
-        match self.record(array)? {
-            SubRecord::ObjectArray(a) => self.index_of(a.elements.get(i)?),
-            _ => None,
-        }
     }
 
     /// Outgoing strong references of an object.

@@ -1,13 +1,14 @@
 //! Reachability by reference strength, with a breadth-first parent for every object reached:
 //! following parents back gives a shortest path to a GC root.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::iter::Either;
 use rayon::prelude::*;
 
+use crate::bits::Ones;
 use crate::graph::Subset;
-use crate::{Csr, ObjectIndex, Root};
+use crate::{BitSet, Csr, ObjectIndex, Root};
 
 /// How strongly an object is held, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -24,9 +25,7 @@ pub enum Reach {
 }
 
 impl Reach {
-    pub const ALL: [Reach; 6] =
-        [Reach::Strong, Reach::Soft, Reach::Weak, Reach::Final, Reach::Phantom, Reach::Unreachable];
-
+    /// The word the outputs use for it.
     pub fn name(self) -> &'static str {
         match self {
             Reach::Strong => "strong",
@@ -112,18 +111,6 @@ impl Reachability {
     pub fn root_of(&self, object: ObjectIndex) -> Option<usize> {
         self.root_of.get(&object).copied()
     }
-
-    pub fn heap_bytes(&self) -> usize {
-        let levels = match &self.level {
-            Levels::All(level) => level.len(),
-            Levels::Of(objects, _) => objects.len() * 5,
-        };
-        levels
-            + match &self.parents {
-                Parents::All(parent) => parent.len() * 4,
-                Parents::Of(parent) => parent.len() * 8,
-            }
-    }
 }
 
 /// The breadth-first parents: of every object, or of the few whose paths are wanted.
@@ -144,7 +131,7 @@ impl Default for Parents {
 /// are kept (a bit an object rather than 4 bytes).
 enum Claims {
     Parents(Vec<AtomicU32>),
-    Seen(Vec<AtomicU64>),
+    Seen(BitSet),
 }
 
 impl Claims {
@@ -153,11 +140,8 @@ impl Claims {
     fn claim(&self, v: ObjectIndex, w: ObjectIndex) -> bool {
         match self {
             Claims::Parents(parent) => parent[w.index()].fetch_min(v.get(), Ordering::Relaxed) == NO_PARENT,
-            Claims::Seen(bits) => {
-                // Most objects met are claimed already: a plain read spares them the write.
-                let (word, bit) = (&bits[w.index() / 64], 1 << (w.get() % 64));
-                word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
-            }
+            // Most objects met are claimed already: a plain read spares them the write.
+            Claims::Seen(seen) => !seen.contains(w.index()) && seen.insert_shared(w.index()),
         }
     }
 
@@ -170,8 +154,8 @@ impl Claims {
 
     /// `root` reached as a GC root: claimed, with no parent.
     fn root(&self, root: ObjectIndex) {
-        if let Claims::Seen(bits) = self {
-            bits[root.index() / 64].fetch_or(1 << (root.get() % 64), Ordering::Relaxed);
+        if let Claims::Seen(seen) = self {
+            seen.insert_shared(root.index());
         }
     }
 
@@ -179,8 +163,8 @@ impl Claims {
     fn seed(&self, reference: ObjectIndex, referent: ObjectIndex) {
         match self {
             Claims::Parents(parent) => parent[referent.index()].store(reference.get(), Ordering::Relaxed),
-            Claims::Seen(bits) => {
-                bits[referent.index() / 64].fetch_or(1 << (referent.get() % 64), Ordering::Relaxed);
+            Claims::Seen(seen) => {
+                seen.insert_shared(referent.index());
             }
         }
     }
@@ -243,7 +227,7 @@ pub(crate) fn within(
     graph: &Csr,
     roots: &[Root],
     referents: &[(ObjectIndex, ObjectIndex, Reach)],
-    members: &[u64],
+    members: &BitSet,
 ) -> Reachability {
     let subset = Subset::new(members);
     let nodes: Vec<ObjectIndex> = subset.members().collect();
@@ -300,7 +284,7 @@ impl Walk {
         let claims = if with_parents {
             Claims::Parents((0..n).map(|_| AtomicU32::new(NO_PARENT)).collect())
         } else {
-            Claims::Seen((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+            Claims::Seen(BitSet::new(n))
         };
         let mut walk =
             Walk { level: vec![Reach::Unreachable; n], claims, root_of: Default::default(), seeds: Vec::new() };
@@ -315,33 +299,21 @@ impl Walk {
     }
 }
 
-/// The objects of one breadth-first level: a list while it is short, a bitmap over all
+/// The objects of one breadth-first level: a list while it is short, a bit set over all
 /// objects once a list could outgrow one, so no level costs more than an eighth of a byte
 /// an object.
 enum Frontier {
     List(Vec<ObjectIndex>),
-    Bits(Vec<AtomicU64>),
+    Bits(BitSet),
 }
 
 impl Frontier {
     fn objects(&self) -> impl ParallelIterator<Item = ObjectIndex> + '_ {
         match self {
             Frontier::List(list) => Either::Left(list.par_iter().copied()),
-            Frontier::Bits(words) => Either::Right(words.par_iter().enumerate().flat_map_iter(|(k, word)| {
-                set_bits(word.load(Ordering::Relaxed)).map(move |bit| ObjectIndex::new((k * 64 + bit) as u32))
-            })),
+            Frontier::Bits(bits) => Either::Right(bits.par_ones().map(|v| ObjectIndex::new(v as u32))),
         }
     }
-}
-
-fn set_bits(mut word: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (word != 0).then(|| {
-            let bit = word.trailing_zeros() as usize;
-            word &= word - 1;
-            bit
-        })
-    })
 }
 
 /// Levels with fewer references to follow than this are expanded on the calling thread.
@@ -390,22 +362,22 @@ fn spread(
                     .collect(),
             )
         } else {
-            let words: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+            let bits = BitSet::new(n);
             frontier.objects().for_each(|v| {
                 for &w in graph.successors(v) {
                     if claims(v, w) {
-                        words[w.index() / 64].fetch_or(1 << (w.get() % 64), Ordering::Relaxed);
+                        bits.insert_shared(w.index());
                     }
                 }
             });
-            Frontier::Bits(words)
+            Frontier::Bits(bits)
         };
         match &next {
             Frontier::List(list) => list.iter().for_each(|&w| level[w.index()] = strength),
-            Frontier::Bits(words) => level
+            Frontier::Bits(bits) => level
                 .par_chunks_mut(64)
-                .zip(words.par_iter())
-                .for_each(|(chunk, word)| set_bits(word.load(Ordering::Relaxed)).for_each(|bit| chunk[bit] = strength)),
+                .enumerate()
+                .for_each(|(k, chunk)| Ones(bits.word(k)).for_each(|bit| chunk[bit] = strength)),
         }
         frontier = next;
     }

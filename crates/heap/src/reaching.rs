@@ -1,11 +1,10 @@
 //! The objects from which one of a few targets can be reached: the part of the heap that
 //! holds them, which is all a tree or a path to them needs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rayon::prelude::*;
 
-use crate::{Heap, ObjectIndex, Reach};
+use crate::bits::Ones;
+use crate::{BitSet, Heap, ObjectIndex, Reach};
 
 /// Objects a block of the marking holds, in 64-bit words, at the least; a large heap gets
 /// larger blocks, so that the blocks' map of which refers to which stays small.
@@ -22,7 +21,7 @@ const MAX_SCANS_PER_BLOCK: usize = 24;
 
 impl Heap<'_> {
     /// The objects held at least as strongly as `weakest` from which one of `targets` can be
-    /// reached, as a bitset by object number, the targets included: over strong references,
+    /// reached, by object number, the targets included: over strong references,
     /// and past [`Reach::Strong`] also from a `java.lang.ref.Reference` to its referent.
     /// `None` when the marks take too long to settle (see [`MAX_SCANS_PER_BLOCK`]).
     ///
@@ -34,7 +33,7 @@ impl Heap<'_> {
     ///
     /// After [`Heap::reach_toward`], targets among the objects that reach its targets are
     /// marked by a walk back over the references among those objects alone.
-    pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<Vec<u64>> {
+    pub fn reaching(&self, targets: &[ObjectIndex], weakest: Reach) -> Option<BitSet> {
         if let Some(known) = self.toward.get() {
             let few = known.len() <= (self.len() / FEW_KNOWN).max(FEW_KNOWN_AT_LEAST);
             if few && weakest <= Reach::Phantom && targets.iter().all(|t| known.binary_search(t).is_ok()) {
@@ -48,7 +47,7 @@ impl Heap<'_> {
     /// all that reaches one of them: every object that [`Heap::reaching`] would mark is among
     /// them, and so is every object on its way to a target. A walk back from the targets over
     /// the references among `known`.
-    fn reaching_among(&self, known: &[ObjectIndex], targets: &[ObjectIndex], weakest: Reach) -> Vec<u64> {
+    fn reaching_among(&self, known: &[ObjectIndex], targets: &[ObjectIndex], weakest: Reach) -> BitSet {
         let rank = |v: ObjectIndex| known.binary_search(&v).ok();
         // (the referred object's rank, the referrer), for the referrers of each known object.
         let mut back: Vec<(usize, ObjectIndex)> =
@@ -58,19 +57,13 @@ impl Heap<'_> {
             back.extend(held_references.filter_map(|&(reference, referent, _)| Some((rank(referent)?, reference))));
         }
         back.sort_unstable();
-        let mut marked = vec![0u64; self.len().div_ceil(64)];
-        let mut mark = |v: ObjectIndex| {
-            let (word, bit) = (v.index() / 64, 1u64 << (v.index() % 64));
-            let fresh = marked[word] & bit == 0;
-            marked[word] |= bit;
-            fresh
-        };
-        let mut pending: Vec<ObjectIndex> = targets.iter().copied().filter(|&t| mark(t)).collect();
+        let mut marked = BitSet::new(self.len());
+        let mut pending: Vec<ObjectIndex> = targets.iter().copied().filter(|&t| marked.insert(t.index())).collect();
         while let Some(w) = pending.pop() {
             let Some(r) = rank(w) else { continue };
             let from = back.partition_point(|&(x, _)| x < r);
             for &(_, v) in back[from..].iter().take_while(|&&(x, _)| x == r) {
-                if self.level(v) <= weakest && mark(v) {
+                if self.level(v) <= weakest && marked.insert(v.index()) {
                     pending.push(v);
                 }
             }
@@ -84,7 +77,7 @@ impl Heap<'_> {
         targets: &[ObjectIndex],
         weakest: Reach,
         level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
-    ) -> Option<Vec<u64>> {
+    ) -> Option<BitSet> {
         let block_words = self.len().div_ceil(64).div_ceil(MAX_BLOCKS).max(MIN_BLOCK_WORDS);
         reaching_in_blocks(self, targets, weakest, level, block_words)
     }
@@ -97,35 +90,36 @@ fn reaching_in_blocks(
     weakest: Reach,
     level: &(dyn Fn(ObjectIndex) -> Reach + Sync),
     block_words: usize,
-) -> Option<Vec<u64>> {
+) -> Option<BitSet> {
     let n = heap.len();
     let words = n.div_ceil(64);
     let blocks = words.div_ceil(block_words).max(1);
     let block_of = |v: ObjectIndex| v.index() / 64 / block_words;
-    let marked: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-    let bit_of = |v: ObjectIndex| 1u64 << (v.get() % 64);
-    let is_marked = |v: ObjectIndex| marked[v.index() / 64].load(Ordering::Relaxed) & bit_of(v) != 0;
-    let mark = |v: ObjectIndex| marked[v.index() / 64].fetch_or(bit_of(v), Ordering::Relaxed) & bit_of(v) == 0;
+    let marked = BitSet::new(n);
+    let is_marked = |v: ObjectIndex| marked.contains(v.index());
+    let mark = |v: ObjectIndex| marked.insert_shared(v.index());
     let held = |v: ObjectIndex| level(v) <= weakest;
     for &t in targets {
         mark(t);
     }
-    // Marks the candidates of block `b` (its words of `candidates`) that refer to a marked
-    // object, alternately backwards and forwards until the block settles (marks travel along
-    // a structure laid out either way); whether any was marked.
-    let settle = |b: usize, candidates: &[u64]| -> bool {
+    // Marks the candidates of block `b` (numbered from the block's first object) that refer
+    // to a marked object, alternately backwards and forwards until the block settles (marks
+    // travel along a structure laid out either way); whether any was marked.
+    let settle = |b: usize, candidates: &BitSet| -> bool {
         let first_word = b * block_words;
+        let block_len = candidates.word_count();
         let mut gained = false;
         for pass in 0.. {
             let backwards = pass % 2 == 0;
             let mut again = false;
-            for i in 0..candidates.len() {
-                let k = if backwards { candidates.len() - 1 - i } else { i };
+            for i in 0..block_len {
+                let k = if backwards { block_len - 1 - i } else { i };
                 let at = first_word + k;
-                for bit in set_bits(candidates[k] & !marked[at].load(Ordering::Relaxed), backwards) {
-                    let v = ObjectIndex::new((at * 64) as u32 + bit);
-                    if heap.references(v).iter().any(|&w| is_marked(w)) {
-                        marked[at].fetch_or(1 << bit, Ordering::Relaxed);
+                let mut bits = Ones(candidates.word(k) & !marked.word(at));
+                while let Some(bit) = if backwards { bits.next_back() } else { bits.next() } {
+                    let v = at * 64 + bit;
+                    if heap.references(ObjectIndex::new(v as u32)).iter().any(|&w| is_marked(w)) {
+                        marked.insert_shared(v);
                         again = true;
                     }
                 }
@@ -137,50 +131,47 @@ fn reaching_in_blocks(
         }
         gained
     };
-    let row_words = blocks.div_ceil(64);
-    let bit = |b: usize| (b / 64, 1u64 << (b % 64));
     // Only objects held strongly enough with references of their own can be marked by a
     // scan: found once, with each block's referred blocks (a bitset over the blocks), so that
     // a scan passes the others (a third of a heap's objects are leaves) a word at a time.
     // That first reading marks what it can too; a block where it marked nothing is settled
     // (most blocks: the objects that reach a few targets are few), the others are settled
     // at once.
-    let first: Vec<(Vec<u64>, Vec<u64>, bool)> = (0..blocks)
+    let first: Vec<(BitSet, BitSet, bool)> = (0..blocks)
         .into_par_iter()
         .map(|b| {
-            let mut refers = vec![0u64; row_words];
+            let mut refers = BitSet::new(blocks);
             let objects = (b * block_words * 64).min(n)..((b + 1) * block_words * 64).min(n);
-            let mut words = vec![0u64; objects.len().div_ceil(64)];
+            let mut candidates = BitSet::new(objects.len());
             let mut gained = false;
             for v in objects.clone().map(|v| ObjectIndex::new(v as u32)) {
                 let references = heap.references(v);
                 if references.is_empty() || !held(v) {
                     continue;
                 }
-                words[(v.index() - objects.start) / 64] |= bit_of(v);
+                candidates.insert(v.index() - objects.start);
                 let mut refers_marked = false;
                 for &w in references {
-                    let (word, mask) = bit(block_of(w));
-                    refers[word] |= mask;
+                    refers.insert(block_of(w));
                     refers_marked |= is_marked(w);
                 }
                 gained |= refers_marked && mark(v);
             }
             if gained {
-                settle(b, &words);
+                settle(b, &candidates);
             }
-            (words, refers, gained)
+            (candidates, refers, gained)
         })
         .collect();
     // Blocks whose marks changed since the blocks that refer to them were last scanned.
-    let mut changed = vec![0u64; row_words];
+    let mut changed = BitSet::new(blocks);
     let mut candidates = Vec::with_capacity(blocks);
     let mut refers = Vec::with_capacity(blocks);
-    for (b, (words, row, gained)) in first.into_iter().enumerate() {
+    for (b, (block, row, gained)) in first.into_iter().enumerate() {
         if gained {
-            changed[bit(b).0] |= bit(b).1;
+            changed.insert(b);
         }
-        candidates.push(words);
+        candidates.push(block);
         refers.push(row);
     }
     let mut scans = blocks;
@@ -188,36 +179,24 @@ fn reaching_in_blocks(
         if weakest > Reach::Strong {
             for &(reference, referent, _) in &heap.referents {
                 if is_marked(referent) && held(reference) && mark(reference) {
-                    changed[bit(block_of(reference)).0] |= bit(block_of(reference)).1;
+                    changed.insert(block_of(reference));
                 }
             }
         }
-        let to_scan: Vec<usize> =
-            (0..blocks).filter(|&b| refers[b].iter().zip(&changed).any(|(r, c)| r & c != 0)).collect();
+        let to_scan: Vec<usize> = (0..blocks).filter(|&b| refers[b].intersects(&changed)).collect();
         if to_scan.is_empty() {
-            return Some(marked.into_iter().map(AtomicU64::into_inner).collect());
+            return Some(marked);
         }
         scans += to_scan.len();
         if scans > MAX_SCANS_PER_BLOCK.saturating_mul(blocks) {
             return None;
         }
         let gained: Vec<usize> = to_scan.into_par_iter().filter(|&b| settle(b, &candidates[b])).collect();
-        changed.fill(0);
+        changed.clear();
         for b in gained {
-            changed[bit(b).0] |= bit(b).1;
+            changed.insert(b);
         }
     }
-}
-
-/// The set bits of `word`, lowest first or highest first.
-fn set_bits(mut word: u64, highest_first: bool) -> impl Iterator<Item = u32> {
-    std::iter::from_fn(move || {
-        (word != 0).then(|| {
-            let bit = if highest_first { 63 - word.leading_zeros() } else { word.trailing_zeros() };
-            word &= !(1 << bit);
-            bit
-        })
-    })
 }
 
 #[cfg(test)]
@@ -289,7 +268,7 @@ mod tests {
         for block_words in [1, 2, 1024] {
             let level = |v| heap.reach().level(v);
             let marked = reaching_in_blocks(&heap, &targets, Reach::Strong, &level, block_words).expect("settles");
-            let got: Vec<bool> = heap.objects().map(|v| marked[v.index() / 64] & (1 << (v.get() % 64)) != 0).collect();
+            let got: Vec<bool> = heap.objects().map(|v| marked.contains(v.index())).collect();
             assert_eq!(got, expected, "blocks of {block_words} words");
         }
     }
@@ -313,7 +292,7 @@ mod tests {
         let at = |id: u64| heap.index_of(id).unwrap();
         let marked = |weakest| {
             let bits = heap.reaching(&[at(target)], weakest).unwrap();
-            [target, cleaner, top].map(|id| bits[at(id).index() / 64] & (1 << (at(id).get() % 64)) != 0)
+            [target, cleaner, top].map(|id| bits.contains(at(id).index()))
         };
         assert_eq!(marked(Reach::Strong), [true, false, false]);
         assert_eq!(marked(Reach::Phantom), [true, true, true]);

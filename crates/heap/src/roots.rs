@@ -50,7 +50,7 @@ impl Heap<'_> {
     /// thread names and the like, never application data. Up to JDK 7u5 a string could be a
     /// slice (`offset`, `count`) of a `char[]` shared with the string it was cut from.
     pub fn string_value(&self, string: ObjectIndex) -> Option<String> {
-        use dumpscan_hprof::{BasicType, SubRecord};
+        use dumpscan_hprof::{StringCoding, SubRecord};
         let int = |name: &str| self.field(string, name).and_then(|v| v.as_i64());
         let (array, coder, slice) = match self.record(string)? {
             SubRecord::PrimitiveArray(_) => (string, 0, None),
@@ -69,25 +69,16 @@ impl Heap<'_> {
         };
         let SubRecord::PrimitiveArray(a) = self.record(array)? else { return None };
         let data = a.data?;
-        let units = |le: bool| {
-            data.chunks_exact(2).map(move |c| {
-                if le {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            })
+        let coding = StringCoding::of(a.element_type, coder);
+        let data = match slice {
+            // A slice counts the array's units (a `char[]`'s UTF-16 units).
+            Some(units) => {
+                let width = coding.unit_bytes();
+                data.get(units.start.checked_mul(width)?..units.end.checked_mul(width)?)?
+            }
+            None => data,
         };
-        let text: String = match (a.element_type, coder) {
-            (BasicType::Byte, 0) => data.iter().map(|&b| b as char).collect(),
-            (BasicType::Byte, _) => char::decode_utf16(units(true)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
-            _ => char::decode_utf16(units(false)).map(|r| r.unwrap_or('\u{fffd}')).collect(),
-        };
-        match slice {
-            // A slice counts UTF-16 units of a `char[]`.
-            Some(range) => Some(String::from_utf16_lossy(text.encode_utf16().collect::<Vec<u16>>().get(range)?)),
-            None => Some(text),
-        }
+        Some(coding.decode(data))
     }
 
     /// The frame of thread `serial` at depth `index` (0 is the innermost call).
@@ -135,5 +126,48 @@ impl Heap<'_> {
             },
             other => other.name().to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dumpscan_hprof::Dump;
+    use dumpscan_testkit::{BasicType as T, HeapBuilder, Value as V};
+
+    use crate::Heap;
+
+    /// Strings of each JDK's layout: Latin-1 and UTF-16 `byte[]` with a coder, a whole `char[]`,
+    /// and slices of a shared `char[]` counted in UTF-16 units.
+    #[test]
+    fn string_values_in_every_layout() {
+        let mut b = HeapBuilder::new();
+        let object = b.define_class("java.lang.Object", None, &[]);
+        let compact = b.define_class("java.lang.String", Some(object), &[("value", T::Object), ("coder", T::Byte)]);
+        let sliced = b.define_class(
+            "org.example.OldString",
+            Some(object),
+            &[("value", T::Object), ("offset", T::Int), ("count", T::Int)],
+        );
+        let latin1 = b.byte_array(&[b'c', b'a', b'f', 0xE9]);
+        let latin1 = b.instance(compact, &[V::Object(latin1), V::Byte(0)]);
+        let utf16: Vec<u8> = "\u{1F600}!".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16 = b.byte_array(&utf16);
+        let utf16 = b.instance(compact, &[V::Object(utf16), V::Byte(1)]);
+        let units: Vec<u8> = "a\u{1F600}b".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let chars = b.new_id();
+        b.body().primitive_array(chars, T::Char, (units.len() / 2) as u32, &units);
+        let slice = |b: &mut HeapBuilder, offset: i32, count: i32| {
+            b.instance(sliced, &[V::Object(chars), V::Int(offset), V::Int(count)])
+        };
+        let (middle, last, past_end) = (slice(&mut b, 1, 2), slice(&mut b, 3, 1), slice(&mut b, 3, 2));
+        let dump = Dump::from_vec(b.finish_single()).unwrap();
+        let heap = Heap::build(&dump).unwrap();
+        let text = |id: u64| heap.string_value(heap.index_of(id).unwrap());
+        assert_eq!(text(latin1).as_deref(), Some("caf\u{e9}"));
+        assert_eq!(text(utf16).as_deref(), Some("\u{1F600}!"));
+        assert_eq!(text(chars).as_deref(), Some("a\u{1F600}b"));
+        assert_eq!(text(middle).as_deref(), Some("\u{1F600}"));
+        assert_eq!(text(last).as_deref(), Some("b"));
+        assert_eq!(text(past_end), None);
     }
 }

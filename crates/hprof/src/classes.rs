@@ -4,7 +4,8 @@ use rustc_hash::FxHashMap;
 
 use crate::heap::{ClassDump, InstanceDump};
 use crate::metadata::Metadata;
-use crate::names::{decode_utf8, java_class_name};
+use crate::names::java_class_name;
+use crate::text::decode_utf8;
 use crate::types::{BasicType, IdSize, Value};
 
 /// A class as the dump describes it, with names resolved.

@@ -17,6 +17,7 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::error::{Error, ErrorKind, FileKind, GzipProblem, Result};
+use crate::units::human_bytes;
 
 /// An inflated dump of at most this many bytes, as the gzip trailers tell it, is held in
 /// memory; a larger one goes to an unlinked temporary file. A single stream's trailer gives its
@@ -175,9 +176,9 @@ fn inflate_in_turn(data: &[u8], memory_limit: u64, log: &dyn Fn(&str)) -> Result
     let trailer = data.len().checked_sub(4).map_or(0, |at| isize_at(data, at + 4));
     let mut sink = Spill::new(trailer, memory_limit);
     log(&format!(
-        "inflating gzip dump into {} (its trailer says {} MiB)",
+        "inflating gzip dump into {} (its trailer says {})",
         if sink.file.is_none() { "memory" } else { "a temporary file" },
-        trailer >> 20
+        human_bytes(trailer)
     ));
     let mut start = 0;
     let mut inflated = 0u64;
@@ -230,7 +231,10 @@ impl Spill {
                 self.memory.extend_from_slice(bytes);
                 return Ok(());
             }
-            log(&format!("the inflated dump passed {} MiB: moving it to a temporary file", self.memory.len() >> 20));
+            log(&format!(
+                "the inflated dump passed {}: moving it to a temporary file",
+                human_bytes(self.memory.len() as u64)
+            ));
             let mut file = io::BufWriter::with_capacity(1 << 20, tempfile::tempfile().map_err(temp_file_error)?);
             file.write_all(&self.memory).map_err(temp_file_error)?;
             self.memory = Vec::new();
@@ -387,11 +391,11 @@ impl Members {
         let mut memory = Vec::new();
         let in_memory = capacity <= memory_limit && memory.try_reserve_exact(capacity as usize).is_ok();
         log(&format!(
-            "inflating gzip dump: {} members of up to {} KiB in parallel into {} ({} MiB)",
+            "inflating gzip dump: {} members of up to {} in parallel into {} ({})",
             self.starts.len(),
-            self.block_size >> 10,
+            human_bytes(self.block_size),
             if in_memory { "memory" } else { "a temporary file" },
-            capacity >> 20
+            human_bytes(capacity)
         ));
         let room = |i: usize| self.sizes.get(i).copied().unwrap_or(self.block_size);
         let span_end = |i: usize| self.starts.get(i + 1).copied().unwrap_or(data.len());

@@ -31,7 +31,9 @@ mod names;
 mod parallel;
 mod record;
 mod summary;
+mod text;
 mod types;
+mod units;
 
 use std::path::Path;
 
@@ -43,11 +45,13 @@ pub use heap::{
 };
 pub use input::{Compression, GzipCut};
 pub use metadata::{Metadata, ThreadTrace};
-pub use names::{decode_utf8, java_class_name};
+pub use names::java_class_name;
 pub use parallel::{HeapPlan, Truncation};
 pub use record::{record_name, tag as record_tag, Header, Ids, Record, RecordKind, Records, StackFrame};
 pub use summary::{write_frame, ArrayTotals, Frame, HistogramRow, Summary, ThreadSummary};
+pub use text::{decode_utf8, StringCoding};
 pub use types::{BasicType, IdSize, Value};
+pub use units::human_bytes;
 
 /// A heap dump, mapped (or inflated) and with its header checked.
 pub struct Dump {

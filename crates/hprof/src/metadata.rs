@@ -133,6 +133,6 @@ impl<'a> Metadata<'a> {
 
     /// A string by id, decoded (lossily) from modified UTF-8.
     pub fn string(&self, id: u64) -> Option<String> {
-        self.strings.get(&id).map(|b| crate::names::decode_utf8(b))
+        self.strings.get(&id).map(|b| crate::text::decode_utf8(b))
     }
 }

@@ -41,11 +41,6 @@ fn hidden_class_suffix(mut name: String) -> String {
     name
 }
 
-/// Decodes the modified UTF-8 of HPROF strings, replacing what does not decode.
-pub fn decode_utf8(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::java_class_name;

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::heap::{tag, RootKind, SubRecord};
 use crate::metadata::Metadata;
 use crate::parallel::Truncation;
+use crate::text::StringCoding;
 use crate::types::{BasicType, IdSize, Value};
 
 /// Arrays of one type: how many, how many elements, and their estimated bytes.
@@ -371,7 +372,7 @@ fn thread_names(
     let arrays = find_objects(&plan, meta, &value_of_string.values().map(|v| v.0).collect())?;
     let text_of = |array_id: u64, coder: i64| -> Option<String> {
         let Found::Array(ty, data) = arrays.get(&array_id)? else { return None };
-        Some(decode_java_chars(*ty, data, coder))
+        Some(StringCoding::of(*ty, coder).decode(data))
     };
     Ok(name_of_thread
         .into_iter()
@@ -381,25 +382,11 @@ fn thread_names(
                     let &(array, coder) = value_of_string.get(&sid)?;
                     text_of(array, coder)?
                 }
-                Found::Array(ty, data) => decode_java_chars(*ty, data, 0),
+                Found::Array(ty, data) => StringCoding::of(*ty, 0).decode(data),
             };
             Some((tid, text))
         })
         .collect())
-}
-
-/// Text of a `String.value` array: Latin-1 bytes, UTF-16 bytes in the JVM's (little-endian)
-/// order when `coder` is 1, or big-endian chars as the dump writes `char[]`.
-fn decode_java_chars(ty: BasicType, data: &[u8], coder: i64) -> String {
-    match ty {
-        BasicType::Byte if coder == 0 => data.iter().map(|&b| b as char).collect(),
-        BasicType::Byte => char::decode_utf16(data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])))
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-        _ => char::decode_utf16(data.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])))
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-    }
 }
 
 /// An object fetched by id, copied out of the dump.

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use dumpscan_hprof::{Dump, ErrorKind, Metadata, Summary};
+use dumpscan_hprof::{Dump, ErrorKind, Metadata, RecordKind, Summary};
 use dumpscan_testkit::{BasicType as T, HeapBuilder, HeapDumpBody, HprofWriter, Value as V};
 
 /// Length of a `JAVA PROFILE 1.0.x` header: the text, its NUL, id size and time.
@@ -100,6 +100,48 @@ fn thread_names_and_frames_come_from_the_heap() {
     assert_eq!(threads[0].frames[0].class, "java.lang.Thread");
     assert_eq!(threads[0].frames[0].method, "run");
     assert_eq!(threads[0].frames[0].line, 42);
+}
+
+/// UNLOAD CLASS and END THREAD are read, HEAP SUMMARY and CONTROL SETTINGS passed over as
+/// other records: none of them changes the heap; bytes after the last whole record are a
+/// record cut short.
+#[test]
+fn records_beside_the_heap_change_nothing_in_it() {
+    let mut b = small_heap("1.0.2", 8);
+    b.writer().unload_class(99).end_thread(5).heap_summary(1, 2, 3, 4).control_settings(2, 8);
+    let plain = small_heap("1.0.2", 8).finish_segments(64);
+    let mut extra = b.finish_segments(64);
+    assert_eq!(summarize(extra.clone()).1, summarize(plain).1);
+    let dump = Dump::from_vec(extra.clone()).unwrap();
+    let kinds: Vec<RecordKind> =
+        dump.records().map(|r| r.parse(dump.id_size()).unwrap()).filter(|k| !is_common(k)).collect();
+    assert!(
+        matches!(kinds[..], [
+        RecordKind::UnloadClass { class_serial: 99 },
+        RecordKind::EndThread { thread_serial: 5 },
+        RecordKind::Other(0x07, heap_summary),
+        RecordKind::Other(0x0E, control_settings),
+    ] if heap_summary.len() == 24 && control_settings.len() == 6),
+        "{kinds:?}"
+    );
+    extra.extend_from_slice(&[0x0B, 0, 0]);
+    let dump = Dump::from_vec(extra).unwrap();
+    assert!(Metadata::read(&dump).unwrap().truncation.is_some());
+}
+
+/// Records every small heap has: names, classes, frames, the heap itself.
+fn is_common(kind: &RecordKind) -> bool {
+    matches!(
+        kind,
+        RecordKind::Utf8 { .. }
+            | RecordKind::LoadClass { .. }
+            | RecordKind::StackFrame(_)
+            | RecordKind::StackTrace { .. }
+            | RecordKind::StartThread { .. }
+            | RecordKind::HeapDump(_)
+            | RecordKind::HeapDumpSegment(_)
+            | RecordKind::HeapDumpEnd
+    )
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! One pass over all objects that sorts out the instances every rule looks at, and one pass
 //! over all references that finds who points at a chosen few.
 
-use dumpscan_heap::{Heap, ObjectIndex, Reach, NO_GROUP};
+use dumpscan_heap::{BitSet, Heap, ObjectIndex, Reach, NO_GROUP};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -49,11 +49,11 @@ impl Referrers {
         if targets.is_empty() {
             return Referrers(FxHashMap::default()); // no pass over every reference for nothing
         }
-        let mut wanted = vec![0u64; heap.len().div_ceil(64)];
+        let mut wanted = BitSet::new(heap.len());
         for &t in targets {
-            wanted[t.index() / 64] |= 1 << (t.get() % 64);
+            wanted.insert(t.index());
         }
-        let is_wanted = |w: ObjectIndex| wanted[w.index() / 64] & (1 << (w.get() % 64)) != 0;
+        let is_wanted = |w: ObjectIndex| wanted.contains(w.index());
         let pairs: Vec<(ObjectIndex, ObjectIndex)> = heap
             .par_objects()
             .flat_map_iter(|v| heap.references(v).iter().filter(|&&w| is_wanted(w)).map(move |&w| (w, v)))

@@ -3,7 +3,7 @@
 //! a buffer runs through objects that reach it, so the tree of that part of the graph gives
 //! the same dominators. On a typical heap it is a small fraction of the objects.
 
-use dumpscan_heap::{Csr, Dominators, Heap, ObjectIndex, Reach, Subset};
+use dumpscan_heap::{BitSet, Csr, Dominators, Heap, ObjectIndex, Reach, Subset};
 
 /// A dominator tree with the objects its vertices stand for.
 pub(crate) struct NativeTree {
@@ -32,7 +32,7 @@ impl NativeTree {
 
 /// The graph induced by the marked objects, renumbered densely in object order, with the GC
 /// roots among them.
-fn induced(heap: &Heap<'_>, marked: &[u64]) -> (Csr, Vec<ObjectIndex>, Vec<ObjectIndex>) {
+fn induced(heap: &Heap<'_>, marked: &BitSet) -> (Csr, Vec<ObjectIndex>, Vec<ObjectIndex>) {
     let subset = Subset::new(marked);
     let roots = heap.roots.iter().filter(|r| subset.contains(r.object)).map(|r| subset.rank(r.object)).collect();
     (heap.graph.induced(&subset), subset.members().collect(), roots)

@@ -1,5 +1,6 @@
 //! Numbers for people: the one place bytes, counts and shares are spelled out, so that a
-//! finding and a table never round the same figure two ways.
+//! finding and a table never round the same figure two ways. A size's own spelling,
+//! [`human_bytes`], lives in the reader, whose log lines give sizes too; the rest build on it.
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -26,21 +27,7 @@ pub fn capitalized(text: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// `1536` → `1.5 KiB`: binary units, one decimal, rounded to nearest.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use dumpscan_hprof::human_bytes;
 
 /// `67108864` → `64.0 MiB (67,108,864)`: the rounded size and the exact count, for tables
 /// where both matter. Below a KiB, just the bytes.
@@ -151,9 +138,6 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(16 << 20), "16.0 MiB");
         assert_eq!(exact_bytes(1000), "1000 B");
         assert_eq!(count(1, "direct buffer"), "1 direct buffer");
         assert_eq!(count(1024, "ByteBuf"), "1,024 ByteBufs");

@@ -341,11 +341,6 @@ impl HprofWriter {
         self.out.buf.extend_from_slice(body);
         self
     }
-    /// Bytes appended as they are, for malformed input.
-    pub fn raw_bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        self.out.buf.extend_from_slice(bytes);
-        self
-    }
     /// A UTF8 record.
     pub fn utf8(&mut self, id: u64, text: &str) -> &mut Self {
         self.record(0x01, |b| {

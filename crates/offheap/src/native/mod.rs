@@ -46,20 +46,27 @@ pub(crate) fn heap_is_oversized(committed: u64, objects: u64) -> bool {
 }
 
 /// A file beside the dump that could not be read: what is wrong, and on which line (1-based)
-/// when one line is to blame.
+/// when one line is to blame. When a value on the line could not be read, why is its
+/// [`source`](std::error::Error::source), and the message says which value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeError {
     line: Option<usize>,
     message: String,
+    source: Option<ValueError>,
 }
 
 impl NativeError {
     pub(crate) fn at(line: usize, message: impl Into<String>) -> NativeError {
-        NativeError { line: Some(line), message: message.into() }
+        NativeError { line: Some(line), message: message.into(), source: None }
     }
 
     pub(crate) fn file(message: impl Into<String>) -> NativeError {
-        NativeError { line: None, message: message.into() }
+        NativeError { line: None, message: message.into(), source: None }
+    }
+
+    /// The value `what` on line `line` could not be read.
+    pub(crate) fn value(line: usize, what: impl Into<String>, source: ValueError) -> NativeError {
+        NativeError { line: Some(line), message: what.into(), source: Some(source) }
     }
 
     /// The line at fault, counted from 1; `None` when the file as a whole is not what was
@@ -71,14 +78,56 @@ impl NativeError {
 
 impl std::fmt::Display for NativeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}", self.message),
-            None => f.write_str(&self.message),
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        f.write_str(&self.message)?;
+        match &self.source {
+            Some(source) => write!(f, ": {source}"),
+            None => Ok(()),
         }
     }
 }
 
-impl std::error::Error for NativeError {}
+impl std::error::Error for NativeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Why a value (an amount, a change, a count of kB) in a file beside the dump could not be
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ValueError {
+    /// Nothing after the key.
+    #[error("no value")]
+    Missing,
+    /// A word that is not a number.
+    #[error("not a number: {text:?}")]
+    NotANumber {
+        text: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// The digits before an amount's unit make no number: there are none, or too many.
+    #[error("not a number")]
+    NoNumber(#[source] std::num::ParseIntError),
+    /// More bytes than a count holds.
+    #[error("too large")]
+    TooLarge,
+    /// A unit the file's writer does not print.
+    #[error("unknown unit {0:?}")]
+    UnknownUnit(String),
+    /// A number without its unit.
+    #[error("no unit (kB)")]
+    NoUnit,
+    /// A change without its sign.
+    #[error("expected +N or -N")]
+    NoSign,
+    /// The values of one key, added up over the file, pass what a count holds.
+    #[error("the sum overflows")]
+    SumOverflows,
+}
 
 /// What was read beside the dump.
 #[derive(Debug, Clone, Default)]

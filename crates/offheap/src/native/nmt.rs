@@ -18,7 +18,7 @@
 //! malloc lines, JDK 25 `readonly=` on the shared class space: none of them changes the lines
 //! read here.
 
-use super::NativeError;
+use super::{NativeError, ValueError};
 
 /// A reserved and a committed amount, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,9 +159,9 @@ fn amounts(text: &str, line: usize) -> Result<Read, NativeError> {
         let Some((key, value)) = field.trim().split_once('=') else { continue };
         let mut words = value.split_whitespace();
         let current = words.next().ok_or_else(|| NativeError::at(line, format!("no amount after {key}=")))?;
-        let (bytes, unit) = amount(current).map_err(|e| NativeError::at(line, format!("{key}={current}: {e}")))?;
+        let (bytes, unit) = amount(current).map_err(|e| NativeError::value(line, format!("{key}={current}"), e))?;
         let delta = match words.next() {
-            Some(d) => Some(signed(d).map_err(|e| NativeError::at(line, format!("{key}: change {d}: {e}")))?),
+            Some(d) => Some(signed(d).map_err(|e| NativeError::value(line, format!("{key}: change {d}"), e))?),
             None => None,
         };
         match key {
@@ -182,7 +182,7 @@ fn amounts(text: &str, line: usize) -> Result<Read, NativeError> {
 }
 
 /// `1234KB` → (1263616, 1024); `5MB`, `1GB`, `1234` (scale=b).
-fn amount(text: &str) -> Result<(u64, u64), String> {
+fn amount(text: &str) -> Result<(u64, u64), ValueError> {
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
     let scale: u64 = match unit {
@@ -190,21 +190,21 @@ fn amount(text: &str) -> Result<(u64, u64), String> {
         "KB" => 1 << 10,
         "MB" => 1 << 20,
         "GB" => 1 << 30,
-        _ => return Err(format!("unknown unit {unit:?}")),
+        _ => return Err(ValueError::UnknownUnit(unit.to_string())),
     };
-    let n: u64 = number.parse().map_err(|_| "not a number".to_string())?;
-    n.checked_mul(scale).map(|b| (b, scale)).ok_or_else(|| "too large".to_string())
+    let n: u64 = number.parse().map_err(ValueError::NoNumber)?;
+    n.checked_mul(scale).map(|b| (b, scale)).ok_or(ValueError::TooLarge)
 }
 
 /// `+63965KB`, `-12KB` → bytes with the sign.
-fn signed(text: &str) -> Result<i64, String> {
+fn signed(text: &str) -> Result<i64, ValueError> {
     let (negative, rest) = match text.as_bytes().first() {
         Some(b'+') => (false, &text[1..]),
         Some(b'-') => (true, &text[1..]),
-        _ => return Err("expected +N or -N".into()),
+        _ => return Err(ValueError::NoSign),
     };
     let (bytes, _) = amount(rest)?;
-    let bytes = i64::try_from(bytes).map_err(|_| "too large".to_string())?;
+    let bytes = i64::try_from(bytes).map_err(|_| ValueError::TooLarge)?;
     Ok(if negative { -bytes } else { bytes })
 }
 
@@ -373,7 +373,12 @@ malloc=67153KB +63965KB #13469 +7614
         let e = Nmt::parse("Total: reserved=1KB\n").unwrap_err();
         assert!(e.to_string().starts_with("line 1: expected reserved"), "{e}");
         let e = Nmt::parse("Total: reserved=99999999999999999999KB, committed=1KB\n").unwrap_err();
-        assert!(e.to_string().contains("line 1"), "{e}");
+        assert_eq!(e.to_string(), "line 1: reserved=99999999999999999999KB: not a number");
+        let number = std::error::Error::source(&e).and_then(|value| value.source());
+        assert!(number.is_some_and(|e| e.is::<std::num::ParseIntError>()), "{e:?}");
+        let e = Nmt::parse("Total: reserved=1KB 12KB, committed=1KB\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 1: reserved: change 12KB: expected +N or -N");
+        assert!(std::error::Error::source(&e).is_some());
         let e = Nmt::parse("hello\n").unwrap_err();
         assert_eq!(e.line(), None);
         assert!(e.to_string().contains("not the output of jcmd"), "{e}");

@@ -11,7 +11,7 @@
 //!                Rss:   N kB   Anonymous:   N kB   (that mapping's; summed here)
 //! ```
 
-use super::NativeError;
+use super::{NativeError, ValueError};
 
 /// Which file a reading came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl ProcMemory {
                 "RssShmem" => &mut memory.rss_shmem,
                 _ => continue,
             };
-            *slot = Some(kilobytes(value).map_err(|e| NativeError::at(i + 1, format!("{key}: {e}")))?);
+            *slot = Some(kilobytes(value).map_err(|e| NativeError::value(i + 1, key, e))?);
         }
         if memory.rss.is_none() {
             return Err(NativeError::file("no VmRSS line: not a /proc/PID/status of a running process"));
@@ -88,8 +88,8 @@ impl ProcMemory {
                 "Anonymous" => (&mut anon, &mut seen_anon),
                 _ => continue,
             };
-            let bytes = kilobytes(value).map_err(|e| NativeError::at(i + 1, format!("{key}: {e}")))?;
-            *sum = sum.checked_add(bytes).ok_or_else(|| NativeError::at(i + 1, format!("{key}: the sum overflows")))?;
+            let bytes = kilobytes(value).map_err(|e| NativeError::value(i + 1, key, e))?;
+            *sum = sum.checked_add(bytes).ok_or_else(|| NativeError::value(i + 1, key, ValueError::SumOverflows))?;
             *seen = true;
         }
         if !seen_rss {
@@ -122,14 +122,14 @@ impl ProcMemory {
 }
 
 /// `   91256 kB` → 93446144.
-fn kilobytes(value: &str) -> Result<u64, String> {
+fn kilobytes(value: &str) -> Result<u64, ValueError> {
     let mut words = value.split_whitespace();
-    let number = words.next().ok_or("no value")?;
-    let n: u64 = number.parse().map_err(|_| format!("not a number: {number:?}"))?;
+    let number = words.next().ok_or(ValueError::Missing)?;
+    let n: u64 = number.parse().map_err(|source| ValueError::NotANumber { text: number.to_string(), source })?;
     match words.next() {
-        Some("kB") => n.checked_mul(1024).ok_or_else(|| "too large".to_string()),
-        Some(unit) => Err(format!("unknown unit {unit:?}")),
-        None => Err("no unit (kB)".into()),
+        Some("kB") => n.checked_mul(1024).ok_or(ValueError::TooLarge),
+        Some(unit) => Err(ValueError::UnknownUnit(unit.to_string())),
+        None => Err(ValueError::NoUnit),
     }
 }
 
@@ -205,6 +205,10 @@ Anonymous:         71876 kB
     fn errors_name_the_line() {
         let e = ProcMemory::parse("Name:\tjava\nVmRSS:\t  12x kB\n").unwrap_err();
         assert_eq!(e.to_string(), "line 2: VmRSS: not a number: \"12x\"");
+        // The value's own error is kept beneath, down to the parse's.
+        let value = std::error::Error::source(&e).expect("the value's error");
+        assert_eq!(value.to_string(), "not a number: \"12x\"");
+        assert!(value.source().is_some_and(|e| e.is::<std::num::ParseIntError>()));
         let e = ProcMemory::parse("Rss: 4 kB\nRss: 4 MB\n").unwrap_err();
         assert_eq!(e.to_string(), "line 2: Rss: unknown unit \"MB\"");
         let e = ProcMemory::parse("Rss: 18446744073709551615 kB\n").unwrap_err();
