@@ -5,7 +5,8 @@ use std::alloc::{GlobalAlloc, Layout};
 use mimalloc::MiMalloc;
 
 /// mimalloc hands freed memory back to the system sooner than the system allocator, which
-/// keeps the peak down while the heap model is built from many short-lived buffers.
+/// keeps the peak down while the heap model is built from many short-lived buffers; large
+/// blocks are asked for on 2 MiB pages under a memory limit (see `advise_huge_pages`).
 #[global_allocator]
 static ALLOCATOR: Allocator = Allocator;
 
@@ -24,53 +25,44 @@ fn main() {
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100);
     }
-    without_huge_pages();
     std::process::exit(dumpscan_cli::run());
 }
 
-/// Keeps the process's memory on 4 KiB pages, whatever the system's `transparent_hugepage`
-/// setting. A 2 MiB page is taken from the kernel's largest free blocks, which a virtual
-/// machine's host may have reclaimed (free page reporting): its first touch then waits for the
-/// host to back it again, while 4 KiB pages mostly come from memory just freed. The analysis
-/// writes fresh arrays phase after phase, and spent far longer in the kernel on 2 MiB pages
-/// (figures in docs/PERFORMANCE.md, "Allocator settings").
-#[cfg(target_os = "linux")]
-fn without_huge_pages() {
-    // SAFETY: PR_SET_THP_DISABLE only changes how this process's future pages are backed; a
-    // refusal (an older kernel) changes nothing.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn without_huge_pages() {}
-
-/// mimalloc, with large blocks backed by files once the memory budget is spent
-/// (`dumpscan_spill`, set up from `--max-memory`).
+/// mimalloc, with large blocks advised onto transparent huge pages under a memory limit, and
+/// backed by files once the memory budget is spent (`dumpscan_spill`, set up from
+/// `--max-memory`).
 struct Allocator;
 
 // SAFETY: every call goes to mimalloc unchanged, or for a large block to dumpscan_spill, which
 // maps a file of the block's size (page-aligned, so any alignment up to a page holds) and
-// unmaps it when it is freed.
+// unmaps it when it is freed; the advice only concerns the whole 2 MiB pages inside the block
+// just handed out, which no other allocation shares.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match is_spillable(layout) {
+        let block = match is_spillable(layout) {
             true => unsafe { dumpscan_spill::allocate(layout.size(), || MiMalloc.alloc(layout)) },
             false => unsafe { MiMalloc.alloc(layout) },
-        }
+        };
+        advise_huge_pages(block, layout.size());
+        block
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // A file's new pages read as zeros.
-        match is_spillable(layout) {
+        let block = match is_spillable(layout) {
             true => unsafe { dumpscan_spill::allocate(layout.size(), || MiMalloc.alloc_zeroed(layout)) },
             false => unsafe { MiMalloc.alloc_zeroed(layout) },
-        }
+        };
+        advise_huge_pages(block, layout.size());
+        block
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let grown = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
         if !is_spillable(layout) && !is_spillable(grown) {
-            return unsafe { MiMalloc.realloc(block, layout, new_size) };
+            let block = unsafe { MiMalloc.realloc(block, layout, new_size) };
+            advise_huge_pages(block, new_size);
+            return block;
         }
         let resized = unsafe {
             dumpscan_spill::resize_anonymous(block, layout.size(), new_size, || {
@@ -78,6 +70,7 @@ unsafe impl GlobalAlloc for Allocator {
             })
         };
         if let Some(block) = resized {
+            advise_huge_pages(block, new_size);
             return block;
         }
         // A file-backed block, or one the budget sends to a file, moves through alloc and
@@ -102,3 +95,27 @@ unsafe impl GlobalAlloc for Allocator {
 fn is_spillable(layout: Layout) -> bool {
     layout.size() >= dumpscan_spill::LARGE && layout.align() <= 4096
 }
+
+/// Asks Linux to back a large block with 2 MiB pages as it is first written, when the memory
+/// plan wants them ([`dumpscan_spill::huge_pages`]: under a memory limit, where the analysis
+/// pages its arrays through files and one fault per 2 MiB instead of 512 counts). The
+/// system's `transparent_hugepage` setting must be `madvise` or `always`; otherwise the advice
+/// is refused and nothing changes.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(block: *mut u8, size: usize) {
+    /// Blocks from this size on are the model's columns and the graph algorithms' arrays.
+    const LARGE_BLOCK: usize = 4 << 20;
+    const HUGE_PAGE: usize = 2 << 20;
+    if !block.is_null() && size >= LARGE_BLOCK && dumpscan_spill::huge_pages() {
+        let start = (block as usize).next_multiple_of(HUGE_PAGE);
+        let end = (block as usize + size) & !(HUGE_PAGE - 1);
+        if end > start {
+            // SAFETY: the range lies inside the block; MADV_HUGEPAGE changes how its pages
+            // are backed, never their contents. A refusal is harmless.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_block: *mut u8, _size: usize) {}

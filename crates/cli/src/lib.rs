@@ -848,6 +848,8 @@ fn execute(cli: Cli) -> Result<(), Failure> {
 fn plan_memory(given: Option<u64>, folder: Option<&Path>, log: &Log) -> Result<(), Failure> {
     use dumpscan_spill::BudgetSource;
     let allowed = given.map(|b| (b, BudgetSource::Given)).or_else(dumpscan_spill::allowed_memory);
+    let limited = allowed.is_some_and(|(_, source)| source != BudgetSource::PhysicalMemory);
+    dumpscan_spill::use_huge_pages(limited);
     let Some((budget, source)) = allowed else {
         return Ok(());
     };

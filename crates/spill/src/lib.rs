@@ -19,7 +19,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Blocks from this size on may be backed by files; smaller ones never are.
@@ -32,6 +32,8 @@ static ANONYMOUS: AtomicUsize = AtomicUsize::new(0);
 /// Bytes now backed by files, and the most at any time.
 static IN_FILES: AtomicUsize = AtomicUsize::new(0);
 static IN_FILES_PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Whether large anonymous blocks go on 2 MiB pages ([`use_huge_pages`]).
+static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
 /// The folder for the files, as a C string for `open`.
 static FOLDER: OnceLock<CString> = OnceLock::new();
 
@@ -82,6 +84,28 @@ pub fn configure(anonymous_limit: usize, folder: &Path) -> io::Result<()> {
     let _ = FOLDER.set(path);
     ANONYMOUS_LIMIT.store(anonymous_limit, Ordering::Relaxed);
     Ok(())
+}
+
+/// Chooses the pages of the process's memory. Under a memory limit (`on`), large anonymous
+/// blocks are asked for on 2 MiB pages, which the analysis, paging its arrays through files,
+/// runs faster with. Otherwise every page is 4 KiB, whatever the system's
+/// `transparent_hugepage` setting: a 2 MiB page is taken from the kernel's largest free
+/// blocks, which a virtual machine's host may have reclaimed (free page reporting), and its
+/// first touch then waits for the host to back it again, while 4 KiB pages mostly come from
+/// memory just freed. Figures in docs/PERFORMANCE.md, "Allocator settings".
+pub fn use_huge_pages(on: bool) {
+    HUGE_PAGES.store(on, Ordering::Relaxed);
+    #[cfg(target_os = "linux")]
+    if !on {
+        // SAFETY: PR_SET_THP_DISABLE only changes how this process's future pages are
+        // backed; a refusal (an older kernel) changes nothing.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
+}
+
+/// Whether large anonymous blocks should go on 2 MiB pages ([`use_huge_pages`]).
+pub fn huge_pages() -> bool {
+    HUGE_PAGES.load(Ordering::Relaxed)
 }
 
 /// What went to files so far: the bytes backed by files at the most.
