@@ -170,6 +170,7 @@ impl Dominators {
         (d >= 2).then(|| self.vertex[d as usize])
     }
 
+    /// Whether a GC root reaches `object` over strong references (the tree holds it).
     pub fn is_reachable(&self, object: ObjectIndex) -> bool {
         self.number.get(object.index()).is_some_and(|&n| n >= 2)
     }

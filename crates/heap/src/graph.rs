@@ -144,15 +144,18 @@ impl Csr {
         Csr::from_degrees(degrees, lists.concat())
     }
 
+    /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.starts.nodes
     }
 
+    /// Number of edges.
     pub fn edge_count(&self) -> usize {
         self.targets.len()
     }
 
     #[inline(always)]
+    /// The targets of `node`'s edges, in the order they were added.
     pub fn successors(&self, node: ObjectIndex) -> &[ObjectIndex] {
         &self.targets[self.span(node)]
     }

@@ -12,14 +12,20 @@ pub struct Layout {
     pub len: usize,
 }
 
+/// A reference field of a class's instances.
 #[derive(Debug, Clone)]
 pub struct RefField {
+    /// Where the field's value starts in an instance's field bytes.
     pub offset: u32,
+    /// The class that declares the field.
     pub declaring_class: u64,
+    /// The field's name.
     pub name: Box<str>,
 }
 
 impl Layout {
+    /// The layout of class `class_id`'s instances: its own fields first, then each super
+    /// class's, as an INSTANCE DUMP lays out their values.
     pub fn of(classes: &ClassTable, class_id: u64, id_size: IdSize) -> Layout {
         let mut layout = Layout::default();
         for class in classes.ancestry(class_id) {

@@ -15,6 +15,7 @@
 //! }
 //! # Ok::<(), dumpscan_hprof::Error>(())
 //! ```
+#![warn(missing_docs)]
 
 mod bits;
 mod build;
@@ -58,15 +59,21 @@ fn record_id(dump: &Dump, offset: u64) -> u64 {
 /// What an object is, as far as its type goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
+    /// An instance of a class.
     Instance {
+        /// Its class.
         class: ClassIndex,
     },
+    /// An array of references.
     ObjectArray {
+        /// The array's class (`java.lang.Object[]`, ...).
         class: ClassIndex,
     },
+    /// An array of a primitive type.
     PrimitiveArray(BasicType),
     /// A `java.lang.Class`: the class object of class `class`.
     Class {
+        /// The class the object is the `java.lang.Class` of.
         class: ClassIndex,
     },
     /// An instance whose class the dump does not describe.
@@ -92,7 +99,9 @@ const TYPE_PRIMITIVE_BASE: u32 = u32::MAX - 32;
 
 /// The heap model of one dump.
 pub struct Heap<'a> {
+    /// The dump's records apart from the heap: strings, classes loaded, stack traces.
     pub meta: Metadata<'a>,
+    /// Every class dumped, by id.
     pub classes: ClassTable,
     /// Class object ids in class-index order, and the reverse map.
     class_ids: Vec<u64>,
@@ -110,8 +119,11 @@ pub struct Heap<'a> {
     pub graph: Csr,
     /// `Reference.referent` edges: (reference object, referent, strength).
     pub referents: Vec<(ObjectIndex, ObjectIndex, Reach)>,
+    /// The GC roots, as the dump lists them.
     pub roots: Vec<Root>,
+    /// How shallow sizes are estimated, the same as the histogram's.
     pub size_model: SizeModel,
+    /// Where the dump is cut short, if it is.
     pub truncation: Option<Truncation>,
     /// Reachability by reference strength, and the shortest strong path to each object:
     /// computed when first asked (the dominator tree does not need it).
@@ -190,6 +202,7 @@ impl<'a> Heap<'a> {
         }
     }
 
+    /// The dump the model was built from.
     pub fn dump(&self) -> &'a Dump {
         self.meta.dump()
     }
@@ -199,6 +212,7 @@ impl<'a> Heap<'a> {
         self.types.len()
     }
 
+    /// Whether the dump holds no objects.
     pub fn is_empty(&self) -> bool {
         self.types.len() == 0
     }
@@ -213,10 +227,12 @@ impl<'a> Heap<'a> {
         (0..self.types.len() as u32).into_par_iter().map(ObjectIndex::new)
     }
 
+    /// The object's id in the dump (its address), read back from its record.
     pub fn id(&self, object: ObjectIndex) -> u64 {
         self.ids.id(object.get(), |o| self.record_id(o))
     }
 
+    /// The object with this id, if the dump has it.
     pub fn index_of(&self, id: u64) -> Option<ObjectIndex> {
         self.ids.index_of(id, |o| self.record_id(o)).map(ObjectIndex::new)
     }
@@ -226,10 +242,12 @@ impl<'a> Heap<'a> {
         record_id(self.dump(), self.offsets.get(object))
     }
 
+    /// Where the object's record starts in the dump.
     pub fn offset(&self, object: ObjectIndex) -> u64 {
         self.offsets.get(object.get())
     }
 
+    /// What the object is: an instance, an array, a class.
     pub fn kind(&self, object: ObjectIndex) -> ObjectKind {
         match self.types.get(object.index()) {
             TYPE_CLASS_OBJECT => ObjectKind::Class {
@@ -254,10 +272,12 @@ impl<'a> Heap<'a> {
         }
     }
 
+    /// What the dump says of a class.
     pub fn class_info(&self, class: ClassIndex) -> Option<&ClassInfo> {
         self.classes.get(*self.class_ids.get(class.index())?)
     }
 
+    /// The class with this class object id.
     pub fn class_index_by_id(&self, class_id: u64) -> Option<ClassIndex> {
         self.class_index.get(&class_id).copied()
     }

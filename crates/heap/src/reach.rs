@@ -14,10 +14,15 @@ use crate::{BitSet, Csr, ObjectIndex, Root};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(u8)]
 pub enum Reach {
+    /// Through strong references from a GC root.
     Strong,
+    /// Through a `SoftReference` at best.
     Soft,
+    /// Through a `WeakReference` at best.
     Weak,
+    /// Waiting for finalization (a `FinalReference`) at best.
     Final,
+    /// Through a `PhantomReference` at best.
     Phantom,
     /// No path from a GC root at all: garbage a dump without a full GC keeps.
     #[default]
@@ -42,7 +47,7 @@ impl Reach {
 pub const NO_PARENT: u32 = u32::MAX;
 
 /// Reachability of every object and its breadth-first parent, or of the objects on the way
-/// to a few ([`Heap::reach_toward`]).
+/// to a few ([`crate::Heap::reach_toward`]).
 #[derive(Debug, Default)]
 pub struct Reachability {
     level: Levels,
@@ -76,7 +81,7 @@ impl Reachability {
     }
 
     /// Whether [`Reachability::level`] knows `object`: always, unless only the objects on the
-    /// way to some were walked ([`Heap::reach_toward`]).
+    /// way to some were walked ([`crate::Heap::reach_toward`]).
     pub fn knows_level_of(&self, object: ObjectIndex) -> bool {
         match &self.level {
             Levels::All(_) => true,
@@ -95,7 +100,7 @@ impl Reachability {
     }
 
     /// Whether the parents of `object` and of every object on its path are known: always,
-    /// unless only the paths to some objects were asked for ([`Heap::reach_toward`]).
+    /// unless only the paths to some objects were asked for ([`crate::Heap::reach_toward`]).
     pub fn knows_path_of(&self, object: ObjectIndex) -> bool {
         match &self.parents {
             Parents::All(_) => true,

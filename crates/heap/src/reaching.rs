@@ -23,7 +23,7 @@ impl Heap<'_> {
     /// The objects held at least as strongly as `weakest` from which one of `targets` can be
     /// reached, by object number, the targets included: over strong references,
     /// and past [`Reach::Strong`] also from a `java.lang.ref.Reference` to its referent.
-    /// `None` when the marks take too long to settle (see [`MAX_SCANS_PER_BLOCK`]).
+    /// `None` when the marks take too long to settle (see `MAX_SCANS_PER_BLOCK`).
     ///
     /// Marks spread from the targets to their referrers. The objects are cut into blocks
     /// (object numbers follow addresses, so a structure mostly refers within its block or to

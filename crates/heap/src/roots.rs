@@ -27,7 +27,9 @@ impl std::fmt::Display for Frame {
 /// A GC root held in the model: the object and how the VM holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Root {
+    /// The object the root holds.
     pub object: ObjectIndex,
+    /// What kind of root it is.
     pub kind: RootKind,
 }
 

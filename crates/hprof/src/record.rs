@@ -114,7 +114,7 @@ impl Header {
 /// A top-level record: its tag and body, borrowed from the dump.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
-    /// The record's tag (see [`tag`]).
+    /// The record's tag (see [`mod@tag`]).
     pub tag: u8,
     /// Offset of the record's tag byte in the dump.
     pub offset: u64,
