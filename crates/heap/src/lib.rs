@@ -129,7 +129,8 @@ pub struct Heap<'a> {
     /// computed when first asked (the dominator tree does not need it).
     reach: std::sync::OnceLock<Reachability>,
     /// The reachability of the objects on the way to some ([`Heap::reach_toward`]).
-    partial: std::sync::OnceLock<Reachability>,
+    /// `None` when the marking gave up: `reach` then serves instead.
+    partial: std::sync::OnceLock<Option<Reachability>>,
     /// How strongly every object is held, without parents: for the level of an object the
     /// partial reachability does not know, before the whole one is asked for.
     levels: std::sync::OnceLock<Reachability>,
@@ -163,22 +164,24 @@ impl<'a> Heap<'a> {
     /// bytes an object. [`Heap::level`] and the paths ([`Heap::path`]) of other objects walk
     /// the whole heap when first asked. Once known, it is what it is.
     pub fn reach_toward(&self, targets: &[ObjectIndex]) -> &Reachability {
-        self.partial.get_or_init(|| {
+        let partial = self.partial.get_or_init(|| {
             // Every object counts as held: the marking needs no walk from the roots first.
-            match self.reaching_by(targets, Reach::Unreachable, &|_| Reach::Unreachable) {
-                Some(members) => {
-                    let _ = self.toward.set(graph::Subset::new(&members).members().collect());
-                    reach::within(&self.graph, &self.roots, &self.referents, &members)
-                }
-                None => reach::compute(&self.graph, &self.roots, &self.referents),
-            }
-        })
+            let members = self.reaching_by(targets, Reach::Unreachable, &|_| Reach::Unreachable)?;
+            let _ = self.toward.set(graph::Subset::new(&members).members().collect());
+            Some(reach::within(&self.graph, &self.roots, &self.referents, &members))
+        });
+        partial.as_ref().unwrap_or_else(|| self.reach())
+    }
+
+    /// The reachability of [`Heap::reach_toward`], when it was asked and found one.
+    fn partial(&self) -> Option<&Reachability> {
+        self.partial.get().and_then(Option::as_ref)
     }
 
     /// How strongly `object` is held: from [`Heap::reach_toward`] when it knows the object,
     /// else from a walk of the whole heap (the one of [`Heap::reach`] once made).
     pub fn level(&self, object: ObjectIndex) -> Reach {
-        match self.partial.get() {
+        match self.partial() {
             Some(partial) if partial.knows_level_of(object) => partial.level(object),
             _ => match self.reach.get() {
                 Some(reach) => reach.level(object),
@@ -196,7 +199,7 @@ impl<'a> Heap<'a> {
 
     /// A reachability that knows the path to `object`.
     fn reach_with_path_of(&self, object: ObjectIndex) -> &Reachability {
-        match self.partial.get() {
+        match self.partial() {
             Some(partial) if partial.knows_path_of(object) => partial,
             _ => self.reach(),
         }

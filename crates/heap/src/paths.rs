@@ -16,11 +16,11 @@ impl Heap<'_> {
     /// same paths at a fraction of the cost when they lie near the roots.
     pub fn paths_to(&self, targets: &[ObjectIndex]) -> Vec<Vec<ObjectIndex>> {
         let near;
-        let partial = self.partial.get().filter(|partial| targets.iter().all(|&t| partial.knows_path_of(t)));
+        let partial = self.partial().filter(|partial| targets.iter().all(|&t| partial.knows_path_of(t)));
         let reach = match (partial, self.reach.get()) {
             (Some(partial), _) => partial,
             (None, Some(reach)) => reach,
-            (None, None) if self.partial.get().is_some() => self.reach(),
+            (None, None) if self.partial().is_some() => self.reach(),
             (None, None) => match crate::reach::toward(&self.graph, &self.roots, targets) {
                 Some(found) => {
                     near = found;
