@@ -1,8 +1,12 @@
 //! References in compressed sparse rows: one flat array of targets, and where each object's
 //! run of targets starts.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
+use crate::blocked::Blocked;
+use crate::index::CHUNK;
 use crate::{BitSet, ObjectIndex};
 
 /// A directed graph over object indices in compressed sparse row form.
@@ -12,103 +16,61 @@ pub struct Csr {
     targets: Vec<ObjectIndex>,
 }
 
-/// Nodes per block of [`Starts`].
-const BLOCK: usize = 16;
-/// Marks, in a block's first byte of `Starts::near`, a block whose starts are kept in full.
-const WIDE: u8 = 1;
-
 /// Where each node's targets start, in about a byte and a half a node rather than the four
-/// or eight of a start each: the start of every block of 16 nodes, and each node's distance
-/// from it in a byte. The few blocks whose first 15 nodes have more than 255 targets between
-/// them (a large object array) keep their 16 starts in full, apart.
+/// or eight of a start each: the nodes' starts and then the end of all targets, a column of
+/// one-byte distances (see [`Blocked`]). Blocks of nodes with more than 255 targets between
+/// them (a large object array) keep their starts in full.
 #[derive(Debug, Default)]
 struct Starts {
     nodes: usize,
-    /// Where each block starts, and then the end of all targets.
-    blocks: Vec<u64>,
-    /// Each node's distance from its block's start, for as many nodes as the blocks hold (the
-    /// padding nodes have no targets). A block's first node is at distance 0: there, `WIDE`
-    /// marks a block kept in full, and the next four bytes say where in `wide`.
-    near: Vec<u8>,
-    /// The starts of the wide blocks' nodes, 16 a block.
-    wide: Vec<u64>,
+    starts: Blocked<u8>,
 }
 
 impl Starts {
-    /// Turns the degrees of nodes `0..nodes` into starts, each node's distance written over
-    /// its degree in `near`: a byte a node (the padding nodes count none), [`u8::MAX`] for a
-    /// degree that `large` tells. No second array a node while the starts are made.
-    fn of_degrees(mut near: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync) -> Starts {
-        near.resize(nodes.next_multiple_of(BLOCK), 0);
-        let degree = |block: &[u8], b: usize, k: usize| match block[k] {
-            u8::MAX => large(b * BLOCK + k) as u64,
+    /// Turns the degrees of nodes `0..nodes` into starts, written over the degrees: a byte a
+    /// node in `degrees` ([`u8::MAX`] for one that `large` tells), with room for one more
+    /// saving a copy. No second array a node while the starts are made.
+    fn of_degrees(mut degrees: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync) -> Starts {
+        degrees.resize(nodes + 1, 0);
+        let degree = |i: usize, d: u8| match d {
+            u8::MAX => large(i) as u64,
             small => small as u64,
         };
-        let mut blocks: Vec<u64> = near
-            .par_chunks(BLOCK)
+        // Where each chunk of nodes starts, for the chunks to be made in parallel.
+        let sums: Vec<u64> = degrees
+            .par_chunks(CHUNK)
             .enumerate()
-            .map(|(b, block)| (0..BLOCK).map(|k| degree(block, b, k)).sum())
+            .map(|(c, chunk)| chunk.iter().enumerate().map(|(k, &d)| degree(c * CHUNK + k, d)).sum())
             .collect();
-        let mut total = 0;
-        for block in &mut blocks {
-            let next = total + *block;
-            *block = total;
-            total = next;
-        }
-        blocks.push(total);
-        // The blocks where a distance does not fit in a byte are kept in full (a block's last
-        // node needs no distance to end: the next block's start is its end).
-        let wide_blocks: Vec<usize> = near
-            .par_chunks(BLOCK)
-            .enumerate()
-            .filter(|(b, block)| (0..BLOCK - 1).map(|k| degree(block, *b, k)).sum::<u64>() > u8::MAX as u64)
-            .map(|(b, _)| b)
+        let chunk_starts: Vec<u64> = sums
+            .iter()
+            .scan(0u64, |total, &sum| {
+                let start = *total;
+                *total += sum;
+                Some(start)
+            })
             .collect();
-        let mut wide = Vec::with_capacity(wide_blocks.len() * BLOCK);
-        for &b in &wide_blocks {
-            let mut start = blocks[b];
-            for k in 0..BLOCK {
-                wide.push(start);
-                start += degree(&near[b * BLOCK..], b, k);
-            }
-        }
-        near.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
-            let mut distance = 0u64;
-            for k in 0..BLOCK {
-                let d = degree(block, b, k);
-                block[k] = distance.min(u8::MAX as u64) as u8;
-                distance += d;
+        let starts = Blocked::build(degrees, |range: Range<usize>| {
+            let mut start = chunk_starts.get(range.start / CHUNK).copied().unwrap_or(0);
+            move |first, block: &[u8], values: &mut [u64]| {
+                for (k, (value, &d)) in values.iter_mut().zip(block).enumerate() {
+                    *value = start;
+                    start += degree(first + k, d);
+                }
             }
         });
-        for (at, &b) in wide_blocks.iter().enumerate() {
-            near[b * BLOCK] = WIDE;
-            near[b * BLOCK + 1..b * BLOCK + 5].copy_from_slice(&(at as u32).to_le_bytes());
-        }
-        Starts { nodes, blocks, near, wide }
+        Starts { nodes, starts }
     }
 
     /// Where node `i`'s targets start and end; `None` past the last node. Every walk over the
-    /// graph asks this once a node: kept to two lookups in the common case.
+    /// graph asks this once a node.
     #[inline(always)]
     fn bounds(&self, i: usize) -> Option<(usize, usize)> {
         if i >= self.nodes {
             return None;
         }
-        let (block, k) = (i / BLOCK, i % BLOCK);
-        let near: &[u8; BLOCK] = self.near.get(block * BLOCK..)?.first_chunk()?;
-        if near[0] == WIDE {
-            return self.wide_bounds(block, k, near);
-        }
-        let base = *self.blocks.get(block)?;
-        let end = if k + 1 < BLOCK { base + near[k + 1] as u64 } else { *self.blocks.get(block + 1)? };
-        Some(((base + near[k] as u64) as usize, end as usize))
-    }
-
-    #[cold]
-    fn wide_bounds(&self, block: usize, k: usize, near: &[u8; BLOCK]) -> Option<(usize, usize)> {
-        let at = u32::from_le_bytes([near[1], near[2], near[3], near[4]]) as usize * BLOCK + k;
-        let end = if k + 1 < BLOCK { *self.wide.get(at + 1)? } else { *self.blocks.get(block + 1)? };
-        Some((*self.wide.get(at)? as usize, end as usize))
+        let (start, end) = self.starts.pair(i)?;
+        Some((start as usize, end as usize))
     }
 }
 
@@ -135,7 +97,7 @@ impl Csr {
 
     /// How many degree bytes [`Csr::with_degrees`] works in for `nodes` nodes.
     pub(crate) fn degree_slots(nodes: usize) -> usize {
-        nodes.next_multiple_of(BLOCK)
+        nodes + 1
     }
 
     /// Builds from adjacency lists (tests, small graphs).

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod bits;
+mod blocked;
 mod build;
 mod dominators;
 mod graph;
