@@ -10,17 +10,21 @@
 //!
 //! The global allocator of the `dumpscan` binary asks [`allocate`] and [`release`] for every
 //! block of [`LARGE`] bytes or more. Until [`configure`] is called, or while the anonymous
-//! large blocks stay within the budget, they come from the ordinary allocator; past it, from
-//! files in the configured folder. Freeing such a block unmaps it, and with its last mapping
-//! gone the kernel drops the file's pages without writing them.
+//! large blocks stay within the budget, they come from the ordinary allocator; past it, each
+//! from a file of its own in the configured folder (a file each, so that the kernel's
+//! read-ahead around a fault stays within the block). Freeing such a block unmaps it and
+//! empties its file, whose pages the kernel drops without writing them; the emptied file is
+//! kept open for a later block, since a file system may take long to find a new file an inode
+//! when thousands come and go (ext4 without a journal passes over every inode freed in the
+//! last seconds).
 #![warn(missing_docs)]
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Blocks from this size on may be backed by files; smaller ones never are.
 pub const LARGE: usize = 64 << 10;
@@ -38,49 +42,123 @@ static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
 static FOLDER: OnceLock<CString> = OnceLock::new();
 
 /// The blocks now backed by files, by address: an open-addressing table (0: never used,
-/// [`REMOVED`]: used once, free again), so that freeing a block finds it in a few probes. A
-/// fixed table: the allocator must not allocate to remember what it allocated. When it is
-/// full, blocks stay anonymous.
+/// [`REMOVED`]: used once, free again, [`CLAIMED`]: being filled in), so that freeing a block
+/// finds it in a few probes; beside each, the descriptor of the block's file. A fixed table:
+/// the allocator must not allocate to remember what it allocated. When it is full, blocks
+/// stay anonymous.
 const SLOTS: usize = 1 << 16;
 const REMOVED: usize = 1;
+const CLAIMED: usize = 2;
 static FILE_BLOCKS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+static BLOCK_FILES: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 
-/// The slots to probe for `address`, in order.
-fn probes(address: usize) -> impl Iterator<Item = &'static AtomicUsize> {
-    // Mappings are page-aligned: the bits above the page offset, spread by a multiplication.
-    let start = ((address >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) % SLOTS;
-    (0..SLOTS).map(move |i| &FILE_BLOCKS[(start + i) % SLOTS])
+/// Emptied files kept open for the next blocks, up to [`SPARE`].
+static SPARE_FILES: Mutex<Spare> = Mutex::new(Spare { fds: [-1; SPARE], len: 0 });
+const SPARE: usize = 1 << 14;
+/// Descriptors held open (the blocks' files and the spare ones), and how many may be: half
+/// of what the process may open, the rest left to the program. Past it, a block's file is
+/// closed once mapped, and made anew for the next block.
+static FILES_HELD: AtomicUsize = AtomicUsize::new(0);
+static FILES_ROOM: AtomicUsize = AtomicUsize::new(0);
+
+/// A stack of open descriptors, in a fixed array for the same reason as the table's.
+struct Spare {
+    fds: [libc::c_int; SPARE],
+    len: usize,
 }
 
-/// Remembers a block backed by a file; false when the table is full.
-fn remember(address: usize) -> bool {
-    probes(address).any(|slot| {
+/// The slots to probe for `address`, in order.
+fn probes(address: usize) -> impl Iterator<Item = usize> {
+    // Mappings are page-aligned: the bits above the page offset, spread by a multiplication.
+    let start = ((address >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) % SLOTS;
+    (0..SLOTS).map(move |i| (start + i) % SLOTS)
+}
+
+/// Remembers a block backed by the file `fd`; false when the table is full.
+fn remember(address: usize, fd: libc::c_int) -> bool {
+    probes(address).any(|i| {
+        let slot = &FILE_BLOCKS[i];
         let seen = slot.load(Ordering::Relaxed);
-        (seen == 0 || seen == REMOVED)
-            && slot.compare_exchange(seen, address, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        let claimed = (seen == 0 || seen == REMOVED)
+            && slot.compare_exchange(seen, CLAIMED, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+        if claimed {
+            BLOCK_FILES[i].store(fd, Ordering::Relaxed);
+            slot.store(address, Ordering::Release);
+        }
+        claimed
     })
 }
 
 /// The slot of a block backed by a file, if it is one.
-fn slot_of(address: usize) -> Option<&'static AtomicUsize> {
-    for slot in probes(address) {
-        match slot.load(Ordering::Acquire) {
+fn slot_of(address: usize) -> Option<usize> {
+    for i in probes(address) {
+        match FILE_BLOCKS[i].load(Ordering::Acquire) {
             0 => return None,
-            seen if seen == address => return Some(slot),
+            seen if seen == address => return Some(i),
             _ => {}
         }
     }
     None
 }
 
+/// An emptied file kept open, else a new one.
+fn spare_or_new_file(folder: &CString) -> Option<libc::c_int> {
+    let mut spare = SPARE_FILES.lock().unwrap_or_else(PoisonError::into_inner);
+    if spare.len > 0 {
+        spare.len -= 1;
+        return Some(spare.fds[spare.len]);
+    }
+    drop(spare);
+    let fd = temporary_file(folder).ok()?;
+    FILES_HELD.fetch_add(1, Ordering::Relaxed);
+    Some(fd)
+}
+
+/// Empties the file `fd` (its pages dropped unwritten, its disk space returned) and keeps it
+/// for a later block, or closes it when enough are kept or it cannot be emptied.
+fn keep_or_close(fd: libc::c_int) {
+    // SAFETY: fd is an open file of this crate, no longer mapped; it is kept or closed once.
+    if unsafe { libc::ftruncate(fd, 0) } == 0 {
+        let mut spare = SPARE_FILES.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len < SPARE {
+            let at = spare.len;
+            spare.fds[at] = fd;
+            spare.len += 1;
+            return;
+        }
+    }
+    close(fd);
+}
+
+/// Closes a descriptor this crate held.
+fn close(fd: libc::c_int) {
+    // SAFETY: fd is an open file of this crate, closed once.
+    unsafe { libc::close(fd) };
+    FILES_HELD.fetch_sub(1, Ordering::Relaxed);
+}
+
 /// Large blocks may take `anonymous_limit` bytes of anonymous memory; past that, they are
 /// backed by files in `folder`. Fails when no temporary file can be made there.
 pub fn configure(anonymous_limit: usize, folder: &Path) -> io::Result<()> {
     let path = CString::new(folder.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // Each file block holds its descriptor: room for as many as the process may open.
+    let mut files = std::mem::MaybeUninit::<libc::rlimit>::uninit();
+    // SAFETY: getrlimit writes the limit before it is read; setrlimit only raises the soft
+    // limit to the hard one, which needs no privilege.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, files.as_mut_ptr()) == 0 {
+            let mut files = files.assume_init();
+            let raised = libc::rlimit { rlim_cur: files.rlim_max, ..files };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                files = raised;
+            }
+            FILES_ROOM.store(usize::try_from(files.rlim_cur / 2).unwrap_or(usize::MAX), Ordering::Relaxed);
+        }
+    }
     // A first file, at once: a folder that cannot hold one fails here, not mid-analysis.
     let fd = temporary_file(&path)?;
-    // SAFETY: fd was just opened by temporary_file and is closed once.
-    unsafe { libc::close(fd) };
+    FILES_HELD.fetch_add(1, Ordering::Relaxed);
+    keep_or_close(fd);
     let _ = FOLDER.set(path);
     ANONYMOUS_LIMIT.store(anonymous_limit, Ordering::Relaxed);
     Ok(())
@@ -165,10 +243,14 @@ pub unsafe fn allocate(size: usize, anonymous: impl FnOnce() -> *mut u8) -> *mut
 /// # Safety
 /// As `GlobalAlloc::dealloc`, for a block of `size >= LARGE` bytes from [`allocate`].
 pub unsafe fn release(block: *mut u8, size: usize, anonymous: impl FnOnce()) {
-    if let Some(slot) = slot_of(block as usize) {
-        slot.store(REMOVED, Ordering::Release);
+    if let Some(i) = slot_of(block as usize) {
+        let fd = BLOCK_FILES[i].swap(-1, Ordering::Relaxed);
+        FILE_BLOCKS[i].store(REMOVED, Ordering::Release);
         // SAFETY: the block is a mapping of `size` bytes made by map_file and no longer used.
         unsafe { libc::munmap(block.cast(), size) };
+        if fd >= 0 {
+            keep_or_close(fd);
+        }
         IN_FILES.fetch_sub(size, Ordering::Relaxed);
     } else {
         ANONYMOUS.fetch_sub(size, Ordering::Relaxed);
@@ -219,28 +301,38 @@ pub fn is_in_file(block: *const u8) -> bool {
     slot_of(block as usize).is_some()
 }
 
-/// An unlinked file of `size` bytes mapped shared, remembered in the table.
+/// An unlinked file of `size` bytes mapped shared, remembered in the table with its
+/// descriptor, kept open to be emptied and reused when the block is freed.
 fn map_file(size: usize) -> Option<*mut u8> {
     let folder = FOLDER.get()?;
-    let fd = temporary_file(folder).ok()?;
     let length = libc::off_t::try_from(size).ok()?;
-    // SAFETY: fd is an open, writable file; the mapping covers exactly its length; fd is
-    // closed once, the mapping keeps the file alive.
+    let fd = spare_or_new_file(folder)?;
+    // SAFETY: fd is an open, writable, empty file; the mapping covers exactly its length.
     let block = unsafe {
-        if libc::ftruncate(fd, length) != 0 {
-            libc::close(fd);
-            return None;
+        match libc::ftruncate(fd, length) {
+            0 => libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0),
+            _ => libc::MAP_FAILED,
         }
-        let block = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-        libc::close(fd);
-        block
     };
     if block == libc::MAP_FAILED {
+        keep_or_close(fd);
         return None;
     }
-    if !remember(block as usize) {
+    // Too many descriptors held: this block's file lives on in its mapping alone, and is gone
+    // with it.
+    let held = match FILES_HELD.load(Ordering::Relaxed) > FILES_ROOM.load(Ordering::Relaxed) {
+        true => {
+            close(fd);
+            -1
+        }
+        false => fd,
+    };
+    if !remember(block as usize, held) {
         // SAFETY: the mapping was just made and is not in use.
         unsafe { libc::munmap(block, size) };
+        if held >= 0 {
+            keep_or_close(held);
+        }
         return None;
     }
     Some(block.cast())
@@ -337,6 +429,24 @@ mod tests {
             assert!((0..LARGE / 8).all(|i| *words.add(i) == i as u64));
             assert!(peak_in_files() >= LARGE);
             release(second, LARGE, || unreachable!("a file's block is unmapped"));
+
+            // A freed block's file is emptied and serves the next block: no new file.
+            let held = FILES_HELD.load(Ordering::Relaxed);
+            let again = allocate(2 * LARGE, anonymous(2 * LARGE));
+            assert!(is_in_file(again));
+            assert_eq!(FILES_HELD.load(Ordering::Relaxed), held, "a spare file is reused");
+            assert!((0..2 * LARGE / 8).all(|i| *again.cast::<u64>().add(i) == 0), "and starts zeroed");
+            std::ptr::write_bytes(again, 1, 2 * LARGE);
+            // With no room for more descriptors, a block's file is closed once mapped.
+            let room = FILES_ROOM.swap(0, Ordering::Relaxed);
+            let unheld = allocate(LARGE, anonymous(LARGE));
+            assert!(is_in_file(unheld));
+            assert_eq!(FILES_HELD.load(Ordering::Relaxed), held, "a new file, closed at once");
+            FILES_ROOM.store(room, Ordering::Relaxed);
+            std::ptr::write_bytes(unheld, 1, LARGE);
+            release(unheld, LARGE, || unreachable!("a file's block is unmapped"));
+            release(again, 2 * LARGE, || unreachable!("a file's block is unmapped"));
+            assert_eq!(FILES_HELD.load(Ordering::Relaxed), held);
 
             // The budget is spent by `first`: growing it must move it (to a file); shrinking
             // it resizes it where it is.
