@@ -55,11 +55,11 @@ pub(crate) struct Blocked<D> {
 }
 
 impl<D: Distance> Blocked<D> {
-    /// The values of `slots.len()` positions, built in parallel a chunk of positions at a time
-    /// and written over `slots`: `chunk(range)` starts the chunk of positions `range`, and
-    /// what it returns, called block by block with the block's first position and slots (as
-    /// they were before the build), fills in the block's values. The slots may so hold what
-    /// the values are made from, without a second array as long.
+    /// The values of `slots.len()` positions, built in parallel a chunk of [`CHUNK`]
+    /// positions at a time and written over `slots`: `chunk(range)` starts the chunk of
+    /// positions `range`, and what it returns, called block by block with the block's first
+    /// position and slots (as they were before the build), fills in the block's values. The
+    /// slots may so hold what the values are made from, without a second array as long.
     pub(crate) fn build<F>(mut slots: Vec<D>, chunk: impl Fn(Range<usize>) -> F + Sync) -> Blocked<D>
     where
         F: FnMut(usize, &[D], &mut [u64]),
