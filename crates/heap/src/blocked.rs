@@ -14,39 +14,9 @@ const _: () = assert!(CHUNK % BLOCK == 0, "a chunk of positions holds whole bloc
 /// `Blocked::wide`. No value stored here reaches it: file offsets and edge counts.
 const WIDE: u64 = 1 << 63;
 
-/// A value's distance from its block's base, in fewer bytes than the value.
-pub(crate) trait Distance: Copy + Send + Sync {
-    /// The widest distance held.
-    const MAX: u64;
-    /// `distance`, which is at most [`Distance::MAX`].
-    fn narrow(distance: u64) -> Self;
-    /// Back to a full value.
-    fn widen(self) -> u64;
-}
-
-impl Distance for u8 {
-    const MAX: u64 = u8::MAX as u64;
-    fn narrow(distance: u64) -> u8 {
-        distance as u8
-    }
-    fn widen(self) -> u64 {
-        self as u64
-    }
-}
-
-impl Distance for u16 {
-    const MAX: u64 = u16::MAX as u64;
-    fn narrow(distance: u64) -> u16 {
-        distance as u16
-    }
-    fn widen(self) -> u64 {
-        self as u64
-    }
-}
-
 /// Values by position: a base per block of 16 (the smallest of its values) and each value's
-/// distance from it in a `D`. A block whose values span more than a `D` holds keeps its 16
-/// values in full, apart; few do where near positions hold near values.
+/// distance from it in a `D` (`u8`, `u16`). A block whose values span more than a `D` holds
+/// keeps its 16 values in full, apart; few do where near positions hold near values.
 #[derive(Debug, Default)]
 pub(crate) struct Blocked<D> {
     bases: Vec<u64>,
@@ -54,7 +24,7 @@ pub(crate) struct Blocked<D> {
     wide: Vec<u64>,
 }
 
-impl<D: Distance> Blocked<D> {
+impl<D: Copy + Send + Sync + Into<u64> + TryFrom<u64>> Blocked<D> {
     /// The values of `slots.len()` positions, built in parallel a chunk of [`CHUNK`]
     /// positions at a time and written over `slots`: `chunk(range)` starts the chunk of
     /// positions `range`, and what it returns, called block by block with the block's first
@@ -77,9 +47,14 @@ impl<D: Distance> Blocked<D> {
                     fill(c * CHUNK + b * BLOCK, near, values);
                     let lo = values.iter().copied().min().unwrap_or(0);
                     let hi = values.iter().copied().max().unwrap_or(0);
-                    if hi - lo <= D::MAX {
+                    if D::try_from(hi - lo).is_ok() {
                         bases.push(lo);
-                        near.iter_mut().zip(&*values).for_each(|(distance, &value)| *distance = D::narrow(value - lo));
+                        for (distance, &value) in near.iter_mut().zip(&*values) {
+                            // Within `hi - lo`, so it fits.
+                            if let Ok(narrow) = D::try_from(value - lo) {
+                                *distance = narrow;
+                            }
+                        }
                     } else {
                         bases.push(WIDE | (wide.len() / BLOCK) as u64);
                         wide.extend_from_slice(values);
@@ -105,7 +80,7 @@ impl<D: Distance> Blocked<D> {
     pub(crate) fn get(&self, i: usize) -> Option<u64> {
         let base = *self.bases.get(i / BLOCK)?;
         if base & WIDE == 0 {
-            Some(base + self.near.get(i)?.widen())
+            Some(base + (*self.near.get(i)?).into())
         } else {
             self.wide.get((base & !WIDE) as usize * BLOCK + i % BLOCK).copied()
         }
@@ -118,7 +93,7 @@ impl<D: Distance> Blocked<D> {
         let base = *self.bases.get(i / BLOCK)?;
         if base & WIDE == 0 && i % BLOCK + 1 < BLOCK {
             let near = self.near.get(i..i + 2)?;
-            Some((base + near[0].widen(), base + near[1].widen()))
+            Some((base + near[0].into(), base + near[1].into()))
         } else {
             Some((self.get(i)?, self.get(i + 1)?))
         }

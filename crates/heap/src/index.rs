@@ -8,7 +8,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 /// Positions a task takes when a column of all the objects is built in parallel (a multiple
-/// of the offsets' block); tests take small chunks, so that their few objects span several.
+/// of the blocked columns' block); tests take small chunks, so that their few objects span several.
 pub(crate) const CHUNK: usize = if cfg!(test) { 1 << 6 } else { 1 << 16 };
 
 /// Object ids in ascending order, stored compactly when they allow it.

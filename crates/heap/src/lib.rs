@@ -90,10 +90,10 @@ struct ClassFacts {
     is_array: bool,
 }
 
-/// Per-object type codes: a class index, or one of these markers.
 /// The group of a class in no group, for [`Heap::objects_by_group`].
 pub const NO_GROUP: u8 = u8::MAX;
 
+/// Per-object type codes: a class index, or one of these markers.
 const TYPE_CLASS_OBJECT: u32 = u32::MAX;
 const TYPE_UNKNOWN: u32 = u32::MAX - 1;
 const TYPE_PRIMITIVE_BASE: u32 = u32::MAX - 32;
@@ -193,7 +193,8 @@ impl<'a> Heap<'a> {
         }
     }
 
-    /// The root entry (index into [`Heap::roots`]) if `object` is a GC root.
+    /// The root entry (index into [`Heap::roots`]) if `object` is a GC root: its last, as in
+    /// [`Reachability::root_of`].
     pub fn root_of(&self, object: ObjectIndex) -> Option<usize> {
         self.roots.iter().rposition(|r| r.object == object)
     }

@@ -52,7 +52,7 @@ pub const NO_PARENT: u32 = u32::MAX;
 pub struct Reachability {
     level: Levels,
     parents: Parents,
-    /// For objects that are GC roots: the index of their first root in `Heap::roots`.
+    /// For objects that are GC roots: the index of their last root entry in `Heap::roots`.
     root_of: rustc_hash::FxHashMap<ObjectIndex, usize>,
 }
 
@@ -112,7 +112,8 @@ impl Reachability {
         }
     }
 
-    /// The root entry (index into `Heap::roots`) if the object is a GC root.
+    /// The root entry (index into `Heap::roots`) if the object is a GC root: its last, when
+    /// the dump lists it more than once.
     pub fn root_of(&self, object: ObjectIndex) -> Option<usize> {
         self.root_of.get(&object).copied()
     }

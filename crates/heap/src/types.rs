@@ -62,7 +62,6 @@ impl TypeColumn {
         }
     }
 
-    /// Appends a code, widening the column when a class index outgrows the 2-byte form.
     /// Calls `f(i, code)` for each object `i` of `positions`, in order.
     #[inline]
     pub(crate) fn for_each(&self, positions: std::ops::Range<usize>, mut f: impl FnMut(usize, u32)) {
@@ -75,6 +74,7 @@ impl TypeColumn {
         }
     }
 
+    /// Appends a code, widening the column when a class index outgrows the 2-byte form.
     pub(crate) fn push(&mut self, code: u32) {
         match self {
             TypeColumn::Narrow(codes) if (TYPE_PRIMITIVE_BASE - NARROW_SHIFT..TYPE_PRIMITIVE_BASE).contains(&code) => {
