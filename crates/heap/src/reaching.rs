@@ -176,10 +176,14 @@ fn reaching_in_blocks(
     }
     let mut scans = blocks;
     loop {
-        if weakest > Reach::Strong {
+        // A reference may be the referent of another: repeat until no reference is marked.
+        let mut referents_gained = weakest > Reach::Strong;
+        while referents_gained {
+            referents_gained = false;
             for &(reference, referent, _) in &heap.referents {
                 if is_marked(referent) && held(reference) && mark(reference) {
                     changed.insert(block_of(reference));
+                    referents_gained = true;
                 }
             }
         }
@@ -296,5 +300,28 @@ mod tests {
         };
         assert_eq!(marked(Reach::Strong), [true, false, false]);
         assert_eq!(marked(Reach::Phantom), [true, true, true]);
+    }
+
+    /// A reference whose referent is another reference is marked when the inner one is, even
+    /// when the outer one comes first in the dump and nothing else refers to either.
+    #[test]
+    fn references_to_references_are_followed() {
+        let mut b = HeapBuilder::new();
+        let object = b.define_class("java.lang.Object", None, &[]);
+        let reference = b.define_class("java.lang.ref.Reference", Some(object), &[("referent", T::Object)]);
+        let weak = b.define_class("java.lang.ref.WeakReference", Some(reference), &[]);
+        let buffer = b.define_class("java.nio.DirectByteBuffer", Some(object), &[]);
+        let (outer, inner) = (b.new_id(), b.new_id());
+        b.body().instance(outer, weak.id, &[V::Object(inner)]);
+        let target = b.instance(buffer, &[]);
+        b.body().instance(inner, weak.id, &[V::Object(target)]);
+        b.body().root_simple(0xFF, outer);
+        let dump = Dump::from_vec(b.finish_single()).unwrap();
+        let heap = Heap::build(&dump).unwrap();
+        let at = |id: u64| heap.index_of(id).unwrap();
+        for weakest in [Reach::Weak, Reach::Phantom] {
+            let bits = heap.reaching(&[at(target)], weakest).unwrap();
+            assert_eq!([target, inner, outer].map(|id| bits.contains(at(id).index())), [true; 3], "{weakest:?}");
+        }
     }
 }

@@ -257,9 +257,29 @@ proptest! {
             prop_assert_eq!(toward.path(t), whole.path(t), "target {:?}", t);
         }
         let some: Vec<ObjectIndex> = targets.iter().copied().filter(|t| weak_bits & (1 << ((t.get() + 7) % 64)) != 0).collect();
+        // The nodes are the dump's objects past its classes, in the order they were made.
+        let referent = |v: usize| if weak[v] { lists[v].first().map(|&w| nodes[w as usize]) } else { None };
         for weakest in [Reach::Strong, Reach::Soft, Reach::Weak, Reach::Phantom] {
             let members = |heap: &dumpscan_heap::Heap| heap.reaching(&some, weakest).map(|set| set.ones().collect::<Vec<_>>());
             prop_assert_eq!(members(&toward), members(&whole), "{:?}", weakest);
+            // A plain fixed point over the references, and past strong over the referents.
+            let mut expected: Vec<usize> = some.iter().map(|t| t.index()).collect();
+            loop {
+                let before = expected.len();
+                for (v, &o) in nodes.iter().enumerate() {
+                    let held = whole.reach().level(o) <= weakest && !expected.contains(&o.index());
+                    let refers = whole.references(o).iter().any(|w| expected.contains(&w.index()));
+                    let holds = weakest > Reach::Strong && referent(v).is_some_and(|w| expected.contains(&w.index()));
+                    if held && (refers || holds) {
+                        expected.push(o.index());
+                    }
+                }
+                if expected.len() == before {
+                    break;
+                }
+            }
+            expected.sort_unstable();
+            prop_assert_eq!(members(&whole), Some(expected), "{:?} by fixed point", weakest);
         }
         for &o in &nodes {
             prop_assert_eq!(toward.level(o), whole.reach().level(o), "object {:?}", o);
