@@ -427,12 +427,14 @@ fn class_dump(input: &[u8], s: IdSize) -> Parsed<'_, ClassDump<'_>> {
     ))
 }
 
+#[inline]
 fn instance_dump(input: &[u8], s: IdSize) -> Parsed<'_, InstanceDump<'_>> {
     let (input, (id, stack_trace_serial, class_id, len)) = (id(s), be_u32, id(s), be_u32).parse(input)?;
     let (input, fields) = take(len as usize)(input)?;
     Ok((input, InstanceDump { id, stack_trace_serial, class_id, fields }))
 }
 
+#[inline]
 fn object_array_dump(input: &[u8], s: IdSize) -> Parsed<'_, ObjectArrayDump<'_>> {
     let (input, (id, stack_trace_serial, length, class_id)) = (id(s), be_u32, be_u32, id(s)).parse(input)?;
     let (input, elements) = ids(s, length as u64)(input)?;
@@ -452,6 +454,7 @@ pub fn array_dump_length(input: &[u8], s: IdSize) -> Option<u32> {
     header.ok().map(|(_, length)| length)
 }
 
+#[inline]
 fn primitive_array_header(input: &[u8], s: IdSize) -> Parsed<'_, (u64, u32, u32, BasicType)> {
     let (rest, (id, stack_trace_serial, length, code)) = (id(s), be_u32, be_u32, be_u8).parse(input)?;
     match BasicType::from_code(code) {
@@ -460,6 +463,7 @@ fn primitive_array_header(input: &[u8], s: IdSize) -> Parsed<'_, (u64, u32, u32,
     }
 }
 
+#[inline]
 fn primitive_array_dump(input: &[u8], s: IdSize, with_data: bool) -> Parsed<'_, PrimitiveArrayDump<'_>> {
     let (input, (id, stack_trace_serial, length, element_type)) = primitive_array_header(input, s)?;
     let (input, data) = if with_data {
@@ -508,6 +512,8 @@ fn heap_dump_info(input: &[u8], s: IdSize) -> Parsed<'_, SubRecord<'_>> {
 }
 
 /// Parses one sub-record (its tag already read) from `input`.
+// This and the object parsers are marked inline: the passes over every object live in other
+// crates, and thin LTO left them as calls, each returning a whole sub-record through memory.
 #[inline]
 fn sub_record_body(input: &[u8], s: IdSize, t: u8) -> Parsed<'_, SubRecord<'_>> {
     match t {

@@ -276,6 +276,7 @@ impl<'a> Ids<'a> {
 }
 
 /// Parser for one id of the dump's size.
+#[inline]
 pub(crate) fn id<'a>(size: IdSize) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], u64> {
     move |input| match size {
         IdSize::Four => be_u32(input).map(|(i, v)| (i, v as u64)),
@@ -284,6 +285,7 @@ pub(crate) fn id<'a>(size: IdSize) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], u64
 }
 
 /// Parser for `count` packed ids.
+#[inline]
 pub(crate) fn ids<'a>(size: IdSize, count: u64) -> impl Fn(&'a [u8]) -> IResult<&'a [u8], Ids<'a>> {
     move |input| {
         let n = count.saturating_mul(size.bytes() as u64);
