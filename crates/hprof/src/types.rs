@@ -19,7 +19,7 @@ impl IdSize {
     }
 
     /// Reads an id from the front of `input`, which holds at least `self.bytes()` bytes.
-    #[inline]
+    #[inline(always)]
     pub fn read(self, input: &[u8]) -> u64 {
         match self {
             IdSize::Four => u32::from_be_bytes([input[0], input[1], input[2], input[3]]) as u64,
