@@ -525,6 +525,15 @@ fn sub_record_body(input: &[u8], s: IdSize, t: u8) -> Parsed<'_, SubRecord<'_>> 
         tag::PRIMITIVE_ARRAY_NODATA => {
             primitive_array_dump(input, s, false).map(|(i, r)| (i, SubRecord::PrimitiveArray(r)))
         }
+        _ => rare_sub_record_body(input, s, t),
+    }
+}
+
+/// [`sub_record_body`] for the sub-records a dump has few of (classes, roots): kept out of
+/// line, so that the loop over every object stays small enough to inline.
+#[inline(never)]
+fn rare_sub_record_body(input: &[u8], s: IdSize, t: u8) -> Parsed<'_, SubRecord<'_>> {
+    match t {
         tag::CLASS_DUMP => class_dump(input, s).map(|(i, r)| (i, SubRecord::Class(r))),
         tag::HEAP_DUMP_INFO => heap_dump_info(input, s),
         _ => root(input, s, t).map(|(i, r)| (i, SubRecord::Root(r))),
@@ -568,7 +577,7 @@ impl<'a> SubRecords<'a> {
 impl<'a> Iterator for SubRecords<'a> {
     type Item = Result<(u64, SubRecord<'a>)>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let (&t, body) = self.rest.split_first()?;
         let at = self.offset;
