@@ -336,27 +336,47 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
 
     let large: FxHashMap<u32, u32> = edges.iter().flat_map(|u| u.large_degrees.iter().copied()).collect();
     let total: usize = edges.iter().map(|u| u.targets.len()).sum();
-    // Each unit's targets go to their sources' places, unit by unit, each freed once copied:
-    // the final array's pages are touched only as they are written.
-    let mut referents = Vec::new();
     let degrees: Vec<u8> = degrees.into_iter().map(AtomicU8::into_inner).collect();
     let large = |i: usize| large.get(&(i as u32)).copied().unwrap_or(0);
     let mut graph = Csr::with_degrees(degrees, types.len(), large, total);
-    for mut unit in edges {
-        let mut pos = 0;
+    // Where each unit's runs go among the graph's targets, in the graph's order: a run's
+    // objects are consecutive in both, so its targets go in one copy.
+    let mut runs: Vec<(Range<usize>, usize, usize)> = Vec::new();
+    for (u, unit) in edges.iter().enumerate() {
+        let mut at = 0;
         for &(first, count) in &unit.runs {
-            // Consecutive objects' targets are consecutive in both: one copy a run.
-            let slots = graph.run_mut(first, count);
-            if let Some(targets) = unit.targets.get(pos..pos + slots.len()) {
-                slots.copy_from_slice(targets);
-            }
-            pos += slots.len();
+            let span = graph.run_span(first, count);
+            at += span.len();
+            runs.push((span.clone(), u, at - span.len()));
         }
-        referents.append(&mut unit.referents);
-        // Handed back now: left to the allocator, freed units linger while the final array's
-        // pages are faulted in (the report's peak, a run in three).
-        pages::release(std::mem::take(&mut unit.targets));
     }
+    runs.sort_unstable_by_key(|(span, _, _)| span.start);
+    let mut pieces: Vec<Vec<(&mut [ObjectIndex], usize)>> = edges.iter().map(|_| Vec::new()).collect();
+    let (mut rest, mut end) = (graph.targets_mut(), 0);
+    for (span, u, from) in runs {
+        let Some(gap) = span.start.checked_sub(end) else { continue };
+        let Some((_, ahead)) = std::mem::take(&mut rest).split_at_mut_checked(gap) else { break };
+        let Some((piece, tail)) = ahead.split_at_mut_checked(span.len()) else { break };
+        pieces[u].push((piece, from));
+        (rest, end) = (tail, span.end);
+    }
+    // The units copied in parallel, each freed once copied: the final array's pages are
+    // touched only as they are written.
+    let referents: Vec<(ObjectIndex, ObjectIndex, Reach)> = edges
+        .into_par_iter()
+        .zip(pieces)
+        .flat_map_iter(|(mut unit, pieces)| {
+            for (piece, from) in pieces {
+                if let Some(targets) = unit.targets.get(from..from + piece.len()) {
+                    piece.copy_from_slice(targets);
+                }
+            }
+            // Handed back now: left to the allocator, freed units linger while the final
+            // array's pages are faulted in (the report's peak, a run in three).
+            pages::release(std::mem::take(&mut unit.targets));
+            unit.referents
+        })
+        .collect();
     log(&format!("resolved {} references", graph.edge_count()));
 
     let roots: Vec<Root> =

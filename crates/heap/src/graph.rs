@@ -86,7 +86,7 @@ impl Csr {
 
     /// Builds from the degrees of nodes `0..nodes`, a byte each in `small` ([`u8::MAX`] for
     /// one that `large` tells; room for [`Csr::degree_slots`] of them saves a copy), with room
-    /// for `edges` targets to be written run by run ([`Csr::run_mut`]).
+    /// for `edges` targets to be written run by run ([`Csr::run_span`]).
     pub(crate) fn with_degrees(small: Vec<u8>, nodes: usize, large: impl Fn(usize) -> u32 + Sync, edges: usize) -> Csr {
         // Zeroed memory fresh from the kernel, its pages backed only as the runs are written;
         // `vec![ObjectIndex::new(0); edges]` would write them all up front. The conversion
@@ -134,14 +134,20 @@ impl Csr {
         &self.targets
     }
 
-    /// The targets of nodes `first..first + count`, one run, to be written (a graph built with
-    /// its degrees known first).
-    pub(crate) fn run_mut(&mut self, first: u32, count: u32) -> &mut [ObjectIndex] {
+    /// Where the targets of nodes `first..first + count`, one run, lie in the targets (a
+    /// graph built with its degrees known first, its targets then written through
+    /// [`Csr::targets_mut`]).
+    pub(crate) fn run_span(&self, first: u32, count: u32) -> Range<usize> {
         let last = (first as usize + count as usize).checked_sub(1);
         match (self.starts.bounds(first as usize), last.and_then(|last| self.starts.bounds(last))) {
-            (Some((start, _)), Some((_, end))) if count > 0 => &mut self.targets[start..end],
-            _ => &mut [],
+            (Some((start, _)), Some((_, end))) if count > 0 => start..end,
+            _ => 0..0,
         }
+    }
+
+    /// Every target, to be written (see [`Csr::run_span`]).
+    pub(crate) fn targets_mut(&mut self) -> &mut [ObjectIndex] {
+        &mut self.targets
     }
 
     /// The graph over the members of `subset` and the edges between them, each member
@@ -226,7 +232,7 @@ mod tests {
         for nodes in [0, 1, 15, 16, 17, 31, 32, 33, 1000, 1003] {
             let lists: Vec<Vec<ObjectIndex>> =
                 (0..nodes).map(|i| (0..degree(i) as u32).map(|k| ObjectIndex::new(k + i as u32)).collect()).collect();
-            let mut graph = Csr::from_lists(&lists);
+            let graph = Csr::from_lists(&lists);
             assert_eq!(graph.node_count(), nodes);
             assert_eq!(graph.edge_count(), lists.iter().map(Vec::len).sum::<usize>());
             for (i, list) in lists.iter().enumerate() {
@@ -235,10 +241,9 @@ mod tests {
             assert!(graph.successors(ObjectIndex::new(nodes as u32)).is_empty());
             assert!(graph.successors(ObjectIndex::new(u32::MAX)).is_empty());
             if nodes >= 20 {
-                let run = graph.run_mut(3, 17).to_vec();
-                assert_eq!(run, lists[3..20].concat());
+                assert_eq!(graph.targets()[graph.run_span(3, 17)], lists[3..20].concat()[..]);
             }
-            assert!(graph.run_mut(0, 0).is_empty());
+            assert!(graph.run_span(0, 0).is_empty());
         }
     }
 }
