@@ -341,19 +341,21 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let mut graph = Csr::with_degrees(degrees, types.len(), large, total);
     // Where each unit's runs go among the graph's targets, in the graph's order: a run's
     // objects are consecutive in both, so its targets go in one copy.
-    let mut runs: Vec<(Range<usize>, usize, usize)> = Vec::new();
+    // Each run as (its span in the graph, its unit, where it starts among the unit's targets).
+    let mut spans: Vec<(Range<usize>, usize, usize)> = Vec::new();
     for (u, unit) in edges.iter().enumerate() {
-        let mut at = 0;
+        let mut from = 0;
         for &(first, count) in &unit.runs {
             let span = graph.run_span(first, count);
-            at += span.len();
-            runs.push((span.clone(), u, at - span.len()));
+            let len = span.len();
+            spans.push((span, u, from));
+            from += len;
         }
     }
-    runs.sort_unstable_by_key(|(span, _, _)| span.start);
+    spans.sort_unstable_by_key(|(span, _, _)| span.start);
     let mut pieces: Vec<Vec<(&mut [ObjectIndex], usize)>> = edges.iter().map(|_| Vec::new()).collect();
     let (mut rest, mut end) = (graph.targets_mut(), 0);
-    for (span, u, from) in runs {
+    for (span, u, from) in spans {
         let Some(gap) = span.start.checked_sub(end) else { continue };
         let Some((_, ahead)) = std::mem::take(&mut rest).split_at_mut_checked(gap) else { break };
         let Some((piece, tail)) = ahead.split_at_mut_checked(span.len()) else { break };
