@@ -339,9 +339,8 @@ pub(crate) fn build<'a>(dump: &'a Dump, log: &dyn Fn(&str)) -> Result<Heap<'a>> 
     let degrees: Vec<u8> = degrees.into_iter().map(AtomicU8::into_inner).collect();
     let large = |i: usize| large.get(&(i as u32)).copied().unwrap_or(0);
     let mut graph = Csr::with_degrees(degrees, types.len(), large, total);
-    // Where each unit's runs go among the graph's targets, in the graph's order: a run's
-    // objects are consecutive in both, so its targets go in one copy.
-    // Each run as (its span in the graph, its unit, where it starts among the unit's targets).
+    // Each run as (its span among the graph's targets, its unit, where it starts among the
+    // unit's targets): a run's objects are consecutive in both, so its targets go in one copy.
     let mut spans: Vec<(Range<usize>, usize, usize)> = Vec::new();
     for (u, unit) in edges.iter().enumerate() {
         let mut from = 0;
